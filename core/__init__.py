@@ -1,0 +1,1 @@
+"""DefectSort core: pure Python + torch. Never imports Qt or gui."""

@@ -1,0 +1,155 @@
+"""Model bundles: a folder holding ``model.json`` and a weights file.
+
+``model.json`` owns everything needed to use the weights: architecture, class names,
+input size, normalisation, pooling, temperature, thresholds, metrics and the SHA-256 of
+the weights (checked at load). The weights are a plain torchvision ``state_dict`` stored
+as safetensors (or a ``.pt`` file read with ``weights_only=True``): never unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save
+
+from core.files import write_bytes_atomic, write_text_atomic
+from core.network import ClassMapNet, Pooling, build_torchvision_model
+
+METADATA_FILE = "model.json"
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class BundleError(Exception):
+    """A bundle that cannot be used; the message says why in one line."""
+
+
+@dataclass
+class Bundle:
+    """The metadata of a model bundle; ``folder`` is where it lives (not stored in JSON)."""
+
+    name: str
+    arch: str
+    classes: list[str]
+    input_size: list[int]  # [height, width]
+    version: str = "1.0.0"
+    mean: list[float] = field(default_factory=lambda: list(IMAGENET_MEAN))
+    std: list[float] = field(default_factory=lambda: list(IMAGENET_STD))
+    weights: str = "weights.safetensors"
+    sha256: str = ""
+    pooling: dict = field(default_factory=lambda: Pooling().to_json())
+    temperature: float = 1.0
+    subject: str = "image"  # how explanations name the photographed thing ("screen")
+    thresholds: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)
+    description: str = ""
+    folder: Path | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def input_hw(self) -> tuple[int, int]:
+        """:returns: ``(height, width)`` of the model input."""
+        return int(self.input_size[0]), int(self.input_size[1])
+
+    @property
+    def weights_path(self) -> Path:
+        """:returns: the weights file inside the bundle folder."""
+        if self.folder is None:
+            raise BundleError(f"bundle '{self.name}' has no folder yet")
+        return self.folder / self.weights
+
+    def to_json(self) -> dict:
+        """:returns: the contents of model.json."""
+        data = asdict(self)
+        data.pop("folder")
+        return data
+
+
+def load_bundle(folder) -> Bundle:
+    """Read a bundle's metadata and check it is complete (the weights are not loaded yet).
+
+    :param folder: the bundle folder (or its model.json)
+    :returns: a :class:`Bundle`
+    :raises BundleError: missing files, bad JSON, unknown keys' values
+    """
+    folder = Path(folder)
+    if folder.name == METADATA_FILE:
+        folder = folder.parent
+    meta_path = folder / METADATA_FILE
+    try:
+        data = json.loads(meta_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BundleError(f"no {METADATA_FILE} in {folder}") from None
+    except (OSError, ValueError) as error:
+        raise BundleError(f"cannot read {meta_path}: {error}") from None
+    known = {f for f in Bundle.__dataclass_fields__ if f != "folder"}
+    try:
+        bundle = Bundle(**{k: v for k, v in data.items() if k in known}, folder=folder)
+    except TypeError as error:
+        raise BundleError(f"{meta_path} is incomplete: {error}") from None
+    if not bundle.weights_path.is_file():
+        raise BundleError(f"weights file '{bundle.weights}' missing from {folder}")
+    return bundle
+
+
+def file_sha256(path: Path) -> str:
+    """:returns: the hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def build_network(bundle: Bundle, verify: bool = True) -> ClassMapNet:
+    """Load the bundle's weights (strictly) into its torchvision model, in eval mode.
+
+    :param bundle: the bundle to load
+    :param verify: check the weights' SHA-256 against model.json first
+    :returns: a :class:`ClassMapNet` ready for inference
+    :raises BundleError: hash mismatch or weights that do not fit the architecture
+    """
+    path = bundle.weights_path
+    if verify and bundle.sha256 and file_sha256(path) != bundle.sha256:
+        raise BundleError(f"weights of '{bundle.name}' do not match the SHA-256 in model.json (file changed?)")
+    model = build_torchvision_model(bundle.arch, len(bundle.classes))
+    try:
+        model.load_state_dict(read_state_dict(path), strict=True)
+    except RuntimeError as error:
+        raise BundleError(f"weights do not fit {bundle.arch}: {str(error).splitlines()[0]}") from None
+    return ClassMapNet(model, bundle.arch, Pooling.from_json(bundle.pooling)).eval()
+
+
+def read_state_dict(path: Path) -> dict:
+    """Read a state_dict from safetensors or a torch file, never unpickling objects."""
+    if Path(path).suffix == ".safetensors":
+        return load_file(str(path))
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def save_bundle(bundle: Bundle, model: torch.nn.Module, folder) -> Bundle:
+    """Write weights and model.json into ``folder`` (created if needed), atomically each.
+
+    :param bundle: metadata; ``sha256`` and ``folder`` are filled in
+    :param model: the plain torchvision model whose state_dict is saved
+    :param folder: destination folder
+    :returns: the bundle as saved
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    bundle.folder = folder
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    write_bytes_atomic(bundle.weights_path, save(state))
+    bundle.sha256 = file_sha256(bundle.weights_path)
+    write_metadata(bundle)
+    return bundle
+
+
+def write_metadata(bundle: Bundle) -> None:
+    """Rewrite model.json of a saved bundle (e.g. after calibration added a temperature)."""
+    text = json.dumps(bundle.to_json(), indent=2, ensure_ascii=False) + "\n"
+    write_text_atomic(bundle.folder / METADATA_FILE, text)

@@ -1,0 +1,41 @@
+"""The ``defectsort`` command line: one sub-module per sub-command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from core.cli import bench, classify, models
+
+COMMANDS = {"classify": classify, "models": models, "bench": bench}
+EXIT_OK, EXIT_SOME_FAILED, EXIT_CANNOT_RUN = 0, 1, 2
+
+
+def build_parser(commands: dict) -> argparse.ArgumentParser:
+    """:returns: the argument parser with one sub-parser per command module."""
+    parser = argparse.ArgumentParser(prog="defectsort", description="Sort inspection photos by defect.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module in commands.items():
+        module.add_parser(subparsers, name)
+    return parser
+
+
+def main(argv: list[str] | None = None, extra_commands: dict | None = None, default: str | None = None) -> int:
+    """Run one sub-command and return its exit code.
+
+    :param argv: arguments (default ``sys.argv[1:]``)
+    :param extra_commands: more command modules (the GUI adds ``gui``), each with
+        ``add_parser(subparsers, name)`` and ``run(args) -> int``
+    :param default: the command run when no arguments are given
+    :returns: 0 all done, 1 some inputs failed, 2 nothing could run
+    """
+    commands = {**COMMANDS, **(extra_commands or {})}
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv and default:
+        argv = [default]
+    parser = build_parser(commands)
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_CANNOT_RUN
+    return commands[args.command].run(args)

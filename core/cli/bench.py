@@ -1,0 +1,105 @@
+"""``defectsort bench``: images/s of the engine against the model's eager ceiling and a naive loop.
+
+* engine: the real path (read, decode, batch, forward, heatmaps, explanations);
+* eager ceiling: the same model's plain fp32 forward pass on random tensors of the input size;
+* naive loop: full-size decode, resize, one forward pass per image, no heatmap.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from core.bundle import BundleError
+from core.decode import open_upright
+from core.engine import Engine
+from core.registry import resolve_bundle
+from core.sources import ImageItem, collect_items
+
+
+def add_parser(subparsers, name: str) -> None:
+    """Register the sub-command."""
+    parser = subparsers.add_parser(name, help="measure classification speed", description=__doc__)
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="photos to use (default: 200 generated)")
+    parser.add_argument("--model", metavar="NAME|DIR")
+    parser.add_argument("--count", type=int, default=200, help="generated photos when no PATH is given")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--threads", type=int)
+
+
+def generated_photo(seed: int, size: tuple[int, int] = (1920, 1080)) -> bytes:
+    """:returns: JPEG bytes of a synthetic screen-like photo with a few marks."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(40, 6, (size[1] // 8, size[0] // 8, 3)).clip(0, 255).astype(np.uint8)
+    image = Image.fromarray(base).resize(size, Image.Resampling.BILINEAR)
+    draw = ImageDraw.Draw(image)
+    for _ in range(3):
+        x, y = rng.integers(0, size[0] - 60), rng.integers(0, size[1] - 60)
+        draw.line([x, y, x + rng.integers(-200, 200), y + rng.integers(5, 80)], fill=(230, 230, 230), width=3)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def run(args) -> int:
+    """Print the three throughputs and their ratios. :returns: the exit code."""
+    try:
+        bundle = resolve_bundle(args.model)
+        engine = Engine(bundle, batch_size=args.batch_size, threads=args.threads)
+    except BundleError as error:
+        print(f"error: {error}")
+        return 2
+    items = collect_items(args.paths) if args.paths else _generated_items(args.count)
+    items = [item for item in items if item.error is None]
+    print(f"{bundle.name} {bundle.version} ({bundle.arch}, input {bundle.input_hw[0]}x{bundle.input_hw[1]}), "
+          f"{len(items)} photos, batch {engine.batch_size}, {torch.get_num_threads()} torch threads")
+    engine_rate = _rate(len(items), lambda: list(engine.classify(items)))
+    ceiling = eager_ceiling(engine, len(items))
+    naive = _rate(min(len(items), 40), lambda: _naive_loop(engine, items[:40]))
+    print(f"engine end-to-end (decode + heatmaps): {engine_rate:7.1f} img/s")
+    print(f"eager fp32 forward, random tensors:     {ceiling:7.1f} img/s")
+    print(f"naive loop (full decode, 1 per pass):   {naive:7.1f} img/s")
+    print(f"engine / eager ceiling = {engine_rate / ceiling:.2f}   engine / naive = {engine_rate / naive:.2f}")
+    return 0
+
+
+def _generated_items(count: int) -> list[ImageItem]:
+    photos = [generated_photo(seed) for seed in range(min(count, 20))]
+    return [ImageItem(source=f"generated/{i}.jpg", name=f"{i}.jpg", read=lambda d=photos[i % len(photos)]: d)
+            for i in range(count)]
+
+
+def _rate(count: int, work) -> float:
+    start = time.perf_counter()
+    work()
+    return count / (time.perf_counter() - start)
+
+
+def eager_ceiling(engine: Engine, count: int) -> float:
+    """:returns: images/s of the bundle's plain torchvision model on random fp32 input."""
+    model = engine.network.model
+    height, width = engine.bundle.input_hw
+    batch = torch.randn(engine.batch_size, 3, height, width)
+    with torch.inference_mode():
+        model(batch)  # warm-up
+        start = time.perf_counter()
+        done = 0
+        while done < count:
+            model(batch)
+            done += engine.batch_size
+    return done / (time.perf_counter() - start)
+
+
+def _naive_loop(engine: Engine, items: list[ImageItem]) -> None:
+    height, width = engine.bundle.input_hw
+    mean = torch.tensor(engine.bundle.mean).view(3, 1, 1)
+    std = torch.tensor(engine.bundle.std).view(3, 1, 1)
+    with torch.inference_mode():
+        for item in items:
+            image = open_upright(item.read()).resize((width, height), Image.Resampling.BILINEAR)
+            tensor = torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).float() / 255.0
+            engine.network.model(((tensor - mean) / std).unsqueeze(0))

@@ -1,0 +1,138 @@
+"""Decode image bytes into RGB pixels at the model's input size, with Pillow.
+
+EXIF orientation is applied; every image mode (1-bit, palette, alpha, CMYK, 16-bit,
+float) becomes 8-bit RGB; large JPEGs are decoded directly at a reduced scale
+(``Image.draft``), which costs a fraction of a full 1920x1080 decode.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_PIXELS = 120_000_000  # refuse decompression bombs well before they fill memory
+_SWAPS_AXES = {5, 6, 7, 8}  # EXIF orientations that rotate by 90 degrees
+_BACKGROUND = (255, 255, 255)  # transparent pixels are shown on white
+
+
+class DecodeError(Exception):
+    """The bytes are not a usable image; the message is one line meant for the user."""
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """Pixels ready for the model plus what the views need.
+
+    :param pixels: ``H x W x 3`` uint8 array at the requested input size
+    :param original_size: ``(width, height)`` of the upright photo
+    :param thumbnail: small upright RGB array (long edge ``thumbnail_edge``), or None
+    """
+
+    pixels: np.ndarray
+    original_size: tuple[int, int]
+    thumbnail: np.ndarray | None = None
+
+
+def decode(data: bytes, size: tuple[int, int], thumbnail_edge: int | None = None) -> DecodedImage:
+    """Decode ``data`` and resize it to ``size``.
+
+    :param data: the encoded file
+    :param size: ``(height, width)`` the model expects
+    :param thumbnail_edge: also return a thumbnail with this long edge, or None
+    :returns: a :class:`DecodedImage`
+    :raises DecodeError: empty, truncated, corrupt or oversized images
+    """
+    image = open_upright(data, draft_size=size)
+    height, width = size
+    pixels = np.asarray(image.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=2.0))
+    thumbnail = None
+    if thumbnail_edge:
+        small = image.copy()
+        small.thumbnail((thumbnail_edge, thumbnail_edge), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        thumbnail = np.asarray(small)
+    return DecodedImage(pixels=pixels, original_size=image.info["upright_size"], thumbnail=thumbnail)
+
+
+def open_upright(data: bytes, draft_size: tuple[int, int] | None = None) -> Image.Image:
+    """Open, orient and convert an image to RGB.
+
+    :param data: the encoded file
+    :param draft_size: ``(height, width)``; JPEGs may then decode at a smaller scale, never below it
+    :returns: an RGB image whose ``info["upright_size"]`` is the full upright ``(width, height)``
+    :raises DecodeError: when the bytes are not a usable image
+    """
+    if not data:
+        raise DecodeError("empty file (0 bytes)")
+    image = _open(data)
+    orientation = image.getexif().get(0x0112, 1)
+    width, height = image.size
+    if orientation in _SWAPS_AXES:
+        width, height = height, width
+    if draft_size and image.format == "JPEG":
+        wanted_h, wanted_w = draft_size
+        if orientation in _SWAPS_AXES:
+            wanted_h, wanted_w = wanted_w, wanted_h
+        image.draft("RGB", (wanted_w, wanted_h))
+    try:
+        image.load()
+        image = ImageOps.exif_transpose(image)
+        rgb = to_rgb(image)
+    except (OSError, ValueError, SyntaxError) as error:
+        raise DecodeError(f"damaged or truncated image ({_one_line(error)})") from None
+    rgb.info["upright_size"] = (width, height)
+    return rgb
+
+
+def _open(data: bytes) -> Image.Image:
+    try:
+        image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise DecodeError("not an image, or a format Pillow cannot read") from None
+    except Image.DecompressionBombError:
+        raise DecodeError("image has too many pixels (decompression bomb protection)") from None
+    except (OSError, ValueError, SyntaxError) as error:
+        raise DecodeError(f"damaged image header ({_one_line(error)})") from None
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise DecodeError(f"image has too many pixels ({width}x{height}; limit {MAX_PIXELS:,})")
+    if width == 0 or height == 0:
+        raise DecodeError("image has no pixels")
+    return image
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to 8-bit RGB (alpha composited on white, 16-bit scaled down).
+
+    :param image: a loaded Pillow image
+    :returns: an RGB image
+    """
+    if image.mode == "RGB":
+        return image
+    if image.mode.startswith("I") or image.mode == "F":
+        return Image.fromarray(_wide_to_8bit(np.asarray(image)), "L").convert("RGB")
+    if "A" in image.mode or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, _BACKGROUND + (255,))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _wide_to_8bit(values: np.ndarray) -> np.ndarray:
+    """Scale 16/32-bit integer or float grey values to 0..255."""
+    values = values.astype(np.float64)
+    top = values.max(initial=0.0)
+    if top <= 255:
+        scale = 1.0
+    elif top <= 65535:
+        scale = 255.0 / 65535.0
+    else:
+        scale = 255.0 / top
+    return np.clip(values * scale, 0, 255).astype(np.uint8)
+
+
+def _one_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__

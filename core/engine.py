@@ -1,0 +1,141 @@
+"""Classify image items in batches: decode (worker threads) -> batch -> model -> Prediction.
+
+Decoding of the next batches runs on a small thread pool while the current batch is in
+the model (Pillow and torch both release the GIL). Heatmaps come from the same forward
+pass (see :mod:`core.network`). Long runs report through a plain ``progress(done, total)``
+callback and stop when the ``cancel`` event is set; no Qt anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+import torch
+
+from core import explain
+from core.bundle import Bundle, build_network
+from core.decode import DecodedImage, DecodeError, decode
+from core.prediction import Prediction
+from core.sources import ImageItem, SourceError
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def default_threads() -> int:
+    """:returns: torch threads for inference: every core but one for decoding, at least one."""
+    return max(1, (os.cpu_count() or 2) - 1) if (os.cpu_count() or 1) > 2 else (os.cpu_count() or 1)
+
+
+class Engine:
+    """A loaded model ready to classify items.
+
+    :param bundle: the model bundle
+    :param batch_size: photos per forward pass
+    :param threads: torch intra-op threads (None keeps torch's setting)
+    :param decode_workers: threads decoding photos ahead of the model
+    :param thumbnail_edge: also make thumbnails with this long edge (for the GUI), or None
+    """
+
+    def __init__(self, bundle: Bundle, batch_size: int = 8, threads: int | None = None,
+                 decode_workers: int = 2, thumbnail_edge: int | None = None):
+        if threads:
+            torch.set_num_threads(threads)
+        self.bundle = bundle
+        self.network = build_network(bundle)
+        self.batch_size = max(1, batch_size)
+        self.decode_workers = max(1, decode_workers)
+        self.thumbnail_edge = thumbnail_edge
+        self._mean = torch.tensor(bundle.mean).view(1, 3, 1, 1) * 255.0
+        self._std = torch.tensor(bundle.std).view(1, 3, 1, 1) * 255.0
+
+    def classify(self, items: Iterable[ImageItem], progress: ProgressCallback | None = None,
+                 cancel: threading.Event | None = None) -> Iterator[Prediction]:
+        """Yield one :class:`Prediction` per item, in order, until done or cancelled.
+
+        :param items: image items from :func:`core.sources.collect_items`
+        :param progress: called as ``progress(done, total)`` after each batch
+        :param cancel: when set, stop after the current batch
+        """
+        items = list(items)
+        done = 0
+        with ThreadPoolExecutor(self.decode_workers, thread_name_prefix="decode") as pool:
+            pending: deque[tuple[ImageItem, Future]] = deque()
+            queue = iter(items)
+            for _ in range(2 * self.batch_size):
+                self._submit_next(pool, queue, pending)
+            while pending:
+                if cancel is not None and cancel.is_set():
+                    for _, future in pending:
+                        future.cancel()
+                    return
+                batch = [pending.popleft() for _ in range(min(self.batch_size, len(pending)))]
+                for _ in batch:
+                    self._submit_next(pool, queue, pending)
+                yield from self._classify_batch([(item, future.result()) for item, future in batch])
+                done += len(batch)
+                if progress is not None:
+                    progress(done, len(items))
+
+    def _submit_next(self, pool, queue, pending) -> None:
+        item = next(queue, None)
+        if item is not None:
+            pending.append((item, pool.submit(self._load, item)))
+
+    def _load(self, item: ImageItem) -> tuple[DecodedImage, int] | str:
+        """Read and decode one item; a failure becomes its one-line reason."""
+        if item.error:
+            return item.error
+        try:
+            data = item.read()
+            return decode(data, self.bundle.input_hw, self.thumbnail_edge), len(data)
+        except (SourceError, DecodeError) as error:
+            return str(error)
+        except MemoryError:
+            return "not enough memory to decode this image"
+
+    def _classify_batch(self, loaded: list[tuple[ImageItem, object]]) -> list[Prediction]:
+        """Run the decoded photos of one batch through the model; failures pass straight through."""
+        results = [Prediction.failed(item, outcome) if isinstance(outcome, str) else None
+                   for item, outcome in loaded]
+        readable = [index for index, result in enumerate(results) if result is None]
+        if readable:
+            pixels = np.stack([loaded[i][1][0].pixels for i in readable])
+            probabilities, maps = self.forward(self.preprocess(pixels))
+            for row, index in enumerate(readable):
+                item, (decoded, size) = loaded[index]
+                results[index] = self.postprocess(item, decoded, size, probabilities[row], maps[row])
+        return results
+
+    def preprocess(self, pixels: np.ndarray) -> torch.Tensor:
+        """``N x H x W x 3`` uint8 -> normalised ``N x 3 x H x W`` float tensor (channels-last memory)."""
+        batch = torch.from_numpy(pixels).permute(0, 3, 1, 2).float()
+        return ((batch - self._mean) / self._std).contiguous(memory_format=torch.channels_last)
+
+    @torch.inference_mode()
+    def forward(self, batch: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """:returns: calibrated probabilities ``N x K`` and raw class maps ``N x K x h x w``."""
+        logits, maps = self.network(batch)
+        probabilities = torch.softmax(logits / self.bundle.temperature, dim=1)
+        return probabilities.numpy(), maps.float().numpy()
+
+    def postprocess(self, item: ImageItem, decoded: DecodedImage, file_size: int,
+                    probabilities: np.ndarray, maps: np.ndarray) -> Prediction:
+        """Build the Prediction of one photo from its probabilities and class maps."""
+        classes = self.bundle.classes
+        index = int(np.argmax(probabilities))
+        heatmap = explain.normalise_map(maps[index])
+        peak = explain.find_peak(heatmap)
+        regions = explain.strong_regions(heatmap)
+        confidence = float(probabilities[index])
+        return Prediction(
+            source=item.source, name=item.name, label=classes[index], confidence=round(confidence, 6),
+            probabilities={c: round(float(p), 6) for c, p in zip(classes, probabilities)},
+            peak=(round(peak[0], 4), round(peak[1], 4)), box=regions[0]["box"] if regions else None,
+            explanation=explain.explanation(classes[index], confidence, peak, self.bundle.subject),
+            heatmap=heatmap, thumbnail=decoded.thumbnail, image_size=decoded.original_size,
+            file_size=file_size, item=item)

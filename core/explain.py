@@ -1,0 +1,116 @@
+"""Turn a class activation map into a heatmap, a peak, boxes and a plain sentence.
+
+Everything here is numpy/Pillow on small arrays; coordinates are normalised to 0..1 of
+the upright photo, which maps 1:1 onto the model input since the input is the whole
+photo resized.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+REGION_THRESHOLD = 0.5  # a "strong region" is where the heatmap is at least half its peak
+_EDGE = 0.12  # within this fraction of a border, a point is "near the ... edge"
+
+
+def normalise_map(class_map: np.ndarray) -> np.ndarray:
+    """Scale a raw class map to 0..1 (min to max), as float32.
+
+    :param class_map: ``h x w`` raw CAM values
+    :returns: the heatmap
+    """
+    low, high = float(class_map.min()), float(class_map.max())
+    if high - low < 1e-12:
+        return np.zeros_like(class_map, dtype=np.float32)
+    return ((class_map - low) / (high - low)).astype(np.float32)
+
+
+def find_peak(heatmap: np.ndarray) -> tuple[float, float]:
+    """Locate the heatmap's maximum with sub-cell precision (a parabola through each axis).
+
+    :param heatmap: ``h x w`` map
+    :returns: ``(x, y)`` normalised to 0..1
+    """
+    rows, cols = heatmap.shape
+    y, x = np.unravel_index(int(np.argmax(heatmap)), heatmap.shape)
+    dx = _parabola_offset(heatmap[y, max(x - 1, 0)], heatmap[y, x], heatmap[y, min(x + 1, cols - 1)])
+    dy = _parabola_offset(heatmap[max(y - 1, 0), x], heatmap[y, x], heatmap[min(y + 1, rows - 1), x])
+    return float((x + 0.5 + dx) / cols), float((y + 0.5 + dy) / rows)
+
+
+def _parabola_offset(before: float, centre: float, after: float) -> float:
+    curvature = before - 2.0 * centre + after
+    if curvature >= -1e-12:
+        return 0.0
+    return float(np.clip(0.5 * (before - after) / curvature, -0.5, 0.5))
+
+
+def strong_regions(heatmap: np.ndarray, threshold: float = REGION_THRESHOLD) -> list[dict]:
+    """Find the connected regions where the heatmap reaches ``threshold`` of its maximum.
+
+    :param heatmap: ``h x w`` map scaled 0..1
+    :param threshold: fraction of the maximum that counts as strong
+    :returns: regions, strongest first, each ``{"box": [x0, y0, x1, y1], "strength": float}``
+        with the box normalised to 0..1
+    """
+    rows, cols = heatmap.shape
+    strong = heatmap >= threshold * float(heatmap.max(initial=0.0))
+    seen = np.zeros_like(strong)
+    regions = []
+    for start in zip(*np.nonzero(strong)):
+        if seen[start]:
+            continue
+        cells = _flood(strong, seen, start)
+        ys, xs = zip(*cells)
+        box = [int(min(xs)) / cols, int(min(ys)) / rows, (int(max(xs)) + 1) / cols, (int(max(ys)) + 1) / rows]
+        strength = max(float(heatmap[c]) for c in cells)
+        regions.append({"box": [round(v, 4) for v in box], "strength": round(strength, 4)})
+    return sorted(regions, key=lambda r: -r["strength"])
+
+
+def _flood(mask: np.ndarray, seen: np.ndarray, start: tuple[int, int]) -> list[tuple[int, int]]:
+    rows, cols = mask.shape
+    queue, cells = deque([start]), []
+    seen[start] = True
+    while queue:
+        y, x = queue.popleft()
+        cells.append((y, x))
+        for ny, nx in ((y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)):
+            if 0 <= ny < rows and 0 <= nx < cols and mask[ny, nx] and not seen[ny, nx]:
+                seen[ny, nx] = True
+                queue.append((ny, nx))
+    return cells
+
+
+def describe_location(x: float, y: float) -> str:
+    """Name a normalised point in plain words, e.g. ``"at the upper left"``.
+
+    :param x: 0 (left) .. 1 (right)
+    :param y: 0 (top) .. 1 (bottom)
+    :returns: a phrase that reads after "the model looked mostly"
+    """
+    near = [side for side, close in (("top", y < _EDGE), ("bottom", y > 1 - _EDGE),
+                                     ("left", x < _EDGE), ("right", x > 1 - _EDGE)) if close]
+    if len(near) == 1:
+        return f"near the {near[0]} edge"
+    vertical = "upper" if y < 1 / 3 else "lower" if y > 2 / 3 else ""
+    horizontal = "left" if x < 1 / 3 else "right" if x > 2 / 3 else ""
+    if vertical and horizontal:
+        return f"at the {vertical} {horizontal}"
+    if vertical:
+        return {"upper": "at the top", "lower": "at the bottom"}[vertical]
+    if horizontal:
+        return f"at the {horizontal} side"
+    return "at the centre"
+
+
+def explanation(label: str, confidence: float, peak: tuple[float, float], subject: str,
+                also: list[str] | None = None) -> str:
+    """:returns: e.g. ``"Scratch (87 %): the model looked mostly at the upper left of the screen."``"""
+    where = describe_location(*peak)
+    sentence = f"{label.capitalize()} ({confidence * 100:.0f} %): the model looked mostly {where} of the {subject}."
+    if also:
+        sentence += " Also: " + ", ".join(a.capitalize() for a in also) + "."
+    return sentence

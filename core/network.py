@@ -1,0 +1,110 @@
+"""Wrap a plain torchvision classifier so one forward pass gives logits and class maps.
+
+A class activation map (CAM) is the classifier's weights applied at every position of
+the last convolutional feature map. With average pooling, the mean of the map plus the
+bias *is* the ordinary logit, so the heatmap costs one tiny einsum. The bundle may ask
+for another pooling of the class maps (``max``, ``lse``): the logit then comes from the
+strongest region, which makes the map point at small defects. The weights stay those of
+the plain torchvision model either way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from core.torchvision_compat import torchvision
+
+SUPPORTED_ARCHS = ("mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0", "resnet18", "resnet50")
+
+
+@dataclass(frozen=True)
+class Pooling:
+    """How class maps become logits.
+
+    :param kind: ``avg`` (torchvision's own), ``max``, or ``lse`` (log-sum-exp, a soft max)
+    :param sharpness: the ``r`` of log-sum-exp pooling; larger is closer to max
+    """
+
+    kind: str = "avg"
+    sharpness: float = 5.0
+
+    @classmethod
+    def from_json(cls, value) -> "Pooling":
+        """:returns: a Pooling from model.json's ``pooling`` (a string or a dict)."""
+        if value is None:
+            return cls()
+        if isinstance(value, str):
+            return cls(kind=value)
+        return cls(kind=value.get("kind", "avg"), sharpness=float(value.get("sharpness", 5.0)))
+
+    def to_json(self) -> dict:
+        """:returns: the dict stored in model.json."""
+        return {"kind": self.kind, "sharpness": self.sharpness}
+
+    def __call__(self, maps: torch.Tensor) -> torch.Tensor:
+        """Pool ``N x K x h x w`` maps to ``N x K`` scores."""
+        flat = maps.flatten(2)
+        if self.kind == "avg":
+            return flat.mean(dim=2)
+        if self.kind == "max":
+            return flat.amax(dim=2)
+        if self.kind == "lse":
+            r = self.sharpness
+            count = torch.log(torch.tensor(float(flat.shape[2]), dtype=flat.dtype))
+            return (torch.logsumexp(r * flat, dim=2) - count) / r
+        raise ValueError(f"unknown pooling '{self.kind}'")
+
+
+def build_torchvision_model(arch: str, num_classes: int) -> nn.Module:
+    """:returns: the plain torchvision model for ``arch`` with a ``num_classes`` head."""
+    if arch not in SUPPORTED_ARCHS:
+        raise ValueError(f"unsupported architecture '{arch}' (choose from {', '.join(SUPPORTED_ARCHS)})")
+    return torchvision.models.get_model(arch, weights=None, num_classes=num_classes)
+
+
+def split_model(model: nn.Module, arch: str) -> tuple[nn.Module, nn.Module | None, nn.Linear]:
+    """Split a torchvision classifier into convolutional features, an optional per-vector
+    head (MobileNetV3's hidden layer) and the final linear layer.
+
+    :returns: ``(features, hidden, linear)``
+    """
+    if arch.startswith("resnet"):
+        body = nn.Sequential(*[m for name, m in model.named_children() if name not in ("avgpool", "fc")])
+        return body, None, model.fc
+    if arch == "mobilenet_v3_large":
+        return model.features, model.classifier[:-1], model.classifier[-1]
+    return model.features, None, model.classifier[-1]
+
+
+class ClassMapNet(nn.Module):
+    """A torchvision classifier that returns ``(logits, class_maps)`` from one pass.
+
+    :param model: the plain torchvision model (its parameters are shared, not copied)
+    :param arch: its torchvision name
+    :param pooling: how class maps are pooled into logits
+    """
+
+    def __init__(self, model: nn.Module, arch: str, pooling: Pooling = Pooling()):
+        super().__init__()
+        self.model = model  # the only registered child: state_dict() keys stay torchvision's
+        self._parts = split_model(model, arch)  # a tuple, so not registered a second time
+        self.pooling = pooling
+        if self._parts[1] is not None and pooling.kind != "avg":
+            raise ValueError(f"{arch} has a non-linear head: only average pooling is supported")
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:returns: logits ``N x K`` and class maps ``N x K x h x w``."""
+        backbone, hidden, linear = self._parts
+        features = backbone(images)
+        if hidden is None:
+            maps = torch.einsum("nchw,kc->nkhw", features, linear.weight)
+            logits = self.pooling(maps) + linear.bias
+            return logits, maps
+        # A non-linear head: exact logits from pooled features; maps apply the head per position.
+        logits = linear(hidden(features.mean(dim=(2, 3))))
+        per_position = hidden(features.permute(0, 2, 3, 1))
+        maps = torch.einsum("nhwc,kc->nkhw", per_position, linear.weight)
+        return logits, maps

@@ -1,0 +1,53 @@
+"""Colour a heatmap and blend it over a photo (numpy + Pillow; the GUI only wraps the result)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+BOX_COLOUR = (255, 255, 255)
+
+
+@lru_cache(maxsize=4)
+def colour_table(name: str = "turbo") -> np.ndarray:
+    """:returns: a ``256 x 3`` uint8 lookup table from a matplotlib colormap."""
+    from matplotlib import colormaps  # imported on first use: it is slow to import
+
+    return (colormaps[name](np.linspace(0.0, 1.0, 256))[:, :3] * 255).astype(np.uint8)
+
+
+def resize_map(heatmap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinearly resize a float map to ``(width, height)``."""
+    image = Image.fromarray(heatmap.astype(np.float32), mode="F")
+    return np.asarray(image.resize(size, Image.Resampling.BILINEAR))
+
+
+def blend_heatmap(photo: np.ndarray, heatmap: np.ndarray, opacity: float = 0.5,
+                  boxes: list[list[float]] | None = None) -> np.ndarray:
+    """Blend a coloured heatmap over ``photo``; weak regions stay mostly transparent.
+
+    :param photo: ``H x W x 3`` uint8 RGB
+    :param heatmap: ``h x w`` float map scaled 0..1
+    :param opacity: 0 (photo only) .. 1 (heatmap fully opaque where strongest)
+    :param boxes: normalised ``[x0, y0, x1, y1]`` boxes to outline, or None
+    :returns: the ``H x W x 3`` uint8 overlay
+    """
+    height, width = photo.shape[:2]
+    heat = np.clip(resize_map(heatmap, (width, height)), 0.0, 1.0)
+    colours = colour_table()[(heat * 255).astype(np.uint8)].astype(np.float32)
+    alpha = (opacity * (0.25 + 0.75 * heat))[..., None]
+    blended = photo.astype(np.float32) * (1.0 - alpha) + colours * alpha
+    result = Image.fromarray(blended.astype(np.uint8))
+    if boxes:
+        _draw_boxes(result, boxes)
+    return np.asarray(result)
+
+
+def _draw_boxes(image: Image.Image, boxes: list[list[float]]) -> None:
+    draw = ImageDraw.Draw(image)
+    width, height = image.size
+    line = max(2, round(min(width, height) / 200))
+    for x0, y0, x1, y1 in boxes:
+        draw.rectangle([x0 * width, y0 * height, x1 * width - 1, y1 * height - 1], outline=BOX_COLOUR, width=line)

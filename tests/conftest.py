@@ -1,0 +1,48 @@
+"""Shared fixtures: Qt offscreen, isolated user folders, a small random model bundle."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+CLASSES = ["good", "oil", "scratch", "stain"]
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_dirs(tmp_path, monkeypatch):
+    """Keep settings, logs and user models of each test inside its own temporary folder."""
+    home = tmp_path / "user"
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    monkeypatch.delenv("DEFECTSORT_MODELS", raising=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def random_bundle(tmp_path_factory):
+    """A randomly initialised mobilenet_v2 bundle with the phone classes and a small input."""
+    import torch
+
+    from core.bundle import Bundle, save_bundle
+    from core.network import build_torchvision_model
+
+    torch.manual_seed(0)
+    model = build_torchvision_model("mobilenet_v2", len(CLASSES))
+    bundle = Bundle(name="random-test", arch="mobilenet_v2", classes=list(CLASSES), input_size=[96, 160],
+                    subject="screen", version="0.0.1")
+    return save_bundle(bundle, model, tmp_path_factory.mktemp("bundles") / "random-test")
+
+
+def shared_path(*parts: str) -> Path:
+    """:returns: a path under ../shared, skipping the test when it is absent."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is not available")
+    return path

@@ -1,0 +1,58 @@
+"""Generated test images and archives: the suite never needs a real photo."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+
+def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
+    """:returns: ``image`` encoded in ``fmt``."""
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def screen_photo(seed: int = 0, size: tuple[int, int] = (320, 180), mark: str | None = None) -> Image.Image:
+    """A dark screen-like photo, optionally with a drawn 'scratch', 'stain' or 'oil' mark."""
+    rng = np.random.default_rng(seed)
+    pixels = rng.normal(35, 5, (size[1], size[0], 3)).clip(0, 255).astype(np.uint8)
+    image = Image.fromarray(pixels)
+    draw = ImageDraw.Draw(image)
+    w, h = size
+    if mark == "scratch":
+        draw.line([w * 0.2, h * 0.3, w * 0.6, h * 0.4], fill=(240, 240, 240), width=max(1, w // 100))
+    elif mark == "stain":
+        draw.ellipse([w * 0.7, h * 0.6, w * 0.7 + 6, h * 0.6 + 6], fill=(255, 255, 255))
+    elif mark == "oil":
+        draw.ellipse([w * 0.3, h * 0.2, w * 0.5, h * 0.6], fill=(90, 80, 60))
+    return image
+
+
+def shape_image(kind: str, seed: int, size: int = 64) -> Image.Image:
+    """A small image of one drawn shape class (circle, square, bar) at a random place."""
+    rng = np.random.default_rng(seed)
+    image = Image.new("RGB", (size, size), tuple(int(v) for v in rng.integers(0, 60, 3)))
+    draw = ImageDraw.Draw(image)
+    x, y = rng.integers(4, size // 2, 2)
+    r = int(rng.integers(size // 6, size // 3))
+    colour = tuple(int(v) for v in rng.integers(180, 256, 3))
+    if kind == "circle":
+        draw.ellipse([x, y, x + r, y + r], fill=colour)
+    elif kind == "square":
+        draw.rectangle([x, y, x + r, y + r], fill=colour)
+    else:
+        draw.rectangle([x, y, x + r, y + max(2, r // 5)], fill=colour)
+    return image
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    """:returns: a ZIP archive (deflated) holding ``members``."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
