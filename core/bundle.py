@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import load_file, save
 
 from core.files import write_bytes_atomic, write_text_atomic
-from core.network import ClassMapNet, Pooling, build_torchvision_model
+from core.network import ClassMapNet, Pooling, build_torchvision_model, set_output_stride
 
 METADATA_FILE = "model.json"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -42,6 +42,7 @@ class Bundle:
     weights: str = "weights.safetensors"
     sha256: str = ""
     pooling: dict = field(default_factory=lambda: Pooling().to_json())
+    output_stride: int = 32  # 16: last stage dilated for finer heatmaps (see core.network)
     temperature: float = 1.0
     subject: str = "image"  # how explanations name the photographed thing ("screen")
     thresholds: dict = field(default_factory=dict)
@@ -121,6 +122,7 @@ def build_network(bundle: Bundle, verify: bool = True) -> ClassMapNet:
         model.load_state_dict(read_state_dict(path), strict=True)
     except RuntimeError as error:
         raise BundleError(f"weights do not fit {bundle.arch}: {str(error).splitlines()[0]}") from None
+    set_output_stride(model, bundle.output_stride)
     return ClassMapNet(model, bundle.arch, Pooling.from_json(bundle.pooling)).eval()
 
 

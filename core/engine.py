@@ -31,6 +31,19 @@ def default_threads() -> int:
     return max(1, (os.cpu_count() or 2) - 1) if (os.cpu_count() or 1) > 2 else (os.cpu_count() or 1)
 
 
+def normalise(batch: torch.Tensor, mean, std) -> torch.Tensor:
+    """Scale a uint8 ``N x 3 x H x W`` batch to the model's normalised float input.
+
+    :param batch: uint8 pixels, channels first
+    :param mean: per-channel mean on the 0..1 scale (from the bundle)
+    :param std: per-channel standard deviation on the 0..1 scale
+    :returns: a float tensor in channels-last memory format (faster convolutions on CPU)
+    """
+    mean = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1) * 255.0
+    std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1) * 255.0
+    return ((batch.float() - mean) / std).contiguous(memory_format=torch.channels_last)
+
+
 class Engine:
     """A loaded model ready to classify items.
 
@@ -50,8 +63,6 @@ class Engine:
         self.batch_size = max(1, batch_size)
         self.decode_workers = max(1, decode_workers)
         self.thumbnail_edge = thumbnail_edge
-        self._mean = torch.tensor(bundle.mean).view(1, 3, 1, 1) * 255.0
-        self._std = torch.tensor(bundle.std).view(1, 3, 1, 1) * 255.0
 
     def classify(self, items: Iterable[ImageItem], progress: ProgressCallback | None = None,
                  cancel: threading.Event | None = None) -> Iterator[Prediction]:
@@ -113,8 +124,7 @@ class Engine:
 
     def preprocess(self, pixels: np.ndarray) -> torch.Tensor:
         """``N x H x W x 3`` uint8 -> normalised ``N x 3 x H x W`` float tensor (channels-last memory)."""
-        batch = torch.from_numpy(pixels).permute(0, 3, 1, 2).float()
-        return ((batch - self._mean) / self._std).contiguous(memory_format=torch.channels_last)
+        return normalise(torch.from_numpy(pixels).permute(0, 3, 1, 2), self.bundle.mean, self.bundle.std)
 
     @torch.inference_mode()
     def forward(self, batch: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:

@@ -65,6 +65,36 @@ def build_torchvision_model(arch: str, num_classes: int) -> nn.Module:
     return torchvision.models.get_model(arch, weights=None, num_classes=num_classes)
 
 
+def set_output_stride(model: nn.Module, output_stride: int) -> nn.Module:
+    """Halve the network's final downsampling (stride 32 -> 16) without changing its weights.
+
+    The last stride-2 block runs at stride 1 and the convolutions after it are dilated
+    by 2, as DeepLab does: the class maps get twice the resolution, so small defects are
+    located more precisely. The state_dict is untouched, so the weights still load into
+    the plain torchvision model; the bundle records ``output_stride`` and the engine
+    applies it.
+
+    :param model: a torchvision classifier
+    :param output_stride: 32 (unchanged) or 16
+    :returns: the same model, modified in place
+    """
+    if output_stride == 32:
+        return model
+    if output_stride != 16:
+        raise ValueError("output_stride must be 32 or 16")
+    convs = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    strided = [name for name, m in convs if m.stride == (2, 2)]
+    last_block = ".".join(strided[-1].split(".")[:2])
+    in_last_stage = False
+    for name, conv in convs:
+        if name in strided and name.startswith(last_block + "."):
+            conv.stride, in_last_stage = (1, 1), True
+        elif in_last_stage and conv.kernel_size[0] > 1:
+            conv.dilation = (2, 2)
+            conv.padding = (conv.kernel_size[0] - 1, conv.kernel_size[1] - 1)
+    return model
+
+
 def split_model(model: nn.Module, arch: str) -> tuple[nn.Module, nn.Module | None, nn.Linear]:
     """Split a torchvision classifier into convolutional features, an optional per-vector
     head (MobileNetV3's hidden layer) and the final linear layer.

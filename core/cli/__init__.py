@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.cli import bench, classify, models
+from core.cli import bench, classify, models, train
 
-COMMANDS = {"classify": classify, "models": models, "bench": bench}
+COMMANDS = {"classify": classify, "models": models, "train": train, "bench": bench}
 EXIT_OK, EXIT_SOME_FAILED, EXIT_CANNOT_RUN = 0, 1, 2
 
 

@@ -1,0 +1,127 @@
+"""Labelled photos for training: class folders, optional defect masks, grouped splits.
+
+``DATA_DIR`` holds one folder per class; the folder names are the class names. A masks
+folder (file stems matching the photos) is optional: where a photo has a mask, training
+also teaches the heatmap to point at the masked pixels.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from core.decode import decode
+from core.sources import is_image_name
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One labelled photo.
+
+    :param path: the photo file
+    :param label: index into the class list
+    :param group: photos of one group always land on the same side of a split
+    :param mask_path: the defect mask, or None
+    """
+
+    path: Path
+    label: int
+    group: str
+    mask_path: Path | None = None
+
+
+def scan_dataset(data_dir, masks_dir=None, group_by: str | None = None) -> tuple[list[str], list[Sample]]:
+    """List class folders and their photos.
+
+    :param data_dir: folder with one sub-folder per class
+    :param masks_dir: folder of masks named ``<photo stem>.png``, or None
+    :param group_by: regular expression whose first group (or whole match) names a file's group
+    :returns: ``(classes, samples)``, classes sorted by name
+    :raises ValueError: fewer than two class folders with photos
+    """
+    data_dir = Path(data_dir)
+    folders = sorted(p for p in data_dir.iterdir() if p.is_dir() and any(_photos(p)))
+    if len(folders) < 2:
+        raise ValueError(f"{data_dir} needs at least two class folders with photos")
+    pattern = re.compile(group_by) if group_by else None
+    samples = []
+    for label, folder in enumerate(folders):
+        for path in _photos(folder):
+            mask = Path(masks_dir, path.stem + ".png") if masks_dir else None
+            samples.append(Sample(path, label, _group_of(path, folder.name, pattern),
+                                  mask if mask and mask.is_file() else None))
+    return [f.name for f in folders], samples
+
+
+def _photos(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and is_image_name(p.name) and not p.name.startswith("."))
+
+
+def _group_of(path: Path, class_name: str, pattern: re.Pattern | None) -> str:
+    if pattern is None:
+        return str(path)  # every photo is its own group
+    match = pattern.search(path.name)
+    if not match:
+        return f"{class_name}/{path.name}"
+    return match.group(1) if match.groups() else match.group(0)
+
+
+def grouped_split(samples: list[Sample], val_fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
+    """Split into train and validation, keeping groups whole and each class near ``val_fraction``.
+
+    :param samples: all samples
+    :param val_fraction: wanted share of each class in validation (0 disables validation)
+    :param seed: the same seed gives the same split
+    :returns: ``(train, validation)``
+    """
+    groups: dict[str, list[Sample]] = defaultdict(list)
+    for sample in samples:
+        groups[sample.group].append(sample)
+    order = sorted(groups)
+    random.Random(seed).shuffle(order)
+    wanted = {label: val_fraction * count for label, count in Counter(s.label for s in samples).items()}
+    in_val: Counter = Counter()
+    train, val = [], []
+    for name in order:
+        members = groups[name]
+        counts = Counter(s.label for s in members)
+        fits = all(in_val[label] + n <= wanted[label] + 0.5 for label, n in counts.items())
+        useful = any(in_val[label] < wanted[label] for label in counts)
+        if val_fraction > 0 and fits and useful:
+            val.extend(members)
+            in_val.update(counts)
+        else:
+            train.extend(members)
+    return train, val
+
+
+class PhotoCache:
+    """Decodes each photo (and mask) once at the training size and keeps it in memory.
+
+    :param size: ``(height, width)`` to decode to
+    """
+
+    def __init__(self, size: tuple[int, int]):
+        self.size = size
+        self._photos: dict[Path, np.ndarray] = {}
+        self._masks: dict[Path, np.ndarray] = {}
+
+    def photo(self, path: Path) -> np.ndarray:
+        """:returns: ``H x W x 3`` uint8 pixels, decoded like the engine decodes."""
+        if path not in self._photos:
+            self._photos[path] = decode(path.read_bytes(), self.size).pixels.copy()  # writable for torch
+        return self._photos[path]
+
+    def mask(self, path: Path) -> np.ndarray:
+        """:returns: ``H x W`` float32 mask 0..1, area-resized so a tiny defect never vanishes."""
+        if path not in self._masks:
+            height, width = self.size
+            image = Image.open(path).convert("L").resize((width, height), Image.Resampling.BOX)
+            self._masks[path] = np.asarray(image, dtype=np.float32) / 255.0
+        return self._masks[path]

@@ -1,0 +1,79 @@
+"""From a folder of labelled photos to a complete, calibrated model bundle."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from core.bundle import Bundle, save_bundle
+from core.network import ClassMapNet, Pooling, set_output_stride
+from core.training import calibration
+from core.training.dataset import grouped_split, scan_dataset
+from core.training.metrics import classification_metrics, defect_recall
+from core.training.model_setup import pretrained_model
+from core.training.trainer import TrainConfig, TrainResult, train
+
+
+def train_bundle(data_dir, out_dir, config: TrainConfig, *, pretrained=None, val_fraction: float = 0.2,
+                 group_by: str | None = None, masks_dir=None, name: str | None = None, subject: str = "image",
+                 say=print, on_epoch=None, on_step=None) -> Bundle:
+    """Train on ``data_dir`` (one folder per class) and write the bundle to ``out_dir``.
+
+    :param data_dir: class folders of photos
+    :param out_dir: bundle folder to create
+    :param config: training hyper-parameters
+    :param pretrained: backbone state_dict path, or None for torchvision's download
+    :param val_fraction: share of each class held out (grouped)
+    :param group_by: regex naming groups that must stay on one side of the split
+    :param masks_dir: optional defect masks (photo stem + ``.png``) for the pointing loss
+    :param name: bundle name (default: the output folder's name)
+    :param subject: what the photos show, for explanations ("screen")
+    :param say: receives progress messages
+    :param on_epoch: receives each epoch's record
+    :param on_step: receives ``(step, steps_in_epoch)``
+    :returns: the saved bundle
+    """
+    classes, samples = scan_dataset(data_dir, masks_dir, group_by)
+    train_set, val_set = grouped_split(samples, val_fraction, config.seed)
+    say(f"{len(samples)} photos in {len(classes)} classes ({', '.join(classes)}); "
+        f"{len(train_set)} train / {len(val_set)} validation; "
+        f"{sum(s.mask_path is not None for s in samples)} with masks.")
+    model = pretrained_model(config.arch, len(classes), pretrained, say)
+    set_output_stride(model, config.output_stride)
+    net = ClassMapNet(model, config.arch, Pooling.from_json(config.pooling))
+    bundle = Bundle(name=name or Path(out_dir).name, arch=config.arch, classes=classes,
+                    input_size=list(config.image_size), pooling=dict(config.pooling),
+                    output_stride=config.output_stride, subject=subject)
+    started = time.monotonic()
+    result = train(net, train_set, val_set, config, bundle.mean, bundle.std, on_epoch, on_step)
+    say(f"Training stopped ({result.stopped_because}) after {len(result.history)} epochs in "
+        f"{time.monotonic() - started:.0f} s; best epoch {result.best_epoch}.")
+    _describe(bundle, result, config, train_set, val_set, str(data_dir))
+    return save_bundle(bundle, net.model, out_dir)
+
+
+def _describe(bundle: Bundle, result: TrainResult, config: TrainConfig, train_set, val_set, data_dir: str) -> None:
+    """Fill in temperature, validation metrics and the training record."""
+    bundle.training = {"data": data_dir, "config": asdict(config), "history": result.history,
+                       "best_epoch": result.best_epoch, "stopped_because": result.stopped_because,
+                       "split": {"train": sorted(str(s.path.name) for s in train_set),
+                                 "validation": sorted(str(s.path.name) for s in val_set)}}
+    if not len(result.val_labels):
+        return
+    logits, labels = result.val_logits, result.val_labels
+    bundle.temperature = round(calibration.fit_temperature(logits, labels), 4)
+    before = torch.softmax(logits, 1).numpy()
+    after = torch.softmax(logits / bundle.temperature, 1).numpy()
+    predicted = logits.argmax(1).numpy()
+    metrics = classification_metrics(labels.numpy(), predicted, bundle.classes)
+    metrics["defect_recall"] = defect_recall(labels.numpy(), predicted, bundle.classes)
+    metrics["calibration"] = {
+        "ece_before": round(calibration.expected_calibration_error(before, labels.numpy()), 4),
+        "ece_after": round(calibration.expected_calibration_error(after, labels.numpy()), 4),
+        "nll_before": round(calibration.nll(logits, labels), 4),
+        "nll_after": round(calibration.nll(logits, labels, bundle.temperature), 4)}
+    bundle.metrics = {"validation": metrics}
+

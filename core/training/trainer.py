@@ -1,0 +1,189 @@
+"""Fine-tune a classifier: AdamW, warm-up + cosine schedule, balanced sampling, early stopping.
+
+The epoch count adapts to a time budget: after the first epoch the trainer knows what an
+epoch costs and plans the cosine schedule over the epochs that fit.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+
+from core.engine import normalise
+from core.network import ClassMapNet, Pooling
+from core.training.augment import augment, build_augmentation
+from core.training.dataset import PhotoCache, Sample
+from core.training.losses import classification_loss, pointing_loss
+
+
+@dataclass
+class TrainConfig:
+    """Everything that shapes a training run (stored in model.json under ``training``)."""
+
+    arch: str = "mobilenet_v2"
+    image_size: tuple[int, int] = (224, 224)
+    epochs: int = 30  # an upper bound: the time budget and early stopping usually end sooner
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    loss: str = "ce"
+    label_smoothing: float = 0.05
+    pooling: dict = field(default_factory=lambda: Pooling().to_json())
+    output_stride: int = 32
+    pointing_weight: float = 1.0
+    patience: int = 6
+    time_budget_s: float = 540.0
+    seed: int = 0
+
+
+class _PhotoDataset(Dataset):
+    def __init__(self, samples: list[Sample], cache: PhotoCache, transform=None):
+        self.samples, self.cache, self.transform = samples, cache, transform
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int):
+        sample = self.samples[index]
+        image = torch.from_numpy(self.cache.photo(sample.path)).permute(2, 0, 1)
+        if sample.mask_path is not None:
+            mask = torch.from_numpy(self.cache.mask(sample.mask_path))[None]
+        else:
+            mask = torch.zeros(1, *image.shape[1:])
+        if self.transform is not None:
+            image, mask = augment(self.transform, image, mask)
+        return image, sample.label, mask
+
+
+@dataclass
+class TrainResult:
+    """The trained network, the epoch history and the best epoch's validation outputs."""
+
+    net: ClassMapNet
+    history: list[dict]
+    best_epoch: int
+    val_logits: torch.Tensor
+    val_labels: torch.Tensor
+    stopped_because: str
+
+
+def train(net: ClassMapNet, train_samples: list[Sample], val_samples: list[Sample], config: TrainConfig,
+          mean, std, on_epoch: Callable[[dict], None] | None = None,
+          on_step: Callable[[int, int], None] | None = None) -> TrainResult:
+    """Train ``net`` in place and restore the epoch with the lowest validation loss.
+
+    :param net: the network to train (its ``model`` is what gets saved)
+    :param train_samples: training photos
+    :param val_samples: validation photos (may be empty: the last epoch is kept)
+    :param config: hyper-parameters
+    :param mean: normalisation mean (0..1 scale)
+    :param std: normalisation standard deviation
+    :param on_epoch: receives each epoch's record (loss, accuracy, time)
+    :param on_step: receives ``(step, steps_in_epoch)``
+    :returns: a :class:`TrainResult`
+    """
+    torch.manual_seed(config.seed)
+    cache = PhotoCache(tuple(config.image_size))
+    loader = _train_loader(train_samples, cache, config)
+    val_loader = DataLoader(_PhotoDataset(val_samples, cache), batch_size=config.batch_size)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    plan = {"total_steps": config.epochs * len(loader)}
+    warmup = max(1, len(loader) // 2)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _lr_factor(step, warmup, plan))
+    loss_fn = classification_loss(config.loss, config.label_smoothing)
+    history, best = [], {"loss": math.inf, "epoch": 0, "state": None, "logits": None, "labels": None}
+    started, reason = time.monotonic(), "reached the epoch limit"
+    for epoch in range(1, config.epochs + 1):
+        epoch_start = time.monotonic()
+        train_loss, train_acc = _train_epoch(net, loader, optimizer, scheduler, loss_fn, config, mean, std, on_step)
+        val_loss, val_acc, logits, labels = _validate(net, val_loader, mean, std)
+        seconds = time.monotonic() - epoch_start
+        record = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc, "val_loss": val_loss,
+                  "val_accuracy": val_acc, "lr": optimizer.param_groups[0]["lr"], "seconds": round(seconds, 1)}
+        history.append(record)
+        if not val_samples or val_loss < best["loss"]:
+            best.update(loss=val_loss, epoch=epoch, state=copy.deepcopy(net.model.state_dict()),
+                        logits=logits, labels=labels)
+        if epoch == 1:
+            fits = int((config.time_budget_s - (time.monotonic() - started)) // seconds) + 1
+            plan["total_steps"] = max(1, min(config.epochs, fits)) * len(loader)
+        record["epochs_planned"] = plan["total_steps"] // len(loader)
+        if on_epoch:
+            on_epoch(record)
+        reason = _stop_reason(epoch, best["epoch"], config, record["epochs_planned"], started)
+        if reason:
+            break
+    net.model.load_state_dict(best["state"])
+    return TrainResult(net, history, best["epoch"], best["logits"], best["labels"], reason or "finished")
+
+
+def _stop_reason(epoch: int, best_epoch: int, config: TrainConfig, planned: int, started: float) -> str | None:
+    if epoch >= planned:
+        return "finished the planned epochs" if planned == config.epochs else "time budget"
+    if epoch - best_epoch >= config.patience:
+        return f"early stopping: no better validation loss for {config.patience} epochs"
+    return None
+
+
+def _lr_factor(step: int, warmup: int, plan: dict) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, plan["total_steps"] - warmup))
+    return 0.02 + 0.98 * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _train_loader(samples: list[Sample], cache: PhotoCache, config: TrainConfig) -> DataLoader:
+    """Balanced sampling when classes are imbalanced (each class drawn about equally often)."""
+    dataset = _PhotoDataset(samples, cache, build_augmentation(tuple(config.image_size)))
+    labels = np.array([s.label for s in samples])
+    counts = np.bincount(labels)
+    generator = torch.Generator().manual_seed(config.seed)
+    if counts[counts > 0].max() > 1.5 * counts[counts > 0].min():
+        weights = torch.as_tensor(1.0 / counts[labels], dtype=torch.double)
+        sampler = WeightedRandomSampler(weights, num_samples=len(samples), generator=generator)
+        return DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, drop_last=len(samples) > config.batch_size)
+    return DataLoader(dataset, batch_size=config.batch_size, shuffle=True, generator=generator,
+                      drop_last=len(samples) > config.batch_size)
+
+
+def _train_epoch(net, loader, optimizer, scheduler, loss_fn, config, mean, std, on_step) -> tuple[float, float]:
+    net.train()
+    total_loss, correct, seen = 0.0, 0, 0
+    for step, (images, labels, masks) in enumerate(loader, 1):
+        logits, maps = net(normalise(images, mean, std))
+        loss = loss_fn(logits, labels)
+        if config.pointing_weight:
+            loss = loss + config.pointing_weight * pointing_loss(maps, labels, masks)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        total_loss += loss.item() * len(labels)
+        correct += int((logits.argmax(1) == labels).sum())
+        seen += len(labels)
+        if on_step:
+            on_step(step, len(loader))
+    return total_loss / max(seen, 1), correct / max(seen, 1)
+
+
+@torch.no_grad()  # not inference_mode: temperature fitting later needs these logits in autograd
+def _validate(net, loader, mean, std) -> tuple[float, float, torch.Tensor, torch.Tensor]:
+    net.eval()
+    all_logits, all_labels = [], []
+    for images, labels, _ in loader:
+        logits, _ = net(normalise(images, mean, std))
+        all_logits.append(logits)
+        all_labels.append(torch.as_tensor(labels))
+    if not all_logits:
+        return math.nan, math.nan, torch.empty(0), torch.empty(0, dtype=torch.long)
+    logits, labels = torch.cat(all_logits), torch.cat(all_labels)
+    loss = float(F.cross_entropy(logits, labels))
+    return loss, float((logits.argmax(1) == labels).float().mean()), logits, labels
