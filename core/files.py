@@ -15,10 +15,11 @@ _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so readers see the old file or the whole new one, never half.
 
-    :param path: destination; its folder must exist
+    :param path: destination; missing parent folders are created
     :param data: the bytes to write
     """
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".", suffix=".part", delete=False) as handle:
         handle.write(data)
         temporary = Path(handle.name)

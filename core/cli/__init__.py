@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.cli import bench, classify, models, train
+from core.cli import bench, classify, evaluate, models, train
 
-COMMANDS = {"classify": classify, "models": models, "train": train, "bench": bench}
+COMMANDS = {"classify": classify, "models": models, "train": train, "evaluate": evaluate,
+            "bench": bench}
 EXIT_OK, EXIT_SOME_FAILED, EXIT_CANNOT_RUN = 0, 1, 2
 
 

@@ -1,0 +1,65 @@
+"""``defectsort evaluate``: accuracy, macro-F1, per-class scores and confusion of a bundle on class folders."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from core.bundle import BundleError
+from core.cli.progress import batch_updater, progress_bar
+from core.export import write_json
+from core.registry import resolve_bundle
+from core.sources import collect_items
+from core.training.evaluate import evaluate_bundle
+from core.training.report import plot_confusion, plot_per_class, plot_reliability
+
+
+def add_parser(subparsers, name: str) -> None:
+    """Register the sub-command and its options."""
+    parser = subparsers.add_parser(name, help="measure a model on folders of labelled photos", description=__doc__)
+    parser.add_argument("bundle", metavar="BUNDLE_DIR", help="bundle folder or name")
+    parser.add_argument("data_dir", type=Path, metavar="DATA_DIR", help="one sub-folder of photos per class")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write the metrics as JSON")
+    parser.add_argument("--report", type=Path, metavar="DIR", help="write charts into DIR")
+    parser.add_argument("--masks", type=Path, metavar="DIR", help="defect masks: adds the heatmap pointing score")
+    parser.add_argument("--only-validation", action="store_true", help="only the bundle's own validation photos")
+    parser.add_argument("--batch-size", type=int, default=8)
+
+
+def run(args) -> int:
+    """Evaluate and print a summary. :returns: the exit code."""
+    try:
+        bundle = resolve_bundle(args.bundle)
+        total = len(collect_items([args.data_dir]))
+        with progress_bar(total, "Evaluating") as bar:
+            metrics = evaluate_bundle(bundle, args.data_dir, args.masks, args.only_validation,
+                                      args.batch_size, batch_updater(bar))
+    except (BundleError, ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        write_json(args.json, metrics)
+    if args.report:
+        _write_report(metrics, args.report)
+    _print_summary(metrics)
+    return 0
+
+
+def _write_report(metrics: dict, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    plot_confusion(metrics, folder / "confusion_matrix.png")
+    plot_per_class(metrics, folder / "per_class.png")
+    if "calibration" in metrics:
+        plot_reliability(metrics["calibration"]["bins"], folder / "reliability.png", metrics["calibration"]["ece"])
+
+
+def _print_summary(metrics: dict) -> None:
+    print(f"accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  "
+          f"defect recall {metrics.get('defect_recall')}")
+    for name, scores in metrics["per_class"].items():
+        print(f"  {name:>12}: precision {scores['precision']:.3f} recall {scores['recall']:.3f} "
+              f"F1 {scores['f1']:.3f} (n={scores['support']})")
+    if "pointing" in metrics:
+        print(f"heatmap peak inside the defect: {metrics['pointing']['overall']} {metrics['pointing']['per_class']}")
+    for error in metrics["errors"][:20]:
+        print(f"  wrong: {error['source']}: {error['true']} -> {error['predicted']} ({error['confidence']})")

@@ -1,0 +1,71 @@
+"""Decoding every image mode, EXIF orientation, reduced-size JPEG decoding, broken files."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core import decode as decode_module
+from core.decode import DecodeError, decode
+from tests.images import encode, screen_photo
+
+SIZE = (60, 80)  # model input (height, width)
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "P", "RGB", "RGBA", "LA", "CMYK", "I;16", "I", "F"])
+def test_every_mode_becomes_rgb(mode):
+    image = screen_photo(2, size=(160, 120)).convert("L").convert(mode) if mode in ("I;16", "I", "F") \
+        else screen_photo(2, size=(160, 120)).convert(mode)
+    fmt = "TIFF" if mode in ("CMYK", "I;16", "I", "F") else "PNG"
+    decoded = decode(encode(image, fmt), SIZE, thumbnail_edge=40)
+    assert decoded.pixels.shape == (60, 80, 3) and decoded.pixels.dtype == np.uint8
+    assert decoded.original_size == (160, 120)
+    assert max(decoded.thumbnail.shape[:2]) == 40
+
+
+def test_sixteen_bit_values_are_scaled_not_clipped():
+    values = np.full((20, 20), 30000, dtype=np.uint16)
+    decoded = decode(encode(Image.fromarray(values), "PNG"), (20, 20))
+    assert 110 <= decoded.pixels[0, 0, 0] <= 120  # 30000 / 65535 * 255 = 116.7
+
+
+def test_alpha_is_composited_on_white():
+    image = Image.new("RGBA", (10, 10), (255, 0, 0, 0))
+    assert tuple(decode(encode(image), (10, 10)).pixels[5, 5]) == (255, 255, 255)
+
+
+def test_exif_orientation_is_applied():
+    image = Image.new("RGB", (40, 20), (0, 0, 0))
+    image.paste((255, 255, 255), (0, 0, 20, 20))  # left half white
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    decoded = decode(encode(image, "JPEG", exif=exif.tobytes()), (40, 20))
+    assert decoded.original_size == (20, 40)
+    assert decoded.pixels[:15].mean() > 200 and decoded.pixels[25:].mean() < 50  # white half now on top
+
+
+def test_large_jpeg_is_drafted_and_matches_full_decode():
+    data = encode(screen_photo(3, size=(1920, 1080), mark="scratch"), "JPEG", quality=92)
+    drafted = decode(data, (270, 480)).pixels.astype(float)
+    full = np.asarray(Image.open(__import__("io").BytesIO(data)).convert("RGB").resize((480, 270))).astype(float)
+    assert np.abs(drafted - full).mean() < 4.0
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", "empty file"),
+    (b"just some text pretending to be a jpeg", "not an image"),
+])
+def test_junk_bytes_fail_with_one_line(data, message):
+    with pytest.raises(DecodeError, match=message):
+        decode(data, SIZE)
+
+
+def test_truncated_image_fails_cleanly():
+    data = encode(screen_photo(4, size=(400, 300)), "JPEG")
+    with pytest.raises(DecodeError, match="damaged or truncated"):
+        decode(data[: len(data) // 3], SIZE)
+
+
+def test_decompression_bomb_is_refused(monkeypatch):
+    monkeypatch.setattr(decode_module, "MAX_PIXELS", 100 * 100)
+    with pytest.raises(DecodeError, match="too many pixels"):
+        decode(encode(Image.new("L", (200, 200))), SIZE)
