@@ -10,6 +10,7 @@ import csv
 import io
 import json
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -136,3 +137,48 @@ def overlay_png(prediction: Prediction, opacity: float = 0.5) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(blended).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def fresh_export_folder(target: Path, now: datetime | None = None) -> Path:
+    """Never overwrite: an existing non-empty ``target`` gets a new dated sub-folder.
+
+    :param target: the folder the user chose
+    :param now: the time used in the sub-folder's name (default: now)
+    :returns: an empty or new folder to export into
+    """
+    target = Path(target)
+    if not target.exists() or not any(target.iterdir()):
+        return target
+    stamp = (now or datetime.now()).strftime("DefectSort export %Y-%m-%d %H-%M-%S")
+    candidate, counter = target / stamp, 1
+    while candidate.exists():
+        counter += 1
+        candidate = target / f"{stamp} ({counter})"
+    return candidate
+
+
+def export_session(target: Path, predictions: list[Prediction], bundle: Bundle, final_labels: dict[str, str],
+                   overlays: bool = False, on_error=None) -> Path:
+    """Export an inspected batch: copies per final label, results.csv/json, optional overlays.
+
+    :param target: the chosen folder (see :func:`fresh_export_folder`)
+    :param predictions: the model's results
+    :param bundle: the model used
+    :param final_labels: ``source -> label`` after the inspector's corrections
+    :param overlays: also write heatmap overlays into ``overlays/``
+    :param on_error: told about each photo that could not be written
+    :returns: the folder actually written
+    """
+    folder = fresh_export_folder(target)
+    folder.mkdir(parents=True, exist_ok=True)
+    label_of = lambda p: final_labels.get(p.source, p.label)
+    extra = lambda p: {"final_label": label_of(p) if p.ok else None,
+                       "corrected": p.ok and label_of(p) != p.label,
+                       "model_label": p.label, "model_confidence": p.confidence}
+    document = results_document(predictions, bundle, extra, label_of)
+    write_json(folder / "results.json", document)
+    write_csv(folder / "results.csv", document, bundle.classes)
+    sort_copies(folder, predictions, label_of, on_error)
+    if overlays:
+        write_overlays(folder / "overlays", predictions, on_error=on_error)
+    return folder

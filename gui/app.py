@@ -1,0 +1,51 @@
+"""Start the window: logging, the QApplication, the style, crash reporting."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from core.logs import setup_logging
+from gui.icons import icon, style_sheet
+from gui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+
+def _report_unexpected(kind, error, trace) -> None:
+    """Log any uncaught exception and show it; the app keeps running."""
+    log.error("unexpected error", exc_info=(kind, error, trace))
+    details = "".join(traceback.format_exception(kind, error, trace)[-3:])
+    if QApplication.instance() is not None:
+        QMessageBox.critical(None, "DefectSort: unexpected error",
+                             f"Something went wrong; the details are in the log file.\n\n{details}")
+
+
+def create_application(argv: list[str] | None = None) -> QApplication:
+    """:returns: the QApplication with DefectSort's name, icon and style."""
+    app = QApplication.instance() or QApplication(argv or sys.argv[:1])
+    app.setApplicationName("DefectSort")
+    app.setOrganizationName("DefectSort")
+    app.setWindowIcon(icon("app"))
+    app.setStyleSheet(style_sheet())
+    return app
+
+
+def run_app(paths: list[str]) -> int:
+    """Open the window, classify ``paths`` at once, run until the window closes.
+
+    :param paths: files, folders or ZIPs from the command line (Windows "Open with")
+    :returns: the exit code
+    """
+    log_file = setup_logging()
+    log.info("starting DefectSort GUI; log file %s", log_file)
+    app = create_application()
+    sys.excepthook = _report_unexpected
+    window = MainWindow()
+    window.show()
+    if paths:
+        window.open_paths(paths)
+    return app.exec()

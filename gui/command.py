@@ -1,0 +1,16 @@
+"""``defectsort gui [PATH...]`` (also plain ``defectsort``): open the window."""
+
+from __future__ import annotations
+
+
+def add_parser(subparsers, name: str) -> None:
+    """Register the sub-command."""
+    parser = subparsers.add_parser(name, help="open the DefectSort window (the default)", description=__doc__)
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="photos, folders or ZIPs to classify at once")
+
+
+def run(args) -> int:
+    """Start the GUI. :returns: its exit code."""
+    from gui.app import run_app  # Qt is only imported when the window is wanted
+
+    return run_app(args.paths)

@@ -1,0 +1,176 @@
+"""The detail pane: the selected photo large, with heatmap, box, class bars and facts."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QObject, QPointF, QRectF, QRunnable, QSize, Qt, QThreadPool, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPen
+from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from core.decode import DecodeError, open_upright
+from core.sources import SourceError
+from gui.gallery_model import Entry
+from gui.images import rgb_image
+from gui.palette import label_colour
+
+PREVIEW_EDGE = 1280
+
+
+class _PreviewSignals(QObject):
+    loaded = Signal(int, QImage)  # request number, image
+
+
+class _PreviewLoader(QRunnable):
+    """Decodes a photo for display on a pool thread (display only: no model work here)."""
+
+    def __init__(self, request: int, entry: Entry, signals: _PreviewSignals):
+        super().__init__()
+        self.request, self.entry, self.signals = request, entry, signals
+
+    def run(self) -> None:
+        try:
+            image = open_upright(self.entry.prediction.item.read(), draft_size=(PREVIEW_EDGE, PREVIEW_EDGE))
+            image.thumbnail((PREVIEW_EDGE, PREVIEW_EDGE))
+            self.signals.loaded.emit(self.request, rgb_image(np.asarray(image)))
+        except (SourceError, DecodeError, OSError):
+            pass  # the thumbnail stays; the error is already in the item's status
+
+
+class PhotoView(QWidget):
+    """Paints a photo scaled to fit, the heatmap over it, the strongest region's box and the peak."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setMinimumSize(QSize(240, 160))
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.entry: Entry | None = None
+        self.image: QImage | None = None
+        self.show_heatmap, self.opacity = True, 0.5
+
+    def show_entry(self, entry: Entry | None, image: QImage | None) -> None:
+        """Show ``entry`` using ``image`` (its thumbnail until the full preview arrives)."""
+        self.entry, self.image = entry, image
+        self.update()
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor("#20232a"))
+        if self.image is None or self.image.isNull():
+            painter.setPen(QColor("#c9d1d9"))
+            text = self.entry.prediction.error if self.entry else "Select a photo"
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, text or "")
+            return
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        scale = min(self.width() / self.image.width(), self.height() / self.image.height())
+        width, height = self.image.width() * scale, self.image.height() * scale
+        target = QRectF((self.width() - width) / 2, (self.height() - height) / 2, width, height)
+        painter.drawImage(target, self.image)
+        prediction = self.entry.prediction
+        if self.show_heatmap and self.entry.heat is not None:
+            painter.setOpacity(self.opacity)
+            painter.drawImage(target, self.entry.heat)
+            painter.setOpacity(1.0)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(QColor("white"), 2))
+        for box in getattr(prediction, "boxes", None) or ([prediction.box] if prediction.box else []):
+            x0, y0, x1, y1 = box[:4] if isinstance(box, list) else box["box"]
+            painter.drawRect(QRectF(target.x() + x0 * width, target.y() + y0 * height, (x1 - x0) * width,
+                                    (y1 - y0) * height))
+        if prediction.peak:
+            centre = QPointF(target.x() + prediction.peak[0] * width, target.y() + prediction.peak[1] * height)
+            painter.setPen(QPen(QColor("#ffeb3b"), 2))
+            painter.drawEllipse(centre, 7, 7)
+
+
+class ProbabilityBars(QWidget):
+    """One horizontal bar per class with its probability."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.probabilities: dict[str, float] = {}
+        self.setMinimumHeight(24)
+
+    def set_probabilities(self, probabilities: dict[str, float]) -> None:
+        """Show these probabilities (class -> 0..1)."""
+        self.probabilities = dict(probabilities)
+        self.setMinimumHeight(22 * max(1, len(self.probabilities)) + 4)
+        self.update()
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        label_width, row = 80, 22
+        for number, (label, value) in enumerate(self.probabilities.items()):
+            top = 2 + number * row
+            painter.setPen(QColor("#1f2328"))
+            painter.drawText(QRectF(0, top, label_width - 6, row - 4), Qt.AlignmentFlag.AlignRight, label.capitalize())
+            track = QRectF(label_width, top + 3, self.width() - label_width - 56, row - 10)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor("#e6e9ee"))
+            painter.drawRoundedRect(track, 3, 3)
+            painter.setBrush(label_colour(label))
+            painter.drawRoundedRect(QRectF(track.x(), track.y(), track.width() * value, track.height()), 3, 3)
+            painter.setPen(QColor("#1f2328"))
+            painter.drawText(QRectF(track.right() + 6, top, 50, row - 4), Qt.AlignmentFlag.AlignLeft, f"{value * 100:.1f} %")
+
+
+class DetailPane(QFrame):
+    """Everything about the selected item."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("detailPane")
+        self.photo = PhotoView(self)
+        self.bars = ProbabilityBars(self)
+        self.explanation = QLabel(wordWrap=True, objectName="explanation")
+        self.facts = QLabel(wordWrap=True, objectName="facts")
+        self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.photo, 1)
+        layout.addWidget(self.explanation)
+        layout.addWidget(self.bars)
+        layout.addWidget(self.facts)
+        self._signals = _PreviewSignals(self)
+        self._signals.loaded.connect(self._on_preview_loaded)
+        self._request = 0
+        self.model_text = ""
+        self.show_entry(None)
+
+    def show_entry(self, entry: Entry | None) -> None:
+        """Show ``entry`` (or nothing); the full-size preview loads in the background."""
+        self._request += 1
+        self.photo.show_entry(entry, entry.thumbnail if entry else None)
+        if entry is None:
+            self.explanation.setText("Select a thumbnail to see where the model looked.")
+            self.bars.set_probabilities({})
+            self.facts.setText("")
+            return
+        prediction = entry.prediction
+        text = prediction.explanation
+        if entry.corrected:
+            text += f"\nCorrected by the inspector to {entry.final_label.capitalize()}."
+        self.explanation.setText(text)
+        self.bars.set_probabilities(prediction.probabilities)
+        self.facts.setText(self._facts(entry))
+        if prediction.item is not None and prediction.ok:
+            QThreadPool.globalInstance().start(_PreviewLoader(self._request, entry, self._signals))
+
+    def set_heatmap(self, visible: bool, opacity: float) -> None:
+        """Mirror the toolbar's heatmap switch and opacity."""
+        self.photo.show_heatmap, self.photo.opacity = visible, opacity
+        self.photo.update()
+
+    def _facts(self, entry: Entry) -> str:
+        prediction = entry.prediction
+        lines = [f"Origin: {prediction.source}"]
+        if prediction.file_size is not None:
+            lines.append(f"File: {prediction.file_size / 1024:,.0f} KB")
+        if prediction.image_size:
+            lines.append(f"Resolution: {prediction.image_size[0]} x {prediction.image_size[1]}")
+        if self.model_text:
+            lines.append(f"Model: {self.model_text}")
+        return "\n".join(lines)
+
+    def _on_preview_loaded(self, request: int, image: QImage) -> None:
+        if request == self._request:  # a newer selection wins; stale previews are dropped
+            self.photo.show_entry(self.photo.entry, image)

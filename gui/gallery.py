@@ -1,0 +1,143 @@
+"""The gallery: one section per class of the active model, then Review and Errors."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, QRegularExpression, Qt, Signal
+from PySide6.QtWidgets import QMenu, QScrollArea, QVBoxLayout, QWidget
+
+from gui.gallery_model import ENTRY_ROLE, ERRORS, REVIEW, Entry, GalleryModel
+from gui.section import Section, SectionView
+from gui.thumbnail_delegate import ThumbnailDelegate
+
+
+class Gallery(QScrollArea):
+    """Scrollable stack of sections sharing one model and one thumbnail delegate."""
+
+    entry_selected = Signal(object)  # Entry or None
+    relabel_requested = Signal(list, str)  # keys, label
+    remove_requested = Signal(list)  # keys
+
+    def __init__(self, model: GalleryModel, parent=None):
+        super().__init__(parent)
+        self.model = model
+        self.delegate = ThumbnailDelegate(self)
+        self.sections: list[Section] = []
+        self.classes: list[str] = []
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setObjectName("gallery")
+        self._content = QWidget()
+        self._content.setObjectName("galleryContent")
+        self._layout = QVBoxLayout(self._content)
+        self._layout.setContentsMargins(8, 8, 8, 8)
+        self._layout.addStretch(1)
+        self.setWidget(self._content)
+        self._filter = ""
+        self._sort_by_confidence = False
+
+    def set_classes(self, classes: list[str]) -> None:
+        """Rebuild the sections for a model's classes."""
+        for section in self.sections:
+            self._layout.removeWidget(section)
+            section.deleteLater()
+        self.classes = list(classes)
+        titles = [(c, c.capitalize()) for c in classes] + [(REVIEW, "Review"), (ERRORS, "Errors")]
+        self.sections = [Section(self.model, key, title, self.delegate, self._content) for key, title in titles]
+        for position, section in enumerate(self.sections):
+            self._layout.insertWidget(position, section)
+            self._connect(section.view)
+        self._apply_filter_and_sort()
+
+    def _connect(self, view: SectionView) -> None:
+        view.items_dropped.connect(self._on_items_dropped)
+        view.selectionModel().currentChanged.connect(lambda current, _: self._on_current_changed(view, current))
+        view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        view.customContextMenuRequested.connect(lambda point: self._on_context_menu(view, point))
+
+    # -- display options ---------------------------------------------------------------
+    def set_thumbnail_edge(self, edge: int) -> None:
+        """Resize every thumbnail."""
+        self.delegate.edge = edge
+        self._relayout()
+
+    def set_heatmaps(self, visible: bool, opacity: float) -> None:
+        """Show or hide heatmaps over thumbnails, at ``opacity`` (0..1)."""
+        self.delegate.show_heatmaps, self.delegate.opacity = visible, opacity
+        for section in self.sections:
+            section.view.viewport().update()
+
+    def set_filter(self, text: str) -> None:
+        """Show only items whose name contains ``text``."""
+        self._filter = text
+        self._apply_filter_and_sort()
+
+    def set_sort_by_confidence(self, enabled: bool) -> None:
+        """Sort each section by confidence, lowest first (the doubtful ones on top)."""
+        self._sort_by_confidence = enabled
+        self._apply_filter_and_sort()
+
+    def _apply_filter_and_sort(self) -> None:
+        pattern = QRegularExpression(QRegularExpression.escape(self._filter),
+                                     QRegularExpression.PatternOption.CaseInsensitiveOption)
+        for section in self.sections:
+            section.proxy.setFilterRegularExpression(pattern)
+            section.proxy.sort(0 if self._sort_by_confidence else -1, Qt.SortOrder.AscendingOrder)
+            section.refresh()
+
+    def _relayout(self) -> None:
+        for section in self.sections:
+            section.view.doItemsLayout()
+            section.refresh()
+
+    # -- selection ---------------------------------------------------------------------
+    def selected_keys(self) -> list[int]:
+        """:returns: keys selected in the section that has the focus (or any selection)."""
+        for section in self.sections:
+            keys = section.view.selected_keys()
+            if keys and section.view.hasFocus():
+                return keys
+        return next((keys for s in self.sections if (keys := s.view.selected_keys())), [])
+
+    def select(self, key: int) -> None:
+        """Select and show the item with ``key``."""
+        for section in self.sections:
+            source = self.model.index_of(key)
+            index = section.proxy.mapFromSource(source)
+            if index.isValid():
+                section.view.setFocus()
+                section.view.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+                self.ensureWidgetVisible(section.view, 0, 0)
+                return
+
+    def _on_current_changed(self, view: SectionView, current) -> None:
+        if not current.isValid():
+            return
+        for section in self.sections:
+            if section.view is not view:
+                section.view.clearSelection()
+        self.entry_selected.emit(current.data(ENTRY_ROLE))
+
+    def _on_items_dropped(self, keys: list[int], section: str) -> None:
+        if section in self.classes:
+            self.relabel_requested.emit(keys, section)
+
+    def _on_context_menu(self, view: SectionView, point) -> None:
+        keys = view.selected_keys()
+        if not keys:
+            return
+        menu = QMenu(self)
+        move = menu.addMenu("Move to")
+        for number, label in enumerate(self.classes, 1):
+            action = move.addAction(f"{label.capitalize()}\t{number}" if number <= 9 else label.capitalize())
+            action.triggered.connect(lambda _=False, l=label: self.relabel_requested.emit(keys, l))
+        menu.addSeparator()
+        menu.addAction("Remove from session", lambda: self.remove_requested.emit(keys))
+        menu.exec(view.viewport().mapToGlobal(point))
+
+    def current_entry(self) -> Entry | None:
+        """:returns: the item shown in the detail pane, if any."""
+        for section in self.sections:
+            index = section.view.currentIndex()
+            if index.isValid() and section.view.selectionModel().isSelected(index):
+                return index.data(ENTRY_ROLE)
+        return None

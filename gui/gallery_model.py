@@ -1,0 +1,155 @@
+"""The gallery's data: one row per classified item, with the inspector's corrections.
+
+A single ``QAbstractListModel`` holds every item; each gallery section shows it through
+a filter proxy. Corrections and removals go through the undo stack (see ``gui.edits``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QAbstractListModel, QByteArray, QMimeData, QModelIndex, Qt, Signal
+from PySide6.QtGui import QImage
+
+from core.prediction import Prediction
+
+ITEMS_MIME = "application/x-defectsort-items"
+REVIEW, ERRORS = "review", "errors"
+
+ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
+SECTION_ROLE = Qt.ItemDataRole.UserRole + 2
+CONFIDENCE_ROLE = Qt.ItemDataRole.UserRole + 3
+
+
+@dataclass
+class Entry:
+    """One item in the gallery: the model's prediction plus what the inspector decided."""
+
+    key: int
+    prediction: Prediction
+    thumbnail: QImage | None = None
+    heat: QImage | None = None
+    final_label: str | None = None
+    removed: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def corrected(self) -> bool:
+        """:returns: True when the inspector moved the item away from the model's label."""
+        return self.prediction.ok and self.final_label != self.prediction.label
+
+
+class GalleryModel(QAbstractListModel):
+    """Every classified item of the session, in arrival order."""
+
+    counts_changed = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._entries: list[Entry] = []
+        self._row_of: dict[int, int] = {}
+        self.review_threshold = 0.0
+
+    # -- Qt model interface -------------------------------------------------------------
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802 (Qt naming)
+        return 0 if parent.isValid() else len(self._entries)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        entry = self._entries[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return entry.prediction.name
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{entry.prediction.source}\n{entry.prediction.explanation}"
+        if role == ENTRY_ROLE:
+            return entry
+        if role == SECTION_ROLE:
+            return self.section_of(entry)
+        if role == CONFIDENCE_ROLE:
+            return entry.prediction.confidence or 0.0
+        return None
+
+    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+        base = super().flags(index)
+        return base | Qt.ItemFlag.ItemIsDragEnabled if index.isValid() else base
+
+    def mimeTypes(self) -> list[str]:  # noqa: N802
+        return [ITEMS_MIME]
+
+    def mimeData(self, indexes) -> QMimeData:  # noqa: N802
+        keys = sorted({self._entries[i.row()].key for i in indexes if i.isValid()})
+        mime = QMimeData()
+        mime.setData(ITEMS_MIME, QByteArray(",".join(map(str, keys)).encode()))
+        return mime
+
+    def supportedDragActions(self) -> Qt.DropAction:  # noqa: N802
+        return Qt.DropAction.MoveAction
+
+    # -- sessions ----------------------------------------------------------------------
+    def add_entries(self, entries: list[Entry]) -> None:
+        """Append newly classified items."""
+        if not entries:
+            return
+        first = len(self._entries)
+        self.beginInsertRows(QModelIndex(), first, first + len(entries) - 1)
+        for entry in entries:
+            entry.final_label = entry.prediction.label
+            self._row_of[entry.key] = len(self._entries)
+            self._entries.append(entry)
+        self.endInsertRows()
+        self.counts_changed.emit()
+
+    def clear(self) -> None:
+        """Forget every item."""
+        self.beginResetModel()
+        self._entries.clear()
+        self._row_of.clear()
+        self.endResetModel()
+        self.counts_changed.emit()
+
+    def entries(self, include_removed: bool = False) -> list[Entry]:
+        """:returns: the items in arrival order (removed ones only when asked)."""
+        return [e for e in self._entries if include_removed or not e.removed]
+
+    def entry(self, key: int) -> Entry:
+        """:returns: the item with ``key``."""
+        return self._entries[self._row_of[key]]
+
+    def index_of(self, key: int) -> QModelIndex:
+        """:returns: the model index of the item with ``key``."""
+        return self.index(self._row_of[key])
+
+    def section_of(self, entry: Entry) -> str | None:
+        """:returns: the section an item shows in (a class, ``review``, ``errors``), None if removed."""
+        if entry.removed:
+            return None
+        if not entry.prediction.ok:
+            return ERRORS
+        if not entry.corrected and (entry.prediction.confidence or 0.0) < self.review_threshold:
+            return REVIEW
+        return entry.final_label
+
+    def set_review_threshold(self, threshold: float) -> None:
+        """Items below ``threshold`` confidence (and not corrected) show under Review."""
+        self.review_threshold = threshold
+        self._changed(range(len(self._entries)))
+
+    # -- edits (called by the undo commands) -------------------------------------------
+    def set_labels(self, labels: dict[int, str]) -> None:
+        """Set the final label of items by key."""
+        for key, label in labels.items():
+            self.entry(key).final_label = label
+        self._changed(self._row_of[k] for k in labels)
+
+    def set_removed(self, keys, removed: bool) -> None:
+        """Hide (or restore) items by key."""
+        for key in keys:
+            self.entry(key).removed = removed
+        self._changed(self._row_of[k] for k in keys)
+
+    def _changed(self, rows) -> None:
+        rows = list(rows)
+        if rows:
+            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)))
+        self.counts_changed.emit()

@@ -1,0 +1,250 @@
+"""The DefectSort main window: wires the toolbar, gallery, detail pane and the worker."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget
+
+from core.bundle import Bundle
+from gui import dialogs
+from gui.detail_pane import DetailPane
+from gui.drop_area import DropArea
+from gui.edits import RelabelCommand, RemoveCommand
+from gui.gallery import Gallery
+from gui.gallery_model import ERRORS, GalleryModel
+from gui.icons import icon
+from gui.menus import build_menus
+from gui.progress_panel import ProgressPanel
+from gui.settings import Settings
+from gui.toolbar import ViewToolbar
+from gui.worker import WorkerClient
+
+log = logging.getLogger(__name__)
+
+
+class MainWindow(QMainWindow):
+    """The window an inspector works in all day."""
+
+    def __init__(self, settings: Settings | None = None, client: WorkerClient | None = None):
+        super().__init__()
+        self.setWindowTitle("DefectSort")
+        self.setWindowIcon(icon("app"))
+        self.setAcceptDrops(True)
+        self.settings = settings or Settings()
+        self.client = client or WorkerClient(self)
+        self.bundle: Bundle | None = None
+        self.model = GalleryModel(self)
+        self.undo_stack = QUndoStack(self)
+        self._jobs: dict[int, int] = {}  # running or queued job -> items (once known)
+        self._build_widgets()
+        self.menu_actions = build_menus(self)
+        self._connect()
+        self._restore_settings()
+        self.client.load_model(self.settings.get("model"))
+
+    # -- construction ------------------------------------------------------------------
+    def _build_widgets(self) -> None:
+        self.toolbar = ViewToolbar(self.settings, self)
+        self.addToolBar(self.toolbar)
+        self.gallery = Gallery(self.model, self)
+        self.detail = DetailPane(self)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.gallery)
+        self.splitter.addWidget(self.detail)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.drop_area = DropArea(icon("app"), self)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.drop_area)
+        self.stack.addWidget(self.splitter)
+        self.progress = ProgressPanel(self)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+        self.counts_label, self.model_label = QLabel(), QLabel()
+        self.statusBar().addWidget(self.counts_label, 1)
+        self.statusBar().addPermanentWidget(self.model_label)
+
+    def _connect(self) -> None:
+        worker = self.client.worker
+        worker.model_loaded.connect(self._on_model_loaded)
+        worker.batch_started.connect(self._on_batch_started)
+        worker.items_classified.connect(self._on_items_classified)
+        worker.progress_changed.connect(self._on_progress_changed)
+        worker.batch_finished.connect(self._on_batch_finished)
+        worker.export_finished.connect(self._on_export_finished)
+        worker.failed.connect(self._on_worker_failed)
+        self.progress.cancel_clicked.connect(self.cancel)
+        self.drop_area.open_files_clicked.connect(lambda: self.open_paths(dialogs.ask_photos(self)))
+        self.drop_area.open_folder_clicked.connect(lambda: self.open_paths(dialogs.ask_folder(self)))
+        self.drop_area.open_zip_clicked.connect(lambda: self.open_paths(dialogs.ask_zips(self)))
+        self.gallery.entry_selected.connect(self.detail.show_entry)
+        self.gallery.relabel_requested.connect(self.relabel)
+        self.gallery.remove_requested.connect(self.remove)
+        self.model.counts_changed.connect(self._update_status)
+        self.toolbar.thumbnail_edge_changed.connect(self.gallery.set_thumbnail_edge)
+        self.toolbar.heatmaps_changed.connect(self._on_heatmaps_changed)
+        self.toolbar.review_threshold_changed.connect(self.model.set_review_threshold)
+        self.toolbar.filter_changed.connect(self.gallery.set_filter)
+        self.toolbar.sort_by_confidence_changed.connect(self.gallery.set_sort_by_confidence)
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.geometry()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        self.splitter.setSizes([int(self.width() * 0.62), int(self.width() * 0.38)])
+        self.gallery.set_thumbnail_edge(self.settings.get("thumbnail_edge"))
+        self._on_heatmaps_changed(self.toolbar.heatmaps.isChecked(), self.toolbar.opacity)
+        self.model.set_review_threshold(self.settings.get("review_threshold"))
+
+    # -- what the user does ------------------------------------------------------------
+    def open_paths(self, paths) -> None:
+        """Classify files, folders and ZIPs (queued behind a running batch)."""
+        paths = [str(p) for p in paths or []]
+        if not paths:
+            return
+        self.settings.set("last_folder", str(Path(paths[0]).parent))
+        self.stack.setCurrentWidget(self.splitter)
+        job = self.client.classify(paths)
+        self._jobs[job] = 0
+        log.info("queued job %d: %d path(s)", job, len(paths))
+
+    def cancel(self) -> None:
+        """Stop the running batch and the queued ones; finished results stay."""
+        self.client.cancel()
+        self.progress.cancel.setEnabled(False)
+        self.progress.label.setText("Cancelling…")
+
+    def relabel(self, keys: list[int], label: str) -> None:
+        """Move items to ``label`` (undoable); errors cannot be relabelled."""
+        keys = [k for k in keys if self.model.entry(k).prediction.ok and self.model.entry(k).final_label != label]
+        if keys:
+            self.undo_stack.push(RelabelCommand(self.model, keys, label))
+            self.detail.show_entry(self.gallery.current_entry())
+
+    def relabel_selection(self, label: str) -> None:
+        """Move the selected items to ``label``."""
+        self.relabel(self.gallery.selected_keys(), label)
+
+    def remove(self, keys: list[int]) -> None:
+        """Take items out of the session (undoable)."""
+        if keys:
+            self.undo_stack.push(RemoveCommand(self.model, keys))
+
+    def clear_session(self) -> None:
+        """Forget every result (asks first when there are corrections)."""
+        if any(e.corrected for e in self.model.entries()) and not dialogs.confirm(
+                self, "Clear the session", "Forget all results and corrections?"):
+            return
+        self.client.cancel()
+        self.model.clear()
+        self.undo_stack.clear()
+        self.detail.show_entry(None)
+        self.stack.setCurrentWidget(self.drop_area)
+
+    def export(self) -> None:
+        """Ask where, then export the session on the worker."""
+        if self.bundle is None or not self.model.entries():
+            QMessageBox.information(self, "Export", "There is nothing to export yet.")
+            return
+        choice = dialogs.ask_export(self, self.settings)
+        if choice is None:
+            return
+        folder, overlays = choice
+        entries = self.model.entries()
+        final_labels = {e.prediction.source: e.final_label for e in entries if e.prediction.ok}
+        self.client.export(folder, [e.prediction for e in entries], self.bundle, final_labels, overlays)
+        self.progress.start(0)
+        self.progress.bar.setRange(0, 0)  # busy indicator
+        self.progress.label.setText("Exporting…")
+
+    def choose_model(self, name_or_dir: str) -> None:
+        """Load another model for the next batches."""
+        self.client.load_model(name_or_dir)
+
+    # -- drag and drop of files from the desktop ----------------------------------------
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_paths(paths)
+
+    # -- worker signals ----------------------------------------------------------------
+    def _on_model_loaded(self, bundle: Bundle) -> None:
+        self.bundle = bundle
+        self.settings.set("model", bundle.name)
+        self.gallery.set_classes(bundle.classes)
+        self.detail.model_text = f"{bundle.name} {bundle.version}"
+        self.model_label.setText(f"Model: {bundle.name} {bundle.version}")
+        self.menu_actions.set_classes(bundle.classes)
+        self.menu_actions.check_model(bundle.name)
+        self._update_status()
+
+    def _on_batch_started(self, job: int, total: int) -> None:
+        self._jobs[job] = total
+        self.progress.cancel.setEnabled(True)
+        self.progress.start(total)
+
+    def _on_items_classified(self, job: int, entries: list) -> None:
+        self.model.add_entries(entries)
+
+    def _on_progress_changed(self, job: int, done: int, total: int) -> None:
+        self.progress.update_progress(done, total)
+        self._update_status()
+
+    def _on_batch_finished(self, job: int, cancelled: bool) -> None:
+        self._jobs.pop(job, None)
+        if not self._jobs:
+            self.progress.hide()
+        if cancelled:
+            self.statusBar().showMessage("Cancelled: the photos classified so far are kept.", 5000)
+
+    def _on_export_finished(self, folder: str) -> None:
+        self.progress.hide()
+        self.statusBar().showMessage(f"Exported to {folder}", 10000)
+        dialogs.show_export_done(self, folder)
+
+    def _on_worker_failed(self, message: str) -> None:
+        log.error("worker: %s", message)
+        if not self._jobs:
+            self.progress.hide()
+        QMessageBox.warning(self, "DefectSort", message)
+
+    def _on_heatmaps_changed(self, visible: bool, opacity: float) -> None:
+        self.gallery.set_heatmaps(visible, opacity)
+        self.detail.set_heatmap(visible, opacity)
+
+    def _update_status(self) -> None:
+        entries = self.model.entries()
+        counts = Counter(self.model.section_of(e) for e in entries)
+        parts = [f"{label.capitalize()} {counts.get(label, 0)}" for label in self.gallery.classes]
+        parts += [f"Review {counts.get('review', 0)}", f"Errors {counts.get(ERRORS, 0)}"]
+        rate = f"  ·  {self.progress.rate:.1f} img/s" if self.progress.isVisible() and self.progress.rate else ""
+        self.counts_label.setText(f"{len(entries)} photos: " + ", ".join(parts) + rate)
+
+    # -- closing -----------------------------------------------------------------------
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.settings.set_geometry(self.saveGeometry())
+        self.settings.set("thumbnail_edge", self.toolbar.size_slider.value())
+        self.settings.set("heatmaps", self.toolbar.heatmaps.isChecked())
+        self.settings.set("opacity", self.toolbar.opacity)
+        self.settings.set("review_threshold", self.model.review_threshold)
+        self.settings.sync()
+        self.client.shutdown()
+        super().closeEvent(event)
+

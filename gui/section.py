@@ -1,0 +1,137 @@
+"""A gallery section: a collapsible header with its count over an icon-mode list view.
+
+Every section views the shared :class:`GalleryModel` through a filter proxy. Thumbnails
+dragged onto a section (from any other) are relabelled to that section's class.
+"""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
+from PySide6.QtWidgets import QAbstractItemView, QListView, QToolButton, QVBoxLayout, QWidget
+
+from gui.gallery_model import CONFIDENCE_ROLE, ENTRY_ROLE, ITEMS_MIME, SECTION_ROLE, GalleryModel
+from gui.palette import label_colour
+from gui.thumbnail_delegate import ThumbnailDelegate
+
+
+class SectionProxy(QSortFilterProxyModel):
+    """Rows of one section, filtered by name and optionally sorted by confidence."""
+
+    def __init__(self, section: str, parent=None):
+        super().__init__(parent)
+        self.section = section
+        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setSortRole(CONFIDENCE_ROLE)
+        self.setDynamicSortFilter(True)
+
+    def filterAcceptsRow(self, row: int, parent) -> bool:  # noqa: N802 (Qt naming)
+        index = self.sourceModel().index(row, 0, parent)
+        return index.data(SECTION_ROLE) == self.section and super().filterAcceptsRow(row, parent)
+
+
+class SectionView(QListView):
+    """Icon-mode list that grows to show all its rows (the gallery scrolls, not the section)."""
+
+    items_dropped = Signal(list, str)  # keys, section
+
+    def __init__(self, proxy: SectionProxy, delegate: ThumbnailDelegate, parent=None):
+        super().__init__(parent)
+        self.setModel(proxy)
+        self.setItemDelegate(delegate)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setMovement(QListView.Movement.Static)
+        self.setUniformItemSizes(True)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
+        self.setDefaultDropAction(Qt.DropAction.MoveAction)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFrameShape(QListView.Shape.NoFrame)
+        self.setSpacing(4)
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(200)
+
+    def content_height(self) -> int:
+        """:returns: the height that shows every row at the current width."""
+        rows = self.model().rowCount()
+        if rows == 0:
+            return 0
+        cell = self.itemDelegate().sizeHint(None, None)
+        step_x, step_y = cell.width() + 2 * self.spacing(), cell.height() + 2 * self.spacing()
+        columns = max(1, (self.viewport().width() - self.spacing()) // step_x)
+        return math.ceil(rows / columns) * step_y + 2 * self.spacing()
+
+    def selected_keys(self) -> list[int]:
+        """:returns: the keys of the selected items."""
+        return [index.data(ENTRY_ROLE).key for index in self.selectionModel().selectedIndexes()]
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasFormat(ITEMS_MIME):
+            event.acceptProposedAction()
+        else:
+            event.ignore()  # files from the desktop: let the window handle them
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasFormat(ITEMS_MIME):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        if not event.mimeData().hasFormat(ITEMS_MIME):
+            event.ignore()
+            return
+        keys = [int(k) for k in bytes(event.mimeData().data(ITEMS_MIME)).decode().split(",") if k]
+        event.setDropAction(Qt.DropAction.CopyAction)  # the model relabels; Qt must not delete rows
+        event.accept()
+        self.items_dropped.emit(keys, self.model().section)
+
+
+class Section(QWidget):
+    """Header button (title, count, collapse) plus the section's view."""
+
+    def __init__(self, model: GalleryModel, section: str, title: str, delegate: ThumbnailDelegate, parent=None):
+        super().__init__(parent)
+        self.section, self.title = section, title
+        self.proxy = SectionProxy(section, self)
+        self.proxy.setSourceModel(model)
+        self.view = SectionView(self.proxy, delegate, self)
+        self.header = QToolButton(self)
+        self.header.setObjectName("sectionHeader")
+        self.header.setCheckable(True)
+        self.header.setChecked(True)
+        self.header.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.header.setStyleSheet(f"QToolButton#sectionHeader {{ border-left: 4px solid {label_colour(section).name()}; }}")
+        self.header.toggled.connect(self._on_header_toggled)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 6)
+        layout.setSpacing(2)
+        layout.addWidget(self.header)
+        layout.addWidget(self.view)
+        self.proxy.rowsInserted.connect(self.refresh)
+        self.proxy.rowsRemoved.connect(self.refresh)
+        self.proxy.modelReset.connect(self.refresh)
+        self.proxy.layoutChanged.connect(self.refresh)
+        self.refresh()
+
+    def count(self) -> int:
+        """:returns: the number of items shown in this section."""
+        return self.proxy.rowCount()
+
+    def refresh(self, *_) -> None:
+        """Update the header text and the view's height after rows came or went."""
+        arrow = "▾" if self.header.isChecked() else "▸"
+        self.header.setText(f"{arrow}  {self.title}  ({self.count()})")
+        self.view.setFixedHeight(self.view.content_height() if self.header.isChecked() else 0)
+        self.setVisible(self.count() > 0 or self.section not in ("review", "errors"))
+
+    def _on_header_toggled(self, expanded: bool) -> None:
+        self.view.setVisible(expanded)
+        self.refresh()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self.view.setFixedHeight(self.view.content_height() if self.header.isChecked() else 0)

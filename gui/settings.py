@@ -1,0 +1,45 @@
+"""Settings that persist between runs, in an INI file in the user's config folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from PySide6.QtCore import QSettings
+
+from core.paths import APP_NAME
+
+DEFAULTS = {"thumbnail_edge": 160, "review_threshold": 0.0, "heatmaps": True, "opacity": 0.45,
+            "model": "", "last_folder": "", "export_folder": "", "export_overlays": True}
+
+
+class Settings:
+    """Typed access to the app's settings (one INI file, so tests can isolate it)."""
+
+    def __init__(self, path: Path | None = None):
+        path = path or Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "settings.ini"
+        self.qsettings = QSettings(str(path), QSettings.Format.IniFormat)
+
+    def get(self, key: str):
+        """:returns: the stored value converted to the default's type."""
+        default = DEFAULTS[key]
+        value = self.qsettings.value(key, default)
+        if isinstance(default, bool):
+            return value if isinstance(value, bool) else str(value).lower() == "true"
+        return type(default)(value)
+
+    def set(self, key: str, value) -> None:
+        """Store a value."""
+        self.qsettings.setValue(key, value)
+
+    def geometry(self):
+        """:returns: the saved window geometry (a QByteArray) or None."""
+        return self.qsettings.value("window/geometry")
+
+    def set_geometry(self, geometry) -> None:
+        """Store the window geometry."""
+        self.qsettings.setValue("window/geometry", geometry)
+
+    def sync(self) -> None:
+        """Write to disk now."""
+        self.qsettings.sync()

@@ -1,0 +1,96 @@
+"""Paints one thumbnail: the photo, the heatmap over it, its name, label and confidence badge."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRect, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate
+
+from gui.gallery_model import ENTRY_ROLE, Entry
+from gui.palette import label_colour
+
+TEXT_HEIGHT = 34
+PADDING = 6
+
+
+class ThumbnailDelegate(QStyledItemDelegate):
+    """Draws thumbnails at the gallery's current size with an optional heatmap overlay."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.edge = 160
+        self.show_heatmaps = True
+        self.opacity = 0.5
+
+    def sizeHint(self, option, index) -> QSize:  # noqa: N802 (Qt naming)
+        return QSize(self.edge + 2 * PADDING, int(self.edge * 0.6) + TEXT_HEIGHT + 2 * PADDING)
+
+    def paint(self, painter: QPainter, option, index) -> None:
+        entry: Entry = index.data(ENTRY_ROLE)
+        if entry is None:
+            return
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        cell = option.rect.adjusted(2, 2, -2, -2)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        painter.setPen(QPen(QColor("#2f6fde") if selected else QColor("#d9dde3"), 2 if selected else 1))
+        painter.setBrush(QColor("#e8f0fd") if selected else QColor("#ffffff"))
+        painter.drawRoundedRect(cell, 6, 6)
+        photo_rect = QRect(cell.left() + PADDING, cell.top() + PADDING, cell.width() - 2 * PADDING,
+                           cell.height() - TEXT_HEIGHT - 2 * PADDING)
+        self._paint_photo(painter, photo_rect, entry)
+        self._paint_text(painter, cell, photo_rect, entry)
+        painter.restore()
+
+    def _paint_photo(self, painter: QPainter, area: QRect, entry: Entry) -> None:
+        if entry.thumbnail is None:
+            painter.setPen(QColor("#b3261e"))
+            painter.drawText(area, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                             entry.prediction.error or "no preview")
+            return
+        target = _fit(entry.thumbnail.size(), area)
+        painter.drawImage(target, entry.thumbnail)
+        if self.show_heatmaps and entry.heat is not None:
+            painter.setOpacity(self.opacity)
+            painter.drawImage(target, entry.heat)
+            painter.setOpacity(1.0)
+        if entry.prediction.ok:
+            self._paint_badge(painter, target, entry)
+
+    def _paint_badge(self, painter: QPainter, photo: QRectF, entry: Entry) -> None:
+        text = f"{(entry.prediction.confidence or 0) * 100:.0f}%"
+        font = QFont(painter.font())
+        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
+        font.setBold(True)
+        painter.setFont(font)
+        width = painter.fontMetrics().horizontalAdvance(text) + 10
+        badge = QRectF(photo.right() - width - 4, photo.top() + 4, width, painter.fontMetrics().height() + 2)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(label_colour(entry.prediction.label))
+        painter.drawRoundedRect(badge, 4, 4)
+        painter.setPen(QColor("white"))
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
+
+    def _paint_text(self, painter: QPainter, cell: QRect, photo: QRect, entry: Entry) -> None:
+        painter.setFont(QFont(painter.font().family()))
+        lines = QRect(cell.left() + PADDING, photo.bottom() + 2, cell.width() - 2 * PADDING, TEXT_HEIGHT)
+        metrics = painter.fontMetrics()
+        painter.setPen(QColor("#1f2328"))
+        name = metrics.elidedText(entry.prediction.name, Qt.TextElideMode.ElideMiddle, lines.width())
+        painter.drawText(lines, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, name)
+        label = (entry.final_label or "error").capitalize()
+        if entry.corrected:
+            label = f"✎ {label}  (model: {entry.prediction.label.capitalize()})"
+        painter.setPen(QColor("#b3261e") if not entry.prediction.ok else QColor("#57606a"))
+        label = metrics.elidedText(label, Qt.TextElideMode.ElideRight, lines.width())
+        painter.drawText(lines, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, label)
+
+
+def _fit(size: QSize, area: QRect) -> QRectF:
+    """:returns: the largest rectangle of ``size``'s aspect ratio centred in ``area``."""
+    if size.isEmpty():
+        return QRectF(area)
+    scale = min(area.width() / size.width(), area.height() / size.height())
+    width, height = size.width() * scale, size.height() * scale
+    return QRectF(area.center().x() - width / 2 + 0.5, area.center().y() - height / 2 + 0.5, width, height)

@@ -1,0 +1,62 @@
+"""The view toolbar: thumbnail size, heatmaps and their opacity, review threshold, filter, sort."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QLabel, QLineEdit, QSlider, QToolBar
+
+from gui.icons import icon
+
+
+class ViewToolbar(QToolBar):
+    """Controls that change how results are shown (never what the model said)."""
+
+    thumbnail_edge_changed = Signal(int)
+    heatmaps_changed = Signal(bool, float)  # visible, opacity
+    review_threshold_changed = Signal(float)
+    filter_changed = Signal(str)
+    sort_by_confidence_changed = Signal(bool)
+
+    def __init__(self, settings, parent=None):
+        super().__init__("View", parent)
+        self.setObjectName("viewToolbar")
+        self.setMovable(False)
+        self.size_slider = self._slider(80, 320, settings.get("thumbnail_edge"), "Thumbnail size")
+        self.size_slider.valueChanged.connect(self.thumbnail_edge_changed.emit)
+        self.heatmaps = self.addAction(icon("heatmap"), "Heatmaps")
+        self.heatmaps.setCheckable(True)
+        self.heatmaps.setChecked(settings.get("heatmaps"))
+        self.heatmaps.setShortcut("H")
+        self.heatmaps.setToolTip("Show where the model looked (H)")
+        self.opacity_slider = self._slider(0, 100, int(settings.get("opacity") * 100), "Heatmap opacity")
+        self.heatmaps.toggled.connect(self._emit_heatmaps)
+        self.opacity_slider.valueChanged.connect(self._emit_heatmaps)
+        self.addSeparator()
+        self.addWidget(QLabel(" Review below "))
+        self.threshold = QDoubleSpinBox(decimals=0, minimum=0, maximum=100, suffix=" %", singleStep=5)
+        self.threshold.setToolTip("Photos whose confidence is below this go to the Review group")
+        self.threshold.setValue(settings.get("review_threshold") * 100)
+        self.threshold.valueChanged.connect(lambda v: self.review_threshold_changed.emit(v / 100.0))
+        self.addWidget(self.threshold)
+        self.addSeparator()
+        self.filter = QLineEdit(placeholderText="Filter by name", clearButtonEnabled=True, maximumWidth=220)
+        self.filter.textChanged.connect(self.filter_changed.emit)
+        self.addWidget(self.filter)
+        self.sort = QCheckBox("Least confident first")
+        self.sort.toggled.connect(self.sort_by_confidence_changed.emit)
+        self.addWidget(self.sort)
+
+    def _slider(self, low: int, high: int, value: int, tip: str) -> QSlider:
+        self.addWidget(QLabel(f" {tip.split()[0]} "))
+        slider = QSlider(Qt.Orientation.Horizontal, minimum=low, maximum=high, value=value, maximumWidth=110)
+        slider.setToolTip(tip)
+        self.addWidget(slider)
+        return slider
+
+    def _emit_heatmaps(self, *_) -> None:
+        self.heatmaps_changed.emit(self.heatmaps.isChecked(), self.opacity_slider.value() / 100.0)
+
+    @property
+    def opacity(self) -> float:
+        """:returns: the heatmap opacity, 0..1."""
+        return self.opacity_slider.value() / 100.0

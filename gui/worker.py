@@ -1,0 +1,156 @@
+"""The one worker: a QObject on its own QThread that runs core for the window.
+
+The window never calls core directly. It asks through :class:`WorkerClient` (load a
+model, classify paths, export) and listens to the worker's past-tense signals. Requests
+are queued signals, so jobs run one after another on the worker thread; cancelling sets
+a flag the engine checks between batches, so it takes effect within one batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from core.bundle import Bundle, BundleError
+from core.engine import Engine
+from core.export import export_session
+from core.registry import resolve_bundle
+from core.sources import collect_items
+from gui.gallery_model import Entry
+from gui.images import heatmap_image, rgb_image
+
+log = logging.getLogger(__name__)
+THUMBNAIL_EDGE = 320
+
+
+class _JobCancelled:
+    """The engine's cancel flag for one job: set once the window cancelled up to it."""
+
+    def __init__(self, worker: "Worker", job: int):
+        self._worker, self._job = worker, job
+
+    def is_set(self) -> bool:
+        return self._job <= self._worker.cancelled_through
+
+
+class Worker(QObject):
+    """Runs on the worker thread. Only :class:`WorkerClient` talks to it."""
+
+    model_loaded = Signal(object)  # Bundle
+    batch_started = Signal(int, int)  # job, number of items
+    items_classified = Signal(int, list)  # job, [Entry]
+    progress_changed = Signal(int, int, int)  # job, done, total
+    batch_finished = Signal(int, bool)  # job, cancelled
+    export_finished = Signal(str)  # folder written
+    failed = Signal(str)  # a message for the user
+
+    def __init__(self):
+        super().__init__()
+        self.cancelled_through = 0  # written by the GUI thread, read here (an int: atomic)
+        self._engine: Engine | None = None
+        self._next_key = 0
+
+    @Slot(str)
+    def load_model(self, name_or_dir: str) -> None:
+        """Load a bundle by name or folder ('' for the default) and make it the active model."""
+        try:
+            bundle = resolve_bundle(name_or_dir or None)
+            self._engine = Engine(bundle, batch_size=8, thumbnail_edge=THUMBNAIL_EDGE)
+        except (BundleError, OSError, ValueError) as error:
+            self.failed.emit(f"Cannot load the model: {error}")
+            return
+        self.model_loaded.emit(bundle)
+
+    @Slot(int, list)
+    def classify(self, job: int, paths: list) -> None:
+        """Read and classify ``paths``, emitting results batch by batch."""
+        if self._engine is None:
+            self.failed.emit("No model is loaded: choose one in the Model menu.")
+            self.batch_finished.emit(job, True)
+            return
+        cancel = _JobCancelled(self, job)
+        pending: list[Entry] = []
+
+        def flush(done: int, total: int) -> None:  # once per engine batch: small, few signals
+            self.items_classified.emit(job, pending.copy())
+            pending.clear()
+            self.progress_changed.emit(job, done, total)
+
+        try:
+            items = [] if cancel.is_set() else collect_items(paths)
+            self.batch_started.emit(job, len(items))
+            for prediction in self._engine.classify(items, progress=flush, cancel=cancel):
+                pending.append(self._entry(prediction))
+        except Exception:  # noqa: BLE001 - the worker must survive anything and tell the user
+            log.exception("classification failed")
+            self.failed.emit(f"Classification stopped by an unexpected error:\n{traceback.format_exc(limit=3)}")
+        if pending:
+            self.items_classified.emit(job, pending)
+        self.batch_finished.emit(job, cancel.is_set())
+
+    @Slot(str, list, object, dict, bool)
+    def export(self, target: str, predictions: list, bundle: Bundle, final_labels: dict, overlays: bool) -> None:
+        """Write the session's results into ``target`` (a fresh sub-folder if it is not empty)."""
+        problems = []
+        try:
+            folder = export_session(Path(target), predictions, bundle, final_labels, overlays,
+                                    on_error=lambda p, reason: problems.append(f"{p.source}: {reason}"))
+        except OSError as error:
+            self.failed.emit(f"Export failed: {error}")
+            return
+        if problems:
+            self.failed.emit("Some photos could not be exported:\n" + "\n".join(problems[:20]))
+        self.export_finished.emit(str(folder))
+
+    def _entry(self, prediction) -> Entry:
+        self._next_key += 1
+        thumbnail = rgb_image(prediction.thumbnail) if prediction.thumbnail is not None else None
+        heat = heatmap_image(prediction.heatmap) if prediction.heatmap is not None else None
+        return Entry(key=self._next_key, prediction=prediction, thumbnail=thumbnail, heat=heat)
+
+
+class WorkerClient(QObject):
+    """The GUI-thread side: owns the thread, numbers jobs, forwards requests."""
+
+    _load_requested = Signal(str)
+    _classify_requested = Signal(int, list)
+    _export_requested = Signal(str, list, object, dict, bool)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.thread = QThread()
+        self.thread.setObjectName("defectsort-worker")
+        self.worker = Worker()
+        self.worker.moveToThread(self.thread)
+        self._load_requested.connect(self.worker.load_model)
+        self._classify_requested.connect(self.worker.classify)
+        self._export_requested.connect(self.worker.export)
+        self.thread.start()
+        self._last_job = 0
+
+    def load_model(self, name_or_dir: str = "") -> None:
+        """Ask for a model; ``worker.model_loaded`` or ``worker.failed`` answers."""
+        self._load_requested.emit(name_or_dir)
+
+    def classify(self, paths: list[str]) -> int:
+        """Queue ``paths`` for classification. :returns: the job number."""
+        self._last_job += 1
+        self._classify_requested.emit(self._last_job, [str(p) for p in paths])
+        return self._last_job
+
+    def cancel(self) -> None:
+        """Stop the running job and drop the queued ones (finished results stay)."""
+        self.worker.cancelled_through = self._last_job
+
+    def export(self, target: str, predictions: list, bundle: Bundle, final_labels: dict, overlays: bool) -> None:
+        """Queue an export of the session."""
+        self._export_requested.emit(target, predictions, bundle, final_labels, overlays)
+
+    def shutdown(self, timeout_ms: int = 10_000) -> None:
+        """Cancel everything, stop the thread and wait for it (call before quitting)."""
+        self.cancel()
+        self.thread.quit()
+        self.thread.wait(timeout_ms)

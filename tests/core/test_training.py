@@ -1,0 +1,121 @@
+"""Training on a tiny generated dataset, evaluation, grouped splits, temperature scaling."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from core.bundle import load_bundle
+from core.cli import main
+from core.engine import Engine
+from core.sources import collect_items
+from core.training.calibration import expected_calibration_error, fit_temperature, nll
+from core.training.dataset import Sample, grouped_split, scan_dataset
+from core.training.losses import focal_loss, pointing_loss
+from tests.images import shape_image
+
+SHAPES = ("bar", "circle", "square")
+
+
+@pytest.fixture(scope="module")
+def shapes_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shapes")
+    for index, kind in enumerate(SHAPES):
+        (root / kind).mkdir()
+        for i in range(14):
+            shape_image(kind, 100 * index + i).save(root / kind / f"{kind}_{i // 2:02d}_{i % 2}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(shapes_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("trained") / "shapes-model"
+    code = main(["train", str(shapes_dir), "--out", str(out), "--epochs", "2", "--image-size", "64", "64",
+                 "--batch-size", "8", "--group-by", r"^([a-z]+_\d\d)", "--seed", "3"])
+    assert code == 0
+    return load_bundle(out)
+
+
+def test_training_writes_a_complete_bundle_that_classifies(trained, shapes_dir):
+    assert trained.classes == list(SHAPES) and trained.input_size == [64, 64]
+    assert len(trained.training["history"]) == 2 and trained.temperature > 0
+    assert set(trained.metrics["validation"]) >= {"accuracy", "macro_f1", "per_class", "confusion", "calibration"}
+    assert {"training_curves.png", "confusion_matrix.png", "per_class.png"} <= {p.name for p in trained.folder.iterdir()}
+    predictions = list(Engine(trained).classify(collect_items([shapes_dir / "bar"])))
+    assert len(predictions) == 14 and all(p.label in SHAPES for p in predictions)
+
+
+def test_split_is_grouped_and_recorded(trained):
+    split = trained.training["split"]
+    groups = lambda names: {n.rsplit("_", 1)[0] for n in names}
+    assert split["train"] and split["validation"]
+    assert not groups(split["train"]) & groups(split["validation"])
+
+
+def test_evaluate_json_keys_and_confusion_sums(trained, shapes_dir, tmp_path):
+    code = main(["evaluate", str(trained.folder), str(shapes_dir), "--json", str(tmp_path / "m.json"),
+                 "--report", str(tmp_path / "report")])
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert code == 0
+    assert set(metrics) >= {"accuracy", "macro_f1", "per_class", "confusion", "classes"}
+    assert np.array(metrics["confusion"]).sum() == 42
+    assert [metrics["per_class"][c]["support"] for c in SHAPES] == [14, 14, 14]
+    assert {p.name for p in (tmp_path / "report").iterdir()} == {"confusion_matrix.png", "per_class.png",
+                                                                 "reliability.png"}
+
+
+def test_grouped_split_keeps_groups_apart_and_is_reproducible():
+    samples = [Sample(path=f"{c}_{g}_{i}.png", label=c, group=f"g{c}{g}") for c in range(2) for g in range(10)
+               for i in range(3)]
+    train, val = grouped_split(samples, 0.2, seed=7)
+    assert {s.group for s in train}.isdisjoint({s.group for s in val})
+    assert [s.label for s in val].count(0) == 6 and [s.label for s in val].count(1) == 6
+    assert grouped_split(samples, 0.2, seed=7) == (train, val)
+
+
+def test_scan_matches_masks_and_groups(tmp_path):
+    for name in ("photos/good/Sta_0011_clean.jpg", "photos/stain/Sta_0011.jpg", "photos/stain/Sta_0012.jpg",
+                 "masks/Sta_0011.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shape_image("bar", 1).save(tmp_path / name, format="PNG")
+    classes, samples = scan_dataset(tmp_path / "photos", tmp_path / "masks", r"^([A-Za-z]+_\d{3})")
+    assert classes == ["good", "stain"]
+    by_name = {s.path.name: s for s in samples}
+    assert by_name["Sta_0011.jpg"].mask_path.name == "Sta_0011.png"
+    assert by_name["Sta_0011_clean.jpg"].mask_path is None
+    assert by_name["Sta_0011.jpg"].group == by_name["Sta_0011_clean.jpg"].group == "Sta_001"
+
+
+def test_temperature_lowers_the_nll_of_an_over_confident_model():
+    rng = np.random.default_rng(0)
+    labels = torch.as_tensor(rng.integers(0, 3, 300))
+    logits = torch.as_tensor(rng.normal(0, 1, (300, 3)), dtype=torch.float32)
+    right = rng.random(300) < 0.7
+    logits[torch.arange(300), labels] += torch.as_tensor(np.where(right, 2.0, 0.0), dtype=torch.float32)
+    logits *= 6.0  # over-confident
+    temperature = fit_temperature(logits, labels)
+    assert temperature > 2.0
+    assert nll(logits, labels, temperature) < nll(logits, labels) - 0.3
+    before = torch.softmax(logits, 1).numpy()
+    after = torch.softmax(logits / temperature, 1).numpy()
+    assert expected_calibration_error(after, labels.numpy()) < expected_calibration_error(before, labels.numpy())
+
+
+def test_focal_loss_is_cross_entropy_at_gamma_zero_and_smaller_on_easy_examples():
+    logits = torch.tensor([[4.0, 0.0], [0.2, 0.0]])
+    labels = torch.tensor([0, 0])
+    ce = torch.nn.functional.cross_entropy(logits, labels)
+    assert focal_loss(logits, labels, gamma=0.0) == pytest.approx(ce.item(), rel=1e-5)
+    assert focal_loss(logits, labels, gamma=2.0) < ce
+
+
+def test_pointing_loss_prefers_maps_that_peak_on_the_defect():
+    masks = torch.zeros(1, 1, 8, 8)
+    masks[0, 0, 0:2, 0:2] = 1.0
+    on_defect, elsewhere = torch.zeros(1, 2, 4, 4), torch.zeros(1, 2, 4, 4)
+    on_defect[0, 1, 0, 0] = 5.0
+    elsewhere[0, 1, 3, 3] = 5.0
+    labels = torch.tensor([1])
+    assert pointing_loss(on_defect, labels, masks) < pointing_loss(elsewhere, labels, masks)
+    assert pointing_loss(on_defect, labels, torch.zeros_like(masks)) == 0.0
