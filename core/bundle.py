@@ -43,6 +43,8 @@ class Bundle:
     sha256: str = ""
     pooling: dict = field(default_factory=lambda: Pooling().to_json())
     output_stride: int = 32  # 16: last stage dilated for finer heatmaps (see core.network)
+    detail_layer: int | None = None  # feature block whose detail sharpens heatmaps (core.refine)
+    detail_window: int = 5
     temperature: float = 1.0
     subject: str = "image"  # how explanations name the photographed thing ("screen")
     thresholds: dict = field(default_factory=dict)
@@ -123,7 +125,7 @@ def build_network(bundle: Bundle, verify: bool = True) -> ClassMapNet:
     except RuntimeError as error:
         raise BundleError(f"weights do not fit {bundle.arch}: {str(error).splitlines()[0]}") from None
     set_output_stride(model, bundle.output_stride)
-    return ClassMapNet(model, bundle.arch, Pooling.from_json(bundle.pooling)).eval()
+    return ClassMapNet(model, bundle.arch, Pooling.from_json(bundle.pooling), bundle.detail_layer).eval()
 
 
 def read_state_dict(path: Path) -> dict:

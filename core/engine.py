@@ -21,6 +21,7 @@ from core import explain
 from core.bundle import Bundle, build_network
 from core.decode import DecodedImage, DecodeError, decode
 from core.prediction import Prediction
+from core.refine import local_contrast, refined_heatmaps
 from core.sources import ImageItem, SourceError
 
 ProgressCallback = Callable[[int, int], None]
@@ -128,24 +129,28 @@ class Engine:
 
     @torch.inference_mode()
     def forward(self, batch: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """:returns: calibrated probabilities ``N x K`` and raw class maps ``N x K x h x w``."""
-        logits, maps = self.network(batch)
+        """:returns: calibrated probabilities ``N x K`` and each photo's heatmap for its top class."""
+        logits, maps, detail = self.network.forward_with_detail(batch)
         probabilities = torch.softmax(logits / self.bundle.temperature, dim=1)
-        return probabilities.numpy(), maps.float().numpy()
+        chosen = maps[torch.arange(len(maps)), probabilities.argmax(dim=1)]
+        if detail is not None:
+            chosen = refined_heatmaps(chosen, local_contrast(detail, self.bundle.detail_window))
+        return probabilities.numpy(), chosen.float().numpy()
 
     def postprocess(self, item: ImageItem, decoded: DecodedImage, file_size: int,
-                    probabilities: np.ndarray, maps: np.ndarray) -> Prediction:
-        """Build the Prediction of one photo from its probabilities and class maps."""
+                    probabilities: np.ndarray, class_map: np.ndarray) -> Prediction:
+        """Build the Prediction of one photo from its probabilities and heatmap."""
         classes = self.bundle.classes
         index = int(np.argmax(probabilities))
-        heatmap = explain.normalise_map(maps[index])
+        heatmap = explain.normalise_map(class_map)
         peak = explain.find_peak(heatmap)
-        regions = explain.strong_regions(heatmap)
+        small = explain.shrink(heatmap)
+        regions = explain.strong_regions(small)
         confidence = float(probabilities[index])
         return Prediction(
             source=item.source, name=item.name, label=classes[index], confidence=round(confidence, 6),
             probabilities={c: round(float(p), 6) for c, p in zip(classes, probabilities)},
             peak=(round(peak[0], 4), round(peak[1], 4)), box=regions[0]["box"] if regions else None,
             explanation=explain.explanation(classes[index], confidence, peak, self.bundle.subject),
-            heatmap=heatmap, thumbnail=decoded.thumbnail, image_size=decoded.original_size,
+            heatmap=small, thumbnail=decoded.thumbnail, image_size=decoded.original_size,
             file_size=file_size, item=item)

@@ -27,6 +27,22 @@ def normalise_map(class_map: np.ndarray) -> np.ndarray:
     return ((class_map - low) / (high - low)).astype(np.float32)
 
 
+def shrink(heatmap: np.ndarray, max_cells: int = 64 * 112) -> np.ndarray:
+    """Max-pool a fine heatmap by a whole factor until it has at most ``max_cells`` cells.
+
+    Predictions cross threads and live in the GUI by the thousand, so they carry this
+    small copy; max pooling keeps a one-cell speck visible.
+    """
+    factor = 1
+    while (heatmap.shape[0] // factor) * (heatmap.shape[1] // factor) > max_cells:
+        factor += 1
+    if factor == 1:
+        return heatmap
+    rows, cols = heatmap.shape[0] // factor, heatmap.shape[1] // factor
+    blocks = heatmap[: rows * factor, : cols * factor].reshape(rows, factor, cols, factor)
+    return blocks.max(axis=(1, 3))
+
+
 def find_peak(heatmap: np.ndarray) -> tuple[float, float]:
     """Locate the heatmap's maximum with sub-cell precision (a parabola through each axis).
 

@@ -115,26 +115,36 @@ class ClassMapNet(nn.Module):
     :param model: the plain torchvision model (its parameters are shared, not copied)
     :param arch: its torchvision name
     :param pooling: how class maps are pooled into logits
+    :param detail_layer: also return the output of this block of the feature stack
+        (fine detail for :mod:`core.refine`), or None
     """
 
-    def __init__(self, model: nn.Module, arch: str, pooling: Pooling = Pooling()):
+    def __init__(self, model: nn.Module, arch: str, pooling: Pooling = Pooling(), detail_layer: int | None = None):
         super().__init__()
         self.model = model  # the only registered child: state_dict() keys stay torchvision's
         self._parts = split_model(model, arch)  # a tuple, so not registered a second time
         self.pooling = pooling
+        self.detail_layer = detail_layer
         if self._parts[1] is not None and pooling.kind != "avg":
             raise ValueError(f"{arch} has a non-linear head: only average pooling is supported")
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """:returns: logits ``N x K`` and class maps ``N x K x h x w``."""
+        logits, maps, _ = self.forward_with_detail(images)
+        return logits, maps
+
+    def forward_with_detail(self, images: torch.Tensor):
+        """:returns: logits, class maps and the ``detail_layer`` output (None without one)."""
         backbone, hidden, linear = self._parts
-        features = backbone(images)
+        features, detail = images, None
+        for index, block in enumerate(backbone):
+            features = block(features)
+            if index == self.detail_layer:
+                detail = features
         if hidden is None:
             maps = torch.einsum("nchw,kc->nkhw", features, linear.weight)
-            logits = self.pooling(maps) + linear.bias
-            return logits, maps
+            return self.pooling(maps) + linear.bias, maps, detail
         # A non-linear head: exact logits from pooled features; maps apply the head per position.
         logits = linear(hidden(features.mean(dim=(2, 3))))
         per_position = hidden(features.permute(0, 2, 3, 1))
-        maps = torch.einsum("nhwc,kc->nkhw", per_position, linear.weight)
-        return logits, maps
+        return logits, torch.einsum("nhwc,kc->nkhw", per_position, linear.weight), detail

@@ -148,7 +148,7 @@ class DetailPane(QFrame):
         prediction = entry.prediction
         text = prediction.explanation
         if entry.corrected:
-            text += f"\nCorrected by the inspector to {entry.final_label.capitalize()}."
+            text += f"\nCorrected by the inspector to {entry.label.capitalize()}."
         self.explanation.setText(text)
         self.bars.set_probabilities(prediction.probabilities)
         self.facts.setText(self._facts(entry))

@@ -98,6 +98,10 @@ class Gallery(QScrollArea):
                 return keys
         return next((keys for s in self.sections if (keys := s.view.selected_keys())), [])
 
+    def selected_view(self) -> SectionView | None:
+        """:returns: the section view holding the current selection, if any."""
+        return next((s.view for s in self.sections if s.view.selected_keys()), None)
+
     def select(self, key: int) -> None:
         """Select and show the item with ``key``."""
         for section in self.sections:

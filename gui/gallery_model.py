@@ -6,7 +6,7 @@ a filter proxy. Corrections and removals go through the undo stack (see ``gui.ed
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from PySide6.QtCore import QAbstractListModel, QByteArray, QMimeData, QModelIndex, Qt, Signal
 from PySide6.QtGui import QImage
@@ -29,14 +29,23 @@ class Entry:
     prediction: Prediction
     thumbnail: QImage | None = None
     heat: QImage | None = None
-    final_label: str | None = None
+    final_label: str | None = None  # None until the inspector decides
     removed: bool = False
-    extra: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str | None:
+        """:returns: the inspector's label if given, else the model's."""
+        return self.final_label or self.prediction.label
+
+    @property
+    def decided(self) -> bool:
+        """:returns: True once the inspector put the item in a class (even the model's)."""
+        return self.final_label is not None
 
     @property
     def corrected(self) -> bool:
         """:returns: True when the inspector moved the item away from the model's label."""
-        return self.prediction.ok and self.final_label != self.prediction.label
+        return self.decided and self.final_label != self.prediction.label
 
 
 class GalleryModel(QAbstractListModel):
@@ -94,7 +103,6 @@ class GalleryModel(QAbstractListModel):
         first = len(self._entries)
         self.beginInsertRows(QModelIndex(), first, first + len(entries) - 1)
         for entry in entries:
-            entry.final_label = entry.prediction.label
             self._row_of[entry.key] = len(self._entries)
             self._entries.append(entry)
         self.endInsertRows()
@@ -126,18 +134,18 @@ class GalleryModel(QAbstractListModel):
             return None
         if not entry.prediction.ok:
             return ERRORS
-        if not entry.corrected and (entry.prediction.confidence or 0.0) < self.review_threshold:
+        if not entry.decided and (entry.prediction.confidence or 0.0) < self.review_threshold:
             return REVIEW
-        return entry.final_label
+        return entry.label
 
     def set_review_threshold(self, threshold: float) -> None:
-        """Items below ``threshold`` confidence (and not corrected) show under Review."""
+        """Items below ``threshold`` confidence (and not yet decided) show under Review."""
         self.review_threshold = threshold
         self._changed(range(len(self._entries)))
 
     # -- edits (called by the undo commands) -------------------------------------------
-    def set_labels(self, labels: dict[int, str]) -> None:
-        """Set the final label of items by key."""
+    def set_labels(self, labels: dict[int, str | None]) -> None:
+        """Set the inspector's label of items by key (None: back to the model's)."""
         for key, label in labels.items():
             self.entry(key).final_label = label
         self._changed(self._row_of[k] for k in labels)

@@ -127,7 +127,7 @@ class MainWindow(QMainWindow):
         self.progress.label.setText("Cancelling…")
 
     def relabel(self, keys: list[int], label: str) -> None:
-        """Move items to ``label`` (undoable); errors cannot be relabelled."""
+        """Put items in ``label`` (undoable), which also confirms a doubtful item; errors stay errors."""
         keys = [k for k in keys if self.model.entry(k).prediction.ok and self.model.entry(k).final_label != label]
         if keys:
             self.undo_stack.push(RelabelCommand(self.model, keys, label))
@@ -163,7 +163,7 @@ class MainWindow(QMainWindow):
             return
         folder, overlays = choice
         entries = self.model.entries()
-        final_labels = {e.prediction.source: e.final_label for e in entries if e.prediction.ok}
+        final_labels = {e.prediction.source: e.label for e in entries if e.prediction.ok}
         self.client.export(folder, [e.prediction for e in entries], self.bundle, final_labels, overlays)
         self.progress.start(0)
         self.progress.bar.setRange(0, 0)  # busy indicator

@@ -79,7 +79,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.setPen(QColor("#1f2328"))
         name = metrics.elidedText(entry.prediction.name, Qt.TextElideMode.ElideMiddle, lines.width())
         painter.drawText(lines, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, name)
-        label = (entry.final_label or "error").capitalize()
+        label = (entry.label or "error").capitalize()
         if entry.corrected:
             label = f"✎ {label}  (model: {entry.prediction.label.capitalize()})"
         painter.setPen(QColor("#b3261e") if not entry.prediction.ok else QColor("#57606a"))

@@ -10,6 +10,7 @@ import torch
 
 from core.bundle import Bundle, save_bundle
 from core.network import ClassMapNet, Pooling, set_output_stride
+from core.refine import DETAIL_LAYERS
 from core.training import calibration
 from core.training.dataset import grouped_split, scan_dataset
 from core.training.metrics import classification_metrics, defect_recall
@@ -46,7 +47,8 @@ def train_bundle(data_dir, out_dir, config: TrainConfig, *, pretrained=None, val
     net = ClassMapNet(model, config.arch, Pooling.from_json(config.pooling))
     bundle = Bundle(name=name or Path(out_dir).name, arch=config.arch, classes=classes,
                     input_size=list(config.image_size), pooling=dict(config.pooling),
-                    output_stride=config.output_stride, subject=subject)
+                    output_stride=config.output_stride, subject=subject,
+                    detail_layer=DETAIL_LAYERS.get(config.arch))
     started = time.monotonic()
     result = train(net, train_set, val_set, config, bundle.mean, bundle.std, on_epoch, on_step)
     say(f"Training stopped ({result.stopped_because}) after {len(result.history)} epochs in "

@@ -16,7 +16,7 @@ class _HandBuilt(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.features = nn.Identity()
+        self.features = nn.Sequential(nn.Identity())
         self.classifier = nn.Sequential(nn.Dropout(0.0), nn.Linear(2, 2))
         with torch.no_grad():
             self.classifier[1].weight.copy_(torch.tensor([[1.0, 0.0], [2.0, -1.0]]))

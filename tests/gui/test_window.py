@@ -1,0 +1,147 @@
+"""The window: drop, classify, cancel, relabel (API, keys, drag), undo/redo, export, settings."""
+
+import json
+import time
+
+from PySide6.QtCore import QMimeData, QPoint, Qt, QTimer, QUrl
+from PySide6.QtGui import QDropEvent
+
+from gui.gallery_model import ITEMS_MIME
+from tests.gui.conftest import wait_idle
+
+
+def _drop_urls(window, paths):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    event = QDropEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+
+
+def _section(window, key):
+    return next(s for s in window.gallery.sections if s.section == key)
+
+
+def test_window_starts_empty_with_the_drop_area(window):
+    assert window.windowTitle() == "DefectSort"
+    assert window.stack.currentWidget() is window.drop_area
+    assert [s.title for s in window.gallery.sections] == ["Good", "Oil", "Scratch", "Stain", "Review", "Errors"]
+
+
+def test_dropping_a_zip_fills_the_sections(qtbot, window, photo_zip):
+    _drop_urls(window, [photo_zip(8, broken=2)])
+    wait_idle(qtbot, window, 10)
+    counts = {s.section: s.count() for s in window.gallery.sections}
+    assert counts["errors"] == 2 and sum(counts.values()) == 10
+    assert "2" in _section(window, "errors").header.text()
+    assert window.stack.currentWidget() is window.splitter
+    errors = [e for e in window.model.entries() if not e.prediction.ok]
+    assert all(e.prediction.error == "not an image, or a format Pillow cannot read" for e in errors)
+
+
+def test_cancel_keeps_what_was_finished(qtbot, window, photo_zip):
+    window.open_paths([photo_zip(160, broken=0)])
+    qtbot.waitUntil(lambda: len(window.model.entries()) >= 8, timeout=30_000)
+    window.cancel()
+    qtbot.waitUntil(lambda: not window._jobs, timeout=5_000)  # stops within a batch or two
+    kept = len(window.model.entries())
+    assert 8 <= kept < 160
+    assert not window.progress.isVisible()
+
+
+def test_relabel_by_api_keys_and_drop_then_undo_redo(qtbot, window, photo_zip):
+    window.open_paths([photo_zip(6, broken=0)])
+    wait_idle(qtbot, window, 6)
+    entries = window.model.entries()
+    first, second, third = entries[0].key, entries[1].key, entries[2].key
+    # 1. the model API
+    window.relabel([first], "stain")
+    assert window.model.entry(first).final_label == "stain" and window.model.entry(first).corrected
+    # 2. the keyboard: select one photo, press 2 (= Oil)
+    window.gallery.select(second)
+    qtbot.keyClick(window.gallery.selected_view(), Qt.Key.Key_2)
+    assert window.model.entry(second).final_label == "oil"
+    # 3. a drag from one section dropped on another
+    target = _section(window, "scratch").view
+    mime = QMimeData()
+    mime.setData(ITEMS_MIME, str(third).encode())
+    drop = QDropEvent(QPoint(5, 5), Qt.DropAction.MoveAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    target.dropEvent(drop)
+    assert window.model.entry(third).final_label == "scratch"
+    assert _section(window, "scratch").count() >= 1
+    # undo all three, then redo them
+    for _ in range(3):
+        window.undo_stack.undo()
+    assert [window.model.entry(k).corrected for k in (first, second, third)] == [False, False, False]
+    for _ in range(3):
+        window.undo_stack.redo()
+    assert [window.model.entry(k).final_label for k in (first, second, third)] == ["stain", "oil", "scratch"]
+
+
+def test_review_threshold_moves_doubtful_items(qtbot, window, photo_zip):
+    window.open_paths([photo_zip(6, broken=0)])
+    wait_idle(qtbot, window, 6)
+    window.toolbar.threshold.setValue(100)
+    assert _section(window, "review").count() == 6
+    window.relabel([window.model.entries()[0].key], "good")
+    assert _section(window, "review").count() == 5  # a corrected item is decided
+
+
+def test_export_writes_corrections_and_never_overwrites(qtbot, window, photo_zip, tmp_path, monkeypatch):
+    window.open_paths([photo_zip(5, broken=1)])
+    wait_idle(qtbot, window, 6)
+    moved = window.model.entries()[0]
+    new_label = "stain" if moved.prediction.label != "stain" else "oil"
+    window.relabel([moved.key], new_label)
+    target = tmp_path / "export"
+    monkeypatch.setattr("gui.dialogs.ask_export", lambda *_: (str(target), True))
+    monkeypatch.setattr("gui.dialogs.show_export_done", lambda *_: None)
+    folders = []
+    window.client.worker.export_finished.connect(folders.append)
+    window.export()
+    qtbot.waitUntil(lambda: len(folders) == 1, timeout=30_000)
+    document = json.loads((target / "results.json").read_text())
+    item = next(i for i in document["items"] if i["source"] == moved.prediction.source)
+    assert item["final_label"] == new_label and item["corrected"] is True
+    assert item["model_label"] == moved.prediction.label
+    assert len(list((target / new_label).iterdir())) >= 1
+    assert len(list((target / "overlays").glob("*.png"))) == 5
+    window.export()
+    qtbot.waitUntil(lambda: len(folders) == 2, timeout=30_000)
+    assert folders[1] != str(target) and folders[1].startswith(str(target))
+    assert json.loads((target / "results.json").read_text()) == document  # untouched
+
+
+def test_settings_persist_between_runs(qtbot, window):
+    window.toolbar.size_slider.setValue(222)
+    window.toolbar.threshold.setValue(40)
+    window.close()
+    from gui.main_window import MainWindow
+    from gui.settings import Settings
+
+    again = MainWindow(Settings())
+    qtbot.addWidget(again)
+    assert again.toolbar.size_slider.value() == 222
+    assert again.model.review_threshold == 0.4
+    again.client.shutdown()
+
+
+def test_gui_thread_is_never_blocked_while_classifying(qtbot, window, photo_zip):
+    batch = photo_zip(160, broken=0)
+    gaps, last = [], [time.perf_counter()]
+
+    def tick():
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    probe = QTimer()
+    probe.setInterval(10)
+    probe.timeout.connect(tick)
+    probe.start()
+    window.open_paths([batch])
+    wait_idle(qtbot, window, 160)
+    probe.stop()
+    assert len(gaps) > 50
+    assert max(gaps) < 0.100, f"GUI thread blocked for {max(gaps) * 1000:.0f} ms"
