@@ -8,7 +8,6 @@ as safetensors (or a ``.pt`` file read with ``weights_only=True``): never unpick
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save
 
-from core.files import write_bytes_atomic, write_text_atomic
+from core.files import file_sha256, write_bytes_atomic, write_text_atomic
 from core.network import ClassMapNet, Pooling, build_torchvision_model, set_output_stride
 
 METADATA_FILE = "model.json"
@@ -47,7 +46,8 @@ class Bundle:
     detail_window: int = 5
     temperature: float = 1.0
     subject: str = "image"  # how explanations name the photographed thing ("screen")
-    thresholds: dict = field(default_factory=dict)
+    thresholds: dict = field(default_factory=dict)  # "review" (confidence), "also" (probability)
+    novelty: dict = field(default_factory=dict)  # unknown-photo detector, see core.novelty
     metrics: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
     description: str = ""
@@ -57,6 +57,11 @@ class Bundle:
     def input_hw(self) -> tuple[int, int]:
         """:returns: ``(height, width)`` of the model input."""
         return int(self.input_size[0]), int(self.input_size[1])
+
+    @property
+    def good_label(self) -> str | None:
+        """:returns: the class meaning "no defect" (``good``), if the model has one."""
+        return "good" if "good" in self.classes else None
 
     @property
     def weights_path(self) -> Path:
@@ -97,15 +102,6 @@ def load_bundle(folder) -> Bundle:
     if not bundle.weights_path.is_file():
         raise BundleError(f"weights file '{bundle.weights}' missing from {folder}")
     return bundle
-
-
-def file_sha256(path: Path) -> str:
-    """:returns: the hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def build_network(bundle: Bundle, verify: bool = True) -> ClassMapNet:

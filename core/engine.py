@@ -17,9 +17,10 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import torch
 
-from core import explain
-from core.bundle import Bundle, build_network
+from core.bundle import Bundle, BundleError, build_network
 from core.decode import DecodedImage, DecodeError, decode
+from core.interpret import interpret
+from core.novelty import NoveltyDetector
 from core.prediction import Prediction
 from core.refine import local_contrast, refined_heatmaps
 from core.sources import ImageItem, SourceError
@@ -45,6 +46,15 @@ def normalise(batch: torch.Tensor, mean, std) -> torch.Tensor:
     return ((batch.float() - mean) / std).contiguous(memory_format=torch.channels_last)
 
 
+def _load_novelty(bundle: Bundle) -> NoveltyDetector | None:
+    if not bundle.novelty:
+        return None
+    try:
+        return NoveltyDetector.load(bundle.folder, bundle.novelty)
+    except (OSError, ValueError, KeyError) as error:
+        raise BundleError(f"unknown-photo detector of '{bundle.name}' cannot be used: {error}") from None
+
+
 class Engine:
     """A loaded model ready to classify items.
 
@@ -64,6 +74,7 @@ class Engine:
         self.batch_size = max(1, batch_size)
         self.decode_workers = max(1, decode_workers)
         self.thumbnail_edge = thumbnail_edge
+        self.novelty = _load_novelty(bundle)
 
     def classify(self, items: Iterable[ImageItem], progress: ProgressCallback | None = None,
                  cancel: threading.Event | None = None) -> Iterator[Prediction]:
@@ -117,10 +128,11 @@ class Engine:
         readable = [index for index, result in enumerate(results) if result is None]
         if readable:
             pixels = np.stack([loaded[i][1][0].pixels for i in readable])
-            probabilities, maps = self.forward(self.preprocess(pixels))
+            probabilities, heatmaps, map_peaks, ood_scores = self.forward(self.preprocess(pixels))
             for row, index in enumerate(readable):
                 item, (decoded, size) = loaded[index]
-                results[index] = self.postprocess(item, decoded, size, probabilities[row], maps[row])
+                results[index] = interpret(self.bundle, item, decoded, size, probabilities[row], heatmaps[row],
+                                           map_peaks[row], None if ood_scores is None else ood_scores[row])
         return results
 
     def preprocess(self, pixels: np.ndarray) -> torch.Tensor:
@@ -128,29 +140,16 @@ class Engine:
         return normalise(torch.from_numpy(pixels).permute(0, 3, 1, 2), self.bundle.mean, self.bundle.std)
 
     @torch.inference_mode()
-    def forward(self, batch: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """:returns: calibrated probabilities ``N x K`` and each photo's heatmap for its top class."""
-        logits, maps, detail = self.network.forward_with_detail(batch)
-        probabilities = torch.softmax(logits / self.bundle.temperature, dim=1)
-        chosen = maps[torch.arange(len(maps)), probabilities.argmax(dim=1)]
-        if detail is not None:
-            chosen = refined_heatmaps(chosen, local_contrast(detail, self.bundle.detail_window))
-        return probabilities.numpy(), chosen.float().numpy()
+    def forward(self, batch: torch.Tensor):
+        """Run the model on a normalised batch.
 
-    def postprocess(self, item: ImageItem, decoded: DecodedImage, file_size: int,
-                    probabilities: np.ndarray, class_map: np.ndarray) -> Prediction:
-        """Build the Prediction of one photo from its probabilities and heatmap."""
-        classes = self.bundle.classes
-        index = int(np.argmax(probabilities))
-        heatmap = explain.normalise_map(class_map)
-        peak = explain.find_peak(heatmap)
-        small = explain.shrink(heatmap)
-        regions = explain.strong_regions(small)
-        confidence = float(probabilities[index])
-        return Prediction(
-            source=item.source, name=item.name, label=classes[index], confidence=round(confidence, 6),
-            probabilities={c: round(float(p), 6) for c, p in zip(classes, probabilities)},
-            peak=(round(peak[0], 4), round(peak[1], 4)), box=regions[0]["box"] if regions else None,
-            explanation=explain.explanation(classes[index], confidence, peak, self.bundle.subject),
-            heatmap=small, thumbnail=decoded.thumbnail, image_size=decoded.original_size,
-            file_size=file_size, item=item)
+        :returns: calibrated probabilities ``N x K``, each photo's heatmap for its top class,
+            each class map's peak ``N x K``, and unknown-photo scores ``N`` (or None)
+        """
+        outputs = self.network.forward_all(batch)
+        probabilities = torch.softmax(outputs.logits / self.bundle.temperature, dim=1)
+        chosen = outputs.maps[torch.arange(len(outputs.maps)), probabilities.argmax(dim=1)]
+        if outputs.detail is not None:
+            chosen = refined_heatmaps(chosen, local_contrast(outputs.detail, self.bundle.detail_window))
+        ood_scores = self.novelty.scores(outputs.embedding) if self.novelty else None
+        return probabilities.numpy(), chosen.float().numpy(), outputs.maps.amax(dim=(2, 3)).numpy(), ood_scores

@@ -123,10 +123,16 @@ def describe_location(x: float, y: float) -> str:
 
 
 def explanation(label: str, confidence: float, peak: tuple[float, float], subject: str,
-                also: list[str] | None = None) -> str:
-    """:returns: e.g. ``"Scratch (87 %): the model looked mostly at the upper left of the screen."``"""
+                also: list[str] | None = None, other_places: list[str] | None = None) -> str:
+    """:returns: e.g. ``"Scratch (87 %): the model looked mostly at the upper left of the screen."``
+
+    :param other_places: phrases for further strong regions ("near the bottom edge")
+    :param also: other defect classes with strong evidence
+    """
     where = describe_location(*peak)
-    sentence = f"{label.capitalize()} ({confidence * 100:.0f} %): the model looked mostly {where} of the {subject}."
+    sentence = f"{label.capitalize()} ({confidence * 100:.0f} %): the model looked mostly {where} of the {subject}"
+    places = list(dict.fromkeys(p for p in other_places or [] if p != where))
+    sentence += f", and also {' and '.join(places)}." if places else "."
     if also:
         sentence += " Also: " + ", ".join(a.capitalize() for a in also) + "."
     return sentence

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tempfile
@@ -68,3 +69,12 @@ def unique_path(folder: Path, name: str, taken: set[str]) -> Path:
     if path.resolve().parent != folder.resolve():
         raise ValueError(f"refusing to write outside {folder}: {name!r}")
     return path
+
+
+def file_sha256(path: Path) -> str:
+    """:returns: the hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -11,6 +11,7 @@ the plain torchvision model either way.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -130,21 +131,32 @@ class ClassMapNet(nn.Module):
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """:returns: logits ``N x K`` and class maps ``N x K x h x w``."""
-        logits, maps, _ = self.forward_with_detail(images)
-        return logits, maps
+        outputs = self.forward_all(images)
+        return outputs.logits, outputs.maps
 
-    def forward_with_detail(self, images: torch.Tensor):
-        """:returns: logits, class maps and the ``detail_layer`` output (None without one)."""
+    def forward_all(self, images: torch.Tensor) -> "NetworkOutputs":
+        """:returns: logits, class maps, the ``detail_layer`` output and the pooled embedding."""
         backbone, hidden, linear = self._parts
         features, detail = images, None
         for index, block in enumerate(backbone):
             features = block(features)
             if index == self.detail_layer:
                 detail = features
+        embedding = features.mean(dim=(2, 3))
         if hidden is None:
             maps = torch.einsum("nchw,kc->nkhw", features, linear.weight)
-            return self.pooling(maps) + linear.bias, maps, detail
+            return NetworkOutputs(self.pooling(maps) + linear.bias, maps, detail, embedding)
         # A non-linear head: exact logits from pooled features; maps apply the head per position.
-        logits = linear(hidden(features.mean(dim=(2, 3))))
+        logits = linear(hidden(embedding))
         per_position = hidden(features.permute(0, 2, 3, 1))
-        return logits, torch.einsum("nhwc,kc->nkhw", per_position, linear.weight), detail
+        maps = torch.einsum("nhwc,kc->nkhw", per_position, linear.weight)
+        return NetworkOutputs(logits, maps, detail, embedding)
+
+
+class NetworkOutputs(NamedTuple):
+    """Everything one forward pass of :class:`ClassMapNet` yields."""
+
+    logits: torch.Tensor  # N x K
+    maps: torch.Tensor  # N x K x h x w class activation maps
+    detail: torch.Tensor | None  # N x C' x H' x W' early features (fine detail), or None
+    embedding: torch.Tensor  # N x C globally pooled last features (for the unknown-photo score)

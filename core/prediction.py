@@ -8,9 +8,9 @@ import numpy as np
 
 from core.sources import ImageItem
 
-OK, ERROR = "ok", "error"
+OK, REVIEW, UNKNOWN, ERROR = "ok", "review", "unknown", "error"
 JSON_FIELDS = ("source", "name", "label", "confidence", "probabilities", "status", "error", "peak", "box",
-               "explanation")
+               "explanation", "boxes", "also", "ood_score")
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,10 @@ class Prediction:
     """What the model said about one photo (or why it could not say anything).
 
     ``peak`` is ``(x, y)`` and ``box`` ``[x0, y0, x1, y1]``, both normalised to 0..1 of the
-    upright photo. ``heatmap`` is the low-resolution class map of ``label`` scaled 0..1.
+    upright photo; ``boxes`` frames every strong region, strongest first. ``status`` is
+    ``ok``, ``review`` (confidence below the model's threshold), ``unknown`` (unlike the
+    training photos, see ``ood_score``) or ``error``. ``also`` lists other defect classes
+    with strong evidence. ``heatmap`` is a low-resolution map of ``label`` scaled 0..1.
     """
 
     source: str
@@ -31,6 +34,9 @@ class Prediction:
     peak: tuple[float, float] | None = None
     box: list[float] | None = None
     explanation: str = ""
+    boxes: list[list[float]] = field(default_factory=list)
+    also: list[str] = field(default_factory=list)
+    ood_score: float | None = None
     heatmap: np.ndarray | None = field(default=None, repr=False, compare=False)
     thumbnail: np.ndarray | None = field(default=None, repr=False, compare=False)
     image_size: tuple[int, int] | None = None

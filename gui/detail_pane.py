@@ -72,8 +72,7 @@ class PhotoView(QWidget):
             painter.setOpacity(1.0)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(QPen(QColor("white"), 2))
-        for box in getattr(prediction, "boxes", None) or ([prediction.box] if prediction.box else []):
-            x0, y0, x1, y1 = box[:4] if isinstance(box, list) else box["box"]
+        for x0, y0, x1, y1 in prediction.boxes:
             painter.drawRect(QRectF(target.x() + x0 * width, target.y() + y0 * height, (x1 - x0) * width,
                                     (y1 - y0) * height))
         if prediction.peak:
@@ -163,6 +162,9 @@ class DetailPane(QFrame):
     def _facts(self, entry: Entry) -> str:
         prediction = entry.prediction
         lines = [f"Origin: {prediction.source}"]
+        if prediction.ood_score is not None:
+            lines.append(f"Unusualness: {prediction.ood_score:.3f}" + (" (unlike the training photos)"
+                                                                     if prediction.status == "unknown" else ""))
         if prediction.file_size is not None:
             lines.append(f"File: {prediction.file_size / 1024:,.0f} KB")
         if prediction.image_size:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QItemSelectionModel, QRegularExpression, Qt, Signal
 from PySide6.QtWidgets import QMenu, QScrollArea, QVBoxLayout, QWidget
 
-from gui.gallery_model import ENTRY_ROLE, ERRORS, REVIEW, Entry, GalleryModel
+from gui.gallery_model import ENTRY_ROLE, SPECIAL_SECTIONS, Entry, GalleryModel
 from gui.section import Section, SectionView
 from gui.thumbnail_delegate import ThumbnailDelegate
 
@@ -41,7 +41,7 @@ class Gallery(QScrollArea):
             self._layout.removeWidget(section)
             section.deleteLater()
         self.classes = list(classes)
-        titles = [(c, c.capitalize()) for c in classes] + [(REVIEW, "Review"), (ERRORS, "Errors")]
+        titles = [(c, c.capitalize()) for c in classes] + list(SPECIAL_SECTIONS.items())
         self.sections = [Section(self.model, key, title, self.delegate, self._content) for key, title in titles]
         for position, section in enumerate(self.sections):
             self._layout.insertWidget(position, section)

@@ -14,7 +14,8 @@ from PySide6.QtGui import QImage
 from core.prediction import Prediction
 
 ITEMS_MIME = "application/x-defectsort-items"
-REVIEW, ERRORS = "review", "errors"
+REVIEW, UNKNOWN_SECTION, ERRORS = "review", "unknown", "errors"
+SPECIAL_SECTIONS = {REVIEW: "Review", UNKNOWN_SECTION: "Unknown", ERRORS: "Errors"}
 
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
 SECTION_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -129,12 +130,17 @@ class GalleryModel(QAbstractListModel):
         return self.index(self._row_of[key])
 
     def section_of(self, entry: Entry) -> str | None:
-        """:returns: the section an item shows in (a class, ``review``, ``errors``), None if removed."""
+        """:returns: the section an item shows in (a class, ``review``, ``unknown``, ``errors``),
+            None if removed. The inspector's decision overrides the model's doubts."""
         if entry.removed:
             return None
         if not entry.prediction.ok:
             return ERRORS
-        if not entry.decided and (entry.prediction.confidence or 0.0) < self.review_threshold:
+        if entry.decided:
+            return entry.label
+        if entry.prediction.status == UNKNOWN_SECTION:
+            return UNKNOWN_SECTION
+        if (entry.prediction.confidence or 0.0) < self.review_threshold:
             return REVIEW
         return entry.label
 

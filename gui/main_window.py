@@ -6,7 +6,7 @@ import logging
 from collections import Counter
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget
 
@@ -41,6 +41,9 @@ class MainWindow(QMainWindow):
         self.model = GalleryModel(self)
         self.undo_stack = QUndoStack(self)
         self._jobs: dict[int, int] = {}  # running or queued job -> items (once known)
+        self._incoming: list = []  # results waiting for the next gallery update
+        self._flush_timer = QTimer(self, singleShot=True, interval=150)
+        self._flush_timer.timeout.connect(self._flush_incoming)
         self._build_widgets()
         self.menu_actions = build_menus(self)
         self._connect()
@@ -106,7 +109,6 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes([int(self.width() * 0.62), int(self.width() * 0.38)])
         self.gallery.set_thumbnail_edge(self.settings.get("thumbnail_edge"))
         self._on_heatmaps_changed(self.toolbar.heatmaps.isChecked(), self.toolbar.opacity)
-        self.model.set_review_threshold(self.settings.get("review_threshold"))
 
     # -- what the user does ------------------------------------------------------------
     def open_paths(self, paths) -> None:
@@ -192,6 +194,8 @@ class MainWindow(QMainWindow):
         self.detail.model_text = f"{bundle.name} {bundle.version}"
         self.model_label.setText(f"Model: {bundle.name} {bundle.version}")
         self.menu_actions.set_classes(bundle.classes)
+        threshold = self.settings.review_threshold(bundle.name, bundle.thresholds.get("review", 0.0))
+        self.toolbar.threshold.setValue(threshold * 100)
         self.menu_actions.check_model(bundle.name)
         self._update_status()
 
@@ -201,6 +205,13 @@ class MainWindow(QMainWindow):
         self.progress.start(total)
 
     def _on_items_classified(self, job: int, entries: list) -> None:
+        # Results are shown in small bursts: one gallery relayout per burst, not per batch.
+        self._incoming.extend(entries)
+        if not self._flush_timer.isActive():
+            self._flush_timer.start()
+
+    def _flush_incoming(self) -> None:
+        entries, self._incoming = self._incoming, []
         self.model.add_entries(entries)
 
     def _on_progress_changed(self, job: int, done: int, total: int) -> None:
@@ -208,6 +219,7 @@ class MainWindow(QMainWindow):
         self._update_status()
 
     def _on_batch_finished(self, job: int, cancelled: bool) -> None:
+        self._flush_incoming()
         self._jobs.pop(job, None)
         if not self._jobs:
             self.progress.hide()
@@ -243,7 +255,8 @@ class MainWindow(QMainWindow):
         self.settings.set("thumbnail_edge", self.toolbar.size_slider.value())
         self.settings.set("heatmaps", self.toolbar.heatmaps.isChecked())
         self.settings.set("opacity", self.toolbar.opacity)
-        self.settings.set("review_threshold", self.model.review_threshold)
+        if self.bundle is not None:
+            self.settings.set_review_threshold(self.bundle.name, self.model.review_threshold)
         self.settings.sync()
         self.client.shutdown()
         super().closeEvent(event)

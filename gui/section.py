@@ -11,7 +11,7 @@ import math
 from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QListView, QToolButton, QVBoxLayout, QWidget
 
-from gui.gallery_model import CONFIDENCE_ROLE, ENTRY_ROLE, ITEMS_MIME, SECTION_ROLE, GalleryModel
+from gui.gallery_model import CONFIDENCE_ROLE, ENTRY_ROLE, ITEMS_MIME, SECTION_ROLE, SPECIAL_SECTIONS, GalleryModel
 from gui.palette import label_colour
 from gui.thumbnail_delegate import ThumbnailDelegate
 
@@ -126,7 +126,7 @@ class Section(QWidget):
         arrow = "▾" if self.header.isChecked() else "▸"
         self.header.setText(f"{arrow}  {self.title}  ({self.count()})")
         self.view.setFixedHeight(self.view.content_height() if self.header.isChecked() else 0)
-        self.setVisible(self.count() > 0 or self.section not in ("review", "errors"))
+        self.setVisible(self.count() > 0 or self.section not in SPECIAL_SECTIONS)
 
     def _on_header_toggled(self, expanded: bool) -> None:
         self.view.setVisible(expanded)

@@ -9,7 +9,7 @@ from PySide6.QtCore import QSettings
 
 from core.paths import APP_NAME
 
-DEFAULTS = {"thumbnail_edge": 160, "review_threshold": 0.0, "heatmaps": True, "opacity": 0.45,
+DEFAULTS = {"thumbnail_edge": 160, "heatmaps": True, "opacity": 0.45,
             "model": "", "last_folder": "", "export_folder": "", "export_overlays": True}
 
 
@@ -31,6 +31,14 @@ class Settings:
     def set(self, key: str, value) -> None:
         """Store a value."""
         self.qsettings.setValue(key, value)
+
+    def review_threshold(self, model: str, default: float) -> float:
+        """:returns: the review threshold last used with ``model``, else the model's own."""
+        return float(self.qsettings.value(f"review_threshold/{model}", default))
+
+    def set_review_threshold(self, model: str, threshold: float) -> None:
+        """Remember the review threshold chosen for ``model``."""
+        self.qsettings.setValue(f"review_threshold/{model}", threshold)
 
     def geometry(self):
         """:returns: the saved window geometry (a QByteArray) or None."""

@@ -59,18 +59,22 @@ class ThumbnailDelegate(QStyledItemDelegate):
             self._paint_badge(painter, target, entry)
 
     def _paint_badge(self, painter: QPainter, photo: QRectF, entry: Entry) -> None:
-        text = f"{(entry.prediction.confidence or 0) * 100:.0f}%"
         font = QFont(painter.font())
         font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
         font.setBold(True)
         painter.setFont(font)
-        width = painter.fontMetrics().horizontalAdvance(text) + 10
-        badge = QRectF(photo.right() - width - 4, photo.top() + 4, width, painter.fontMetrics().height() + 2)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(label_colour(entry.prediction.label))
-        painter.drawRoundedRect(badge, 4, 4)
-        painter.setPen(QColor("white"))
-        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
+        top = photo.top() + 4
+        badges = [(f"{(entry.prediction.confidence or 0) * 100:.0f}%", entry.prediction.label)]
+        badges += [(f"+{label.capitalize()}", label) for label in entry.prediction.also]
+        for text, label in badges:  # the confidence, then a badge per other defect found
+            width = painter.fontMetrics().horizontalAdvance(text) + 10
+            badge = QRectF(photo.right() - width - 4, top, width, painter.fontMetrics().height() + 2)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(label_colour(label))
+            painter.drawRoundedRect(badge, 4, 4)
+            painter.setPen(QColor("white"))
+            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
+            top += badge.height() + 3
 
     def _paint_text(self, painter: QPainter, cell: QRect, photo: QRect, entry: Entry) -> None:
         painter.setFont(QFont(painter.font().family()))

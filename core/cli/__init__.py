@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from core.cli import bench, classify, evaluate, models, train
+from core.selftest import run_selftest
 
 COMMANDS = {"classify": classify, "models": models, "train": train, "evaluate": evaluate,
             "bench": bench}
@@ -15,6 +16,7 @@ EXIT_OK, EXIT_SOME_FAILED, EXIT_CANNOT_RUN = 0, 1, 2
 def build_parser(commands: dict) -> argparse.ArgumentParser:
     """:returns: the argument parser with one sub-parser per command module."""
     parser = argparse.ArgumentParser(prog="defectsort", description="Sort inspection photos by defect.")
+    parser.add_argument("--selftest", action="store_true", help="check that the bundled model works, then exit")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in commands.items():
         module.add_parser(subparsers, name)
@@ -36,6 +38,8 @@ def main(argv: list[str] | None = None, extra_commands: dict | None = None, defa
         argv = [default]
     parser = build_parser(commands)
     args = parser.parse_args(argv)
+    if args.selftest:
+        return run_selftest()
     if not args.command:
         parser.print_help()
         return EXIT_CANNOT_RUN

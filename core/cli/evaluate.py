@@ -22,6 +22,8 @@ def add_parser(subparsers, name: str) -> None:
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the metrics as JSON")
     parser.add_argument("--report", type=Path, metavar="DIR", help="write charts into DIR")
     parser.add_argument("--masks", type=Path, metavar="DIR", help="defect masks: adds the heatmap pointing score")
+    parser.add_argument("--foreign", type=Path, metavar="DIR",
+                        help="photos of other products: measures how well unknown photos are flagged")
     parser.add_argument("--only-validation", action="store_true", help="only the bundle's own validation photos")
     parser.add_argument("--batch-size", type=int, default=8)
 
@@ -33,7 +35,7 @@ def run(args) -> int:
         total = len(collect_items([args.data_dir]))
         with progress_bar(total, "Evaluating") as bar:
             metrics = evaluate_bundle(bundle, args.data_dir, args.masks, args.only_validation,
-                                      args.batch_size, batch_updater(bar))
+                                      args.batch_size, batch_updater(bar), args.foreign)
     except (BundleError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -59,7 +61,15 @@ def _print_summary(metrics: dict) -> None:
     for name, scores in metrics["per_class"].items():
         print(f"  {name:>12}: precision {scores['precision']:.3f} recall {scores['recall']:.3f} "
               f"F1 {scores['f1']:.3f} (n={scores['support']})")
-    if "pointing" in metrics:
-        print(f"heatmap peak inside the defect: {metrics['pointing']['overall']} {metrics['pointing']['per_class']}")
+    calibration = metrics.get("calibration", {})
+    print(f"expected calibration error {calibration.get('ece')}; sent to review {metrics['review']['review_share']}, "
+          f"accuracy of the rest {metrics['review']['accuracy_not_reviewed']}")
+    if "localisation" in metrics:
+        pointing, iou = metrics["localisation"]["pointing"], metrics["localisation"]["box_iou"]
+        print(f"heatmap peak inside the defect: {pointing['overall']} {pointing['per_class']}")
+        print(f"box IoU with the defect: {iou['overall']} {iou['per_class']}")
+    if "novelty" in metrics:
+        novelty = metrics["novelty"]
+        print(f"unknown photos: AUROC {novelty['auroc']}; flagged {novelty['flagged']}")
     for error in metrics["errors"][:20]:
         print(f"  wrong: {error['source']}: {error['true']} -> {error['predicted']} ({error['confidence']})")

@@ -63,3 +63,25 @@ def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = 10) -
 def nll(logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0) -> float:
     """:returns: the mean negative log-likelihood of ``softmax(logits / temperature)``."""
     return float(F.cross_entropy(logits / temperature, labels))
+
+
+def choose_review_threshold(probabilities: np.ndarray, labels: np.ndarray, max_share: float = 0.15,
+                            safety_quantile: float = 0.05) -> float:
+    """Pick the confidence below which photos go to Review, from validation results.
+
+    Every validation mistake should land in Review, so the threshold sits just above the
+    most confident mistake, but never sends more than ``max_share`` of the photos there.
+    With no mistakes to learn from, the least confident ``safety_quantile`` is reviewed.
+
+    :param probabilities: calibrated ``N x K`` validation probabilities
+    :param labels: true classes
+    :returns: the threshold (0..1)
+    """
+    if not len(labels):
+        return 0.0
+    confidence = probabilities.max(axis=1)
+    wrong = probabilities.argmax(axis=1) != labels
+    cap = float(np.quantile(confidence, max_share))
+    if wrong.any():
+        return round(min(float(confidence[wrong].max()) + 1e-3, cap), 4)
+    return round(float(np.quantile(confidence, safety_quantile)), 4)

@@ -3,28 +3,29 @@
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
-
 from core.bundle import Bundle
 from core.engine import Engine
 from core.sources import collect_items
 from core.training import calibration
-from core.training.dataset import Sample, scan_dataset
+from core.training.dataset import scan_dataset
 from core.training.metrics import classification_metrics, defect_recall
+from core.training.trust_metrics import (generated_non_photos, localisation_scores, novelty_report,
+                                         review_summary)
 
 
 def evaluate_bundle(bundle: Bundle, data_dir, masks_dir=None, only_validation: bool = False,
-                    batch_size: int = 8, progress=None) -> dict:
+                    batch_size: int = 8, progress=None, foreign_dir=None) -> dict:
     """Classify every photo under ``data_dir``'s class folders and measure the results.
 
     :param bundle: the model
     :param data_dir: one folder per class, named like the bundle's classes
-    :param masks_dir: defect masks (``<stem>.png``) for the heatmap pointing score, or None
+    :param masks_dir: defect masks (``<stem>.png``): adds heatmap pointing and box IoU
     :param only_validation: keep only the photos of the bundle's own validation split
     :param batch_size: photos per forward pass
     :param progress: ``progress(done, total)`` callback
+    :param foreign_dir: photos of other products: adds the unknown-photo report
     :returns: metrics with ``accuracy``, ``macro_f1``, ``per_class``, ``confusion``, ``classes``,
-        ``calibration`` and, with masks, ``pointing``
+        ``calibration``, ``review`` and, when asked, ``localisation`` and ``novelty``
     :raises ValueError: a class folder the bundle does not know
     """
     folder_classes, samples = scan_dataset(data_dir, masks_dir)
@@ -34,9 +35,25 @@ def evaluate_bundle(bundle: Bundle, data_dir, masks_dir=None, only_validation: b
     if only_validation:
         keep = set(bundle.training.get("split", {}).get("validation", []))
         samples = [s for s in samples if s.path.name in keep]
-    true = np.array([bundle.classes.index(folder_classes[s.label]) for s in samples], dtype=int)
-    items = collect_items([s.path for s in samples])
-    predictions = list(Engine(bundle, batch_size=batch_size).classify(items, progress=progress))
+    true_names = [folder_classes[s.label] for s in samples]
+    true = np.array([bundle.classes.index(name) for name in true_names], dtype=int)
+    engine = Engine(bundle, batch_size=batch_size)
+    predictions = list(engine.classify(collect_items([s.path for s in samples]), progress=progress))
+    metrics = _classification(bundle, predictions, true)
+    metrics["review"] = review_summary(predictions, true_names)
+    if masks_dir:
+        metrics["localisation"] = localisation_scores(samples, predictions, true_names)
+    if foreign_dir:
+        blurred = [s.path.read_bytes() for s in samples[:: max(1, len(samples) // 8)]]
+        foreign = list(engine.classify(collect_items([foreign_dir])))
+        generated = list(engine.classify(generated_non_photos(blurred)))
+        metrics["novelty"] = novelty_report(predictions, foreign, generated)
+    metrics["errors"] = [{"source": p.source, "true": bundle.classes[t], "predicted": p.label,
+                          "confidence": p.confidence} for p, t in zip(predictions, true) if p.label != bundle.classes[t]]
+    return metrics
+
+
+def _classification(bundle: Bundle, predictions, true: np.ndarray) -> dict:
     readable = np.array([p.ok for p in predictions], dtype=bool)
     predicted = np.array([bundle.classes.index(p.label) if p.ok else -1 for p in predictions], dtype=int)
     metrics = classification_metrics(true[readable], predicted[readable], bundle.classes)
@@ -47,27 +64,4 @@ def evaluate_bundle(bundle: Bundle, data_dir, masks_dir=None, only_validation: b
         metrics["calibration"] = {
             "ece": round(calibration.expected_calibration_error(probabilities, true[readable]), 4),
             "bins": calibration.reliability(probabilities, true[readable])}
-    if masks_dir:
-        metrics["pointing"] = pointing_scores(samples, predictions, [bundle.classes[t] for t in true])
-    metrics["errors"] = [{"source": p.source, "true": bundle.classes[t], "predicted": p.label,
-                          "confidence": p.confidence} for p, t in zip(predictions, true) if p.label != bundle.classes[t]]
     return metrics
-
-
-def pointing_scores(samples: list[Sample], predictions, true_labels: list[str]) -> dict:
-    """How often the heatmap peak falls inside the defect mask, overall and per class.
-
-    :returns: ``{"overall": share, "per_class": {class: share}, "count": n}`` over photos with a mask
-    """
-    hits: dict[str, list[bool]] = {}
-    for sample, prediction, label in zip(samples, predictions, true_labels):
-        if sample.mask_path is None or not prediction.ok or prediction.peak is None:
-            continue
-        mask = np.asarray(Image.open(sample.mask_path).convert("L"))
-        x, y = prediction.peak
-        row = min(int(y * mask.shape[0]), mask.shape[0] - 1)
-        column = min(int(x * mask.shape[1]), mask.shape[1] - 1)
-        hits.setdefault(label, []).append(bool(mask[row, column] > 0))
-    every = [h for values in hits.values() for h in values]
-    return {"overall": round(float(np.mean(every)), 4) if every else None, "count": len(every),
-            "per_class": {label: round(float(np.mean(v)), 4) for label, v in sorted(hits.items())}}

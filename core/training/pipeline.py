@@ -15,7 +15,8 @@ from core.training import calibration
 from core.training.dataset import grouped_split, scan_dataset
 from core.training.metrics import classification_metrics, defect_recall
 from core.training.model_setup import pretrained_model
-from core.training.trainer import TrainConfig, TrainResult, train
+from core.training.trainer import TrainConfig, TrainResult, collect_outputs, plain_loader, train
+from core.novelty import NoveltyDetector
 
 
 def train_bundle(data_dir, out_dir, config: TrainConfig, *, pretrained=None, val_fraction: float = 0.2,
@@ -54,6 +55,9 @@ def train_bundle(data_dir, out_dir, config: TrainConfig, *, pretrained=None, val
     say(f"Training stopped ({result.stopped_because}) after {len(result.history)} epochs in "
         f"{time.monotonic() - started:.0f} s; best epoch {result.best_epoch}.")
     _describe(bundle, result, config, train_set, val_set, str(data_dir))
+    _fit_trust(bundle, result, train_set, val_set, config, Path(out_dir))
+    say(f"Review threshold {bundle.thresholds.get('review')}; unknown-photo threshold "
+        f"{bundle.novelty.get('threshold')}.")
     return save_bundle(bundle, net.model, out_dir)
 
 
@@ -79,3 +83,18 @@ def _describe(bundle: Bundle, result: TrainResult, config: TrainConfig, train_se
         "nll_after": round(calibration.nll(logits, labels, bundle.temperature), 4)}
     bundle.metrics = {"validation": metrics}
 
+
+
+def _fit_trust(bundle: Bundle, result: TrainResult, train_set, val_set, config: TrainConfig, folder: Path) -> None:
+    """Fit the unknown-photo detector and choose the review threshold (both from data)."""
+    mean, std = bundle.mean, bundle.std
+    _, train_embeddings, _ = collect_outputs(result.net, plain_loader(train_set, result.cache, config.batch_size),
+                                             mean, std)
+    val_logits, val_embeddings, val_labels = collect_outputs(
+        result.net, plain_loader(val_set, result.cache, config.batch_size), mean, std)
+    detector = NoveltyDetector.fit(train_embeddings, val_embeddings if len(val_set) else None)
+    folder.mkdir(parents=True, exist_ok=True)
+    bundle.novelty = detector.save(folder)
+    if len(val_set):
+        probabilities = torch.softmax(val_logits / bundle.temperature, 1).numpy()
+        bundle.thresholds["review"] = calibration.choose_review_threshold(probabilities, val_labels.numpy())

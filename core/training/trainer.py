@@ -73,6 +73,7 @@ class TrainResult:
     val_logits: torch.Tensor
     val_labels: torch.Tensor
     stopped_because: str
+    cache: PhotoCache
 
 
 def train(net: ClassMapNet, train_samples: list[Sample], val_samples: list[Sample], config: TrainConfig,
@@ -93,7 +94,7 @@ def train(net: ClassMapNet, train_samples: list[Sample], val_samples: list[Sampl
     torch.manual_seed(config.seed)
     cache = PhotoCache(tuple(config.image_size))
     loader = _train_loader(train_samples, cache, config)
-    val_loader = DataLoader(_PhotoDataset(val_samples, cache), batch_size=config.batch_size)
+    val_loader = plain_loader(val_samples, cache, config.batch_size)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     plan = {"total_steps": config.epochs * len(loader)}
     warmup = max(1, len(loader) // 2)
@@ -122,7 +123,7 @@ def train(net: ClassMapNet, train_samples: list[Sample], val_samples: list[Sampl
         if reason:
             break
     net.model.load_state_dict(best["state"])
-    return TrainResult(net, history, best["epoch"], best["logits"], best["labels"], reason or "finished")
+    return TrainResult(net, history, best["epoch"], best["logits"], best["labels"], reason or "finished", cache)
 
 
 def _stop_reason(epoch: int, best_epoch: int, config: TrainConfig, planned: int, started: float) -> str | None:
@@ -175,15 +176,31 @@ def _train_epoch(net, loader, optimizer, scheduler, loss_fn, config, mean, std, 
 
 
 @torch.no_grad()  # not inference_mode: temperature fitting later needs these logits in autograd
-def _validate(net, loader, mean, std) -> tuple[float, float, torch.Tensor, torch.Tensor]:
+def collect_outputs(net: ClassMapNet, loader: DataLoader, mean, std) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Run ``net`` (in eval mode) over a loader without augmentation.
+
+    :returns: logits ``N x K``, embeddings ``N x C`` and labels ``N``
+    """
     net.eval()
-    all_logits, all_labels = [], []
-    for images, labels, _ in loader:
-        logits, _ = net(normalise(images, mean, std))
-        all_logits.append(logits)
-        all_labels.append(torch.as_tensor(labels))
-    if not all_logits:
-        return math.nan, math.nan, torch.empty(0), torch.empty(0, dtype=torch.long)
-    logits, labels = torch.cat(all_logits), torch.cat(all_labels)
+    logits, embeddings, labels = [], [], []
+    for images, batch_labels, _ in loader:
+        outputs = net.forward_all(normalise(images, mean, std))
+        logits.append(outputs.logits)
+        embeddings.append(outputs.embedding)
+        labels.append(torch.as_tensor(batch_labels))
+    if not logits:
+        return torch.empty(0), torch.empty(0), torch.empty(0, dtype=torch.long)
+    return torch.cat(logits), torch.cat(embeddings), torch.cat(labels)
+
+
+def _validate(net, loader, mean, std) -> tuple[float, float, torch.Tensor, torch.Tensor]:
+    logits, _, labels = collect_outputs(net, loader, mean, std)
+    if not len(labels):
+        return math.nan, math.nan, logits, labels
     loss = float(F.cross_entropy(logits, labels))
     return loss, float((logits.argmax(1) == labels).float().mean()), logits, labels
+
+
+def plain_loader(samples: list[Sample], cache: PhotoCache, batch_size: int) -> DataLoader:
+    """:returns: a loader over ``samples`` without augmentation, in order."""
+    return DataLoader(_PhotoDataset(samples, cache), batch_size=batch_size)

@@ -69,3 +69,29 @@ def test_console_script_runs(batch_zip, random_bundle, tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 1, result.stderr
     assert "error: " in result.stderr and "broken.jpg" in result.stderr
+
+
+def test_selftest_passes_with_a_working_model(random_bundle, monkeypatch, capsys):
+    monkeypatch.setenv("DEFECTSORT_MODELS", str(random_bundle.folder.parent))
+    monkeypatch.setattr("core.registry.DEFAULT_MODEL", "random-test")
+    assert main(["--selftest"]) == 0
+    out = capsys.readouterr().out
+    assert "Self-test passed." in out and "FAIL" not in out
+
+
+def test_selftest_fails_clearly_without_a_model(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("core.registry.model_search_dirs", lambda: [tmp_path])
+    assert main(["--selftest"]) == 1
+    assert "FAIL  load model" in capsys.readouterr().out
+
+
+def test_launcher_opens_the_window_for_bare_paths(monkeypatch, tmp_path):
+    opened = []
+    monkeypatch.setattr("gui.command.run", lambda args: opened.append(args.paths) or 0)
+    photo = tmp_path / "a.png"
+    photo.write_bytes(PHOTOS["returns/day2/2.png"])
+    from gui.launcher import main as launcher_main
+
+    assert launcher_main([str(photo)]) == 0
+    assert launcher_main([]) == 0
+    assert opened == [[str(photo)], []]

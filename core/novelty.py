@@ -1,0 +1,82 @@
+"""Flag photos unlike the training data ("unknown"): nearest-neighbour distance of embeddings.
+
+At training time the pooled last-layer features of every training photo are stored
+(L2-normalised, float16) in the bundle. A new photo's score is one minus its cosine
+similarity to the k-th most similar training photo (deep k-NN, Sun et al. 2022): near 0
+for photos like the training set, larger for other products, blank or blurred frames.
+The threshold is chosen on the validation photos so that almost none is flagged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save
+
+from core.files import file_sha256, write_bytes_atomic
+
+NOVELTY_FILE = "novelty.safetensors"
+DEFAULT_K = 3
+THRESHOLD_MARGIN = 1.1  # above the most unusual validation photo
+
+
+@dataclass
+class NoveltyDetector:
+    """Scores how unusual photos are against a bank of training embeddings.
+
+    :param bank: ``M x C`` L2-normalised training embeddings
+    :param k: which nearest neighbour's similarity counts
+    :param threshold: scores above it are "unknown"
+    """
+
+    bank: torch.Tensor
+    k: int = DEFAULT_K
+    threshold: float = float("inf")
+
+    @classmethod
+    def fit(cls, train_embeddings: torch.Tensor, val_embeddings: torch.Tensor | None, k: int = DEFAULT_K):
+        """Store the training embeddings; set the threshold from the validation photos' scores."""
+        detector = cls(F.normalize(train_embeddings.float(), dim=1).half(), k=min(k, len(train_embeddings)))
+        if val_embeddings is not None and len(val_embeddings):
+            detector.threshold = float(detector.scores(val_embeddings).max()) * THRESHOLD_MARGIN
+        return detector
+
+    def scores(self, embeddings: torch.Tensor) -> np.ndarray:
+        """:returns: one score per row of ``embeddings`` (higher = more unusual)."""
+        queries = F.normalize(embeddings.float(), dim=1)
+        similarity = queries @ self.bank.float().T
+        kth = similarity.topk(self.k, dim=1).values[:, -1]
+        return (1.0 - kth).clamp(min=0.0).numpy()
+
+    def save(self, folder: Path) -> dict:
+        """Write the bank next to the weights. :returns: the ``novelty`` entry of model.json."""
+        path = Path(folder) / NOVELTY_FILE
+        write_bytes_atomic(path, save({"bank": self.bank.contiguous()}))
+        return {"method": "knn-cosine", "file": NOVELTY_FILE, "k": self.k, "threshold": round(self.threshold, 5),
+                "bank_size": int(self.bank.shape[0]), "sha256": file_sha256(path)}
+
+    @classmethod
+    def load(cls, folder: Path, meta: dict) -> "NoveltyDetector":
+        """Read the detector described by model.json's ``novelty`` entry (hash checked).
+
+        :raises ValueError: when the file does not match its recorded SHA-256
+        """
+        path = Path(folder) / meta["file"]
+        if meta.get("sha256") and file_sha256(path) != meta["sha256"]:
+            raise ValueError(f"{path.name} does not match the SHA-256 in model.json")
+        bank = load_file(str(path))["bank"]
+        return cls(bank, k=int(meta["k"]), threshold=float(meta["threshold"]))
+
+
+def auroc(inside: np.ndarray, outside: np.ndarray) -> float:
+    """:returns: the probability that an outside photo scores above an inside one (ties count half)."""
+    inside, outside = np.asarray(inside, dtype=float), np.asarray(outside, dtype=float)
+    if not len(inside) or not len(outside):
+        return float("nan")
+    greater = (outside[:, None] > inside[None, :]).mean()
+    ties = (outside[:, None] == inside[None, :]).mean()
+    return float(greater + 0.5 * ties)

@@ -1,0 +1,119 @@
+"""How far to trust a model: review share, localisation, and unknown-photo detection."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from core.novelty import auroc
+from core.prediction import REVIEW, UNKNOWN
+from core.sources import ImageItem
+
+
+def review_summary(predictions, true_labels: list[str]) -> dict:
+    """:returns: the share sent to Review and the accuracy of the photos that were not."""
+    kept = [(p, t) for p, t in zip(predictions, true_labels) if p.ok and p.status != REVIEW]
+    readable = [p for p in predictions if p.ok]
+    share = 1 - len(kept) / len(readable) if readable else 0.0
+    accuracy = float(np.mean([p.label == t for p, t in kept])) if kept else None
+    return {"review_share": round(share, 4), "accuracy_not_reviewed": None if accuracy is None else round(accuracy, 4)}
+
+
+def localisation_scores(samples, predictions, true_labels: list[str]) -> dict:
+    """Heatmap pointing and box overlap against defect masks.
+
+    Pointing: the heatmap peak falls inside the mask. Box IoU: the overlap of the mask's
+    bounding box with the best-matching predicted box.
+
+    :returns: ``{"pointing": {...}, "box_iou": {...}, "count": n}`` over photos with a mask
+    """
+    hits: dict[str, list[bool]] = {}
+    overlaps: dict[str, list[float]] = {}
+    for sample, prediction, label in zip(samples, predictions, true_labels):
+        if sample.mask_path is None or not prediction.ok or prediction.peak is None:
+            continue
+        mask = np.asarray(Image.open(sample.mask_path).convert("L")) > 0
+        if not mask.any():
+            continue
+        hits.setdefault(label, []).append(_inside(mask, prediction.peak))
+        overlaps.setdefault(label, []).append(_best_iou(mask, prediction.boxes or [prediction.box]))
+    return {"pointing": _summarise(hits), "box_iou": _summarise(overlaps),
+            "count": sum(len(v) for v in hits.values())}
+
+
+def _inside(mask: np.ndarray, peak) -> bool:
+    row = min(int(peak[1] * mask.shape[0]), mask.shape[0] - 1)
+    column = min(int(peak[0] * mask.shape[1]), mask.shape[1] - 1)
+    return bool(mask[row, column])
+
+
+def _best_iou(mask: np.ndarray, boxes) -> float:
+    """IoU of the mask's bounding box with the best-matching predicted box."""
+    rows, cols = np.nonzero(mask)
+    height, width = mask.shape
+    truth = (cols.min() / width, rows.min() / height, (cols.max() + 1) / width, (rows.max() + 1) / height)
+    return max((_iou(truth, box) for box in boxes if box), default=0.0)
+
+
+def _iou(a, b) -> float:
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _summarise(values: dict[str, list]) -> dict:
+    every = [v for per_class in values.values() for v in per_class]
+    return {"overall": round(float(np.mean(every)), 4) if every else None,
+            "per_class": {label: round(float(np.mean(v)), 4) for label, v in sorted(values.items())}}
+
+
+def novelty_report(inside, foreign, generated) -> dict:
+    """Separation of unknown-photo scores: AUROC and flagged shares.
+
+    :param inside: predictions on photos like the training data
+    :param foreign: predictions on photos of other products
+    :param generated: predictions on generated non-photos and blurred frames
+    """
+    def scores(predictions):
+        return np.array([p.ood_score for p in predictions if p.ok and p.ood_score is not None])
+
+    def flagged(predictions):
+        usable = [p for p in predictions if p.ok]
+        return round(sum(p.status == UNKNOWN for p in usable) / len(usable), 4) if usable else None
+
+    report = {"flagged": {"inside": flagged(inside), "foreign": flagged(foreign), "generated": flagged(generated)}}
+    report["auroc"] = {"foreign": round(auroc(scores(inside), scores(foreign)), 4),
+                       "generated": round(auroc(scores(inside), scores(generated)), 4)}
+    return report
+
+
+def generated_non_photos(real_photos: list[bytes], seed: int = 0) -> list[ImageItem]:
+    """Blank, noise, gradient and checkerboard frames, plus heavily blurred real photos.
+
+    :param real_photos: encoded photos of the model's own kind, to blur
+    :returns: items to classify
+    """
+    rng = np.random.default_rng(seed)
+    frames = {
+        "black": np.zeros((540, 960, 3), np.uint8),
+        "white": np.full((540, 960, 3), 255, np.uint8),
+        "grey": np.full((540, 960, 3), 128, np.uint8),
+        "noise": rng.integers(0, 256, (540, 960, 3), dtype=np.uint8),
+        "gradient": np.broadcast_to(np.linspace(0, 255, 960, dtype=np.uint8)[None, :, None], (540, 960, 3)).copy(),
+        "checkerboard": (((np.indices((540, 960)).sum(axis=0) // 60) % 2) * 255).astype(np.uint8)[..., None]
+        .repeat(3, axis=2),
+    }
+    images = {name: Image.fromarray(pixels) for name, pixels in frames.items()}
+    for number, data in enumerate(real_photos):
+        images[f"blurred-{number}"] = Image.open(io.BytesIO(data)).convert("RGB").filter(ImageFilter.GaussianBlur(25))
+    items = []
+    for name, image in images.items():
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        items.append(ImageItem(source=f"generated/{name}.png", name=f"{name}.png",
+                               read=lambda data=buffer.getvalue(): data))
+    return items
