@@ -1,7 +1,10 @@
-"""``python -m core ...`` runs the command line (the same as ``defectsort-cli``)."""
+"""``python -m core`` and the frozen ``defectsort-cli`` executable: the command line only."""
 
+import multiprocessing
 import sys
 
-from core.cli import main
+if __name__ == "__main__":
+    multiprocessing.freeze_support()  # first: DataLoader workers must not relaunch the app when frozen
+    from core.cli import main
 
-sys.exit(main())
+    sys.exit(main())

@@ -22,6 +22,7 @@ from core.files import file_sha256, write_bytes_atomic
 NOVELTY_FILE = "novelty.safetensors"
 DEFAULT_K = 3
 THRESHOLD_MARGIN = 1.1  # above the most unusual validation photo
+MIN_THRESHOLD = 0.01  # when validation photos are near-copies of training ones, scores near 0 mean nothing
 
 
 @dataclass
@@ -42,7 +43,8 @@ class NoveltyDetector:
         """Store the training embeddings; set the threshold from the validation photos' scores."""
         detector = cls(F.normalize(train_embeddings.float(), dim=1).half(), k=min(k, len(train_embeddings)))
         if val_embeddings is not None and len(val_embeddings):
-            detector.threshold = float(detector.scores(val_embeddings).max()) * THRESHOLD_MARGIN
+            worst = float(detector.scores(val_embeddings).max())
+            detector.threshold = max(worst * THRESHOLD_MARGIN, MIN_THRESHOLD)
         return detector
 
     def scores(self, embeddings: torch.Tensor) -> np.ndarray:

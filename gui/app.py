@@ -6,6 +6,7 @@ import logging
 import sys
 import traceback
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from core.logs import setup_logging
@@ -34,10 +35,11 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def run_app(paths: list[str]) -> int:
+def run_app(paths: list[str], screenshot: str | None = None) -> int:
     """Open the window, classify ``paths`` at once, run until the window closes.
 
     :param paths: files, folders or ZIPs from the command line (Windows "Open with")
+    :param screenshot: save a picture of the window here once ``paths`` are done, then quit
     :returns: the exit code
     """
     log_file = setup_logging()
@@ -48,4 +50,27 @@ def run_app(paths: list[str]) -> int:
     window.show()
     if paths:
         window.open_paths(paths)
+    if screenshot:
+        _screenshot_when_done(window, screenshot)
     return app.exec()
+
+
+def _screenshot_when_done(window: MainWindow, path: str) -> None:
+    """Poll until the window is idle with results, show the first photo, save, quit."""
+    def check() -> None:
+        if window.bundle is None or window._jobs or not window.model.entries():
+            return
+        timer.stop()
+        readable = [e for e in window.model.entries() if e.prediction.ok]
+        if readable:
+            window.gallery.select(readable[0].key)
+        QTimer.singleShot(1500, save)
+
+    def save() -> None:
+        window.grab().save(path)
+        log.info("screenshot saved to %s", path)
+        window.close()
+
+    timer = QTimer(window, interval=200)
+    timer.timeout.connect(check)
+    timer.start()

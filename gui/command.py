@@ -7,10 +7,12 @@ def add_parser(subparsers, name: str) -> None:
     """Register the sub-command."""
     parser = subparsers.add_parser(name, help="open the DefectSort window (the default)", description=__doc__)
     parser.add_argument("paths", nargs="*", metavar="PATH", help="photos, folders or ZIPs to classify at once")
+    parser.add_argument("--screenshot", metavar="PNG",
+                        help="once PATHs are classified, save a picture of the window there and quit (support)")
 
 
 def run(args) -> int:
     """Start the GUI. :returns: its exit code."""
     from gui.app import run_app  # Qt is only imported when the window is wanted
 
-    return run_app(args.paths)
+    return run_app(args.paths, args.screenshot)

@@ -35,6 +35,7 @@ def add_parser(subparsers, name: str) -> None:
     parser.add_argument("--pooling", choices=("avg", "max", "lse"), default="avg", help="how class maps pool")
     parser.add_argument("--output-stride", type=int, choices=(16, 32), default=defaults.output_stride)
     parser.add_argument("--subject", default="image", help="what the photos show, for explanations")
+    parser.add_argument("--description", default="", help="one line stored in model.json")
 
 
 def run(args) -> int:
@@ -59,7 +60,8 @@ def run(args) -> int:
     try:
         bundle = train_bundle(args.data_dir, args.out, config, pretrained=args.pretrained,
                               val_fraction=args.val_fraction, group_by=args.group_by, masks_dir=args.masks,
-                              name=args.name, subject=args.subject, say=bar.write, on_epoch=on_epoch,
+                              name=args.name, subject=args.subject, description=args.description,
+                              say=bar.write, on_epoch=on_epoch,
                               on_step=on_step)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

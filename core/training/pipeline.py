@@ -21,7 +21,7 @@ from core.novelty import NoveltyDetector
 
 def train_bundle(data_dir, out_dir, config: TrainConfig, *, pretrained=None, val_fraction: float = 0.2,
                  group_by: str | None = None, masks_dir=None, name: str | None = None, subject: str = "image",
-                 say=print, on_epoch=None, on_step=None) -> Bundle:
+                 description: str = "", say=print, on_epoch=None, on_step=None) -> Bundle:
     """Train on ``data_dir`` (one folder per class) and write the bundle to ``out_dir``.
 
     :param data_dir: class folders of photos
@@ -33,6 +33,7 @@ def train_bundle(data_dir, out_dir, config: TrainConfig, *, pretrained=None, val
     :param masks_dir: optional defect masks (photo stem + ``.png``) for the pointing loss
     :param name: bundle name (default: the output folder's name)
     :param subject: what the photos show, for explanations ("screen")
+    :param description: one line for model.json
     :param say: receives progress messages
     :param on_epoch: receives each epoch's record
     :param on_step: receives ``(step, steps_in_epoch)``
@@ -49,7 +50,7 @@ def train_bundle(data_dir, out_dir, config: TrainConfig, *, pretrained=None, val
     bundle = Bundle(name=name or Path(out_dir).name, arch=config.arch, classes=classes,
                     input_size=list(config.image_size), pooling=dict(config.pooling),
                     output_stride=config.output_stride, subject=subject,
-                    detail_layer=DETAIL_LAYERS.get(config.arch))
+                    detail_layer=DETAIL_LAYERS.get(config.arch), description=description)
     started = time.monotonic()
     result = train(net, train_set, val_set, config, bundle.mean, bundle.std, on_epoch, on_step)
     say(f"Training stopped ({result.stopped_because}) after {len(result.history)} epochs in "

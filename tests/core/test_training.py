@@ -5,11 +5,13 @@ import json
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from core.bundle import load_bundle
 from core.cli import main
 from core.engine import Engine
 from core.sources import collect_items
+from core.training.evaluate import evaluate_bundle
 from core.training.calibration import expected_calibration_error, fit_temperature, nll
 from core.training.dataset import Sample, grouped_split, scan_dataset
 from core.training.losses import focal_loss, pointing_loss
@@ -42,8 +44,11 @@ def test_training_writes_a_complete_bundle_that_classifies(trained, shapes_dir):
     assert len(trained.training["history"]) == 2 and trained.temperature > 0
     assert set(trained.metrics["validation"]) >= {"accuracy", "macro_f1", "per_class", "confusion", "calibration"}
     assert {"training_curves.png", "confusion_matrix.png", "per_class.png"} <= {p.name for p in trained.folder.iterdir()}
+    assert (trained.folder / trained.novelty["file"]).is_file() and trained.novelty["threshold"] > 0
+    assert 0.0 <= trained.thresholds["review"] <= 1.0
     predictions = list(Engine(trained).classify(collect_items([shapes_dir / "bar"])))
     assert len(predictions) == 14 and all(p.label in SHAPES for p in predictions)
+    assert all(p.ood_score is not None and p.status in ("ok", "review", "unknown") for p in predictions)
 
 
 def test_split_is_grouped_and_recorded(trained):
@@ -119,3 +124,20 @@ def test_pointing_loss_prefers_maps_that_peak_on_the_defect():
     labels = torch.tensor([1])
     assert pointing_loss(on_defect, labels, masks) < pointing_loss(elsewhere, labels, masks)
     assert pointing_loss(on_defect, labels, torch.zeros_like(masks)) == 0.0
+
+
+def test_evaluate_reports_review_localisation_and_novelty(trained, shapes_dir, tmp_path):
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    for path in (shapes_dir / "bar").glob("*.png"):
+        mask = np.zeros((64, 64), np.uint8)
+        mask[8:56, 8:56] = 255
+        Image.fromarray(mask).save(masks / path.name)
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    Image.new("RGB", (64, 64), (200, 10, 10)).save(foreign / "red.png")
+    metrics = evaluate_bundle(trained, shapes_dir, masks_dir=masks, foreign_dir=foreign)
+    assert set(metrics["review"]) == {"review_share", "accuracy_not_reviewed"}
+    assert metrics["localisation"]["count"] == 14 and 0 <= metrics["localisation"]["pointing"]["overall"] <= 1
+    assert set(metrics["novelty"]["auroc"]) == {"foreign", "generated"}
+    assert 0 <= metrics["novelty"]["flagged"]["inside"] <= 1
