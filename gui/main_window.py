@@ -42,6 +42,7 @@ class MainWindow(QMainWindow):
         self.undo_stack = QUndoStack(self)
         self._jobs: dict[int, int] = {}  # running or queued job -> items (once known)
         self._incoming: list = []  # results waiting for the next gallery update
+        self._discarded_through = 0  # jobs whose late results belong to a cleared session
         self._flush_timer = QTimer(self, singleShot=True, interval=150)
         self._flush_timer.timeout.connect(self._flush_incoming)
         self._build_widgets()
@@ -146,10 +147,15 @@ class MainWindow(QMainWindow):
 
     def clear_session(self) -> None:
         """Forget every result (asks first when there are corrections)."""
-        if any(e.corrected for e in self.model.entries()) and not dialogs.confirm(
+        if any(e.decided for e in self.model.entries()) and not dialogs.confirm(
                 self, "Clear the session", "Forget all results and corrections?"):
             return
+        self._forget_results()
+
+    def _forget_results(self) -> None:
         self.client.cancel()
+        self._discarded_through = self.client.last_job  # results still in flight are dropped
+        self._incoming.clear()
         self.model.clear()
         self.undo_stack.clear()
         self.detail.show_entry(None)
@@ -172,7 +178,11 @@ class MainWindow(QMainWindow):
         self.progress.label.setText("Exporting…")
 
     def choose_model(self, name_or_dir: str) -> None:
-        """Load another model for the next batches."""
+        """Switch model; the current results belong to the old one, so they are cleared (after asking)."""
+        if self.model.entries():
+            if not dialogs.confirm(self, "Switch model", "The results of the current model will be cleared. Continue?"):
+                return
+            self._forget_results()
         self.client.load_model(name_or_dir)
 
     # -- drag and drop of files from the desktop ----------------------------------------
@@ -206,6 +216,8 @@ class MainWindow(QMainWindow):
 
     def _on_items_classified(self, job: int, entries: list) -> None:
         # Results are shown in small bursts: one gallery relayout per burst, not per batch.
+        if job <= self._discarded_through:
+            return
         self._incoming.extend(entries)
         if not self._flush_timer.isActive():
             self._flush_timer.start()

@@ -131,6 +131,11 @@ class WorkerClient(QObject):
         self.thread.start()
         self._last_job = 0
 
+    @property
+    def last_job(self) -> int:
+        """:returns: the number of the most recently queued job (0 before any)."""
+        return self._last_job
+
     def load_model(self, name_or_dir: str = "") -> None:
         """Ask for a model; ``worker.model_loaded`` or ``worker.failed`` answers."""
         self._load_requested.emit(name_or_dir)

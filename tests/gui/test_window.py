@@ -146,3 +146,15 @@ def test_gui_thread_is_never_blocked_while_classifying(qtbot, window, photo_zip)
     probe.stop()
     assert len(gaps) > 50
     assert max(gaps) < 0.100, f"GUI thread blocked for {max(gaps) * 1000:.0f} ms"
+
+
+def test_clearing_drops_results_still_in_flight(qtbot, window, photo_zip, monkeypatch):
+    window.open_paths([photo_zip(120, broken=0)])
+    qtbot.waitUntil(lambda: len(window.model.entries()) >= 8, timeout=30_000)
+    monkeypatch.setattr("gui.dialogs.confirm", lambda *_: True)
+    window.relabel([window.model.entries()[0].key], "stain")
+    window.clear_session()
+    qtbot.waitUntil(lambda: not window._jobs, timeout=10_000)
+    qtbot.wait(300)
+    assert window.model.entries() == [] and window.stack.currentWidget() is window.drop_area
+    assert not window.undo_stack.canUndo()

@@ -1,0 +1,51 @@
+"""The committed phone model on the real phone photos (skipped when ../shared is absent).
+
+The thresholds are the figures the README states (its ``phone-model-claims`` line), so the
+README cannot promise more than the bundle delivers.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from core.bundle import load_bundle
+from core.training.evaluate import evaluate_bundle
+from tests.conftest import shared_path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _claims() -> dict:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- phone-model-claims (.+?) -->", text)
+    assert match, "README lacks the phone-model-claims line"
+    return {key: float(value) for key, value in (pair.split("=") for pair in match.group(1).split())}
+
+
+@pytest.fixture(scope="module")
+def phone_bundle():
+    return load_bundle(ROOT / "weights" / "phone-defects")
+
+
+def test_bundle_is_complete_and_small(phone_bundle):
+    assert phone_bundle.classes == ["good", "oil", "scratch", "stain"]
+    files = list(phone_bundle.folder.iterdir())
+    assert all(f.stat().st_size <= 25 * 1024 * 1024 for f in files)
+    assert phone_bundle.temperature > 0 and phone_bundle.thresholds["review"] > 0 and phone_bundle.novelty
+
+
+def test_validation_photos_meet_the_readme_claims(phone_bundle):
+    data = shared_path("data", "phone-msd")
+    metrics = evaluate_bundle(phone_bundle, data / "photos", masks_dir=data / "masks", only_validation=True)
+    claims = _claims()
+    assert metrics["accuracy"] >= claims["val_accuracy"]
+    assert metrics["macro_f1"] >= claims["val_macro_f1"]
+    assert metrics["defect_recall"] >= claims["val_defect_recall"]
+    assert metrics["localisation"]["pointing"]["overall"] >= claims["val_pointing"]
+
+
+def test_all_shared_phone_photos_meet_the_readme_claims(phone_bundle):
+    data = shared_path("data", "phone-msd")
+    metrics = evaluate_bundle(phone_bundle, data / "photos")
+    assert metrics["accuracy"] >= _claims()["all_accuracy"]
