@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from core.bundle import Bundle, BundleError, build_network
+from core.network import NetworkOutputs
 from core.decode import DecodedImage, DecodeError, decode
 from core.interpret import interpret
 from core.novelty import NoveltyDetector
@@ -55,6 +56,24 @@ def _load_novelty(bundle: Bundle) -> NoveltyDetector | None:
         raise BundleError(f"unknown-photo detector of '{bundle.name}' cannot be used: {error}") from None
 
 
+def resolve_precision(precision: str) -> str:
+    """Choose the arithmetic for inference.
+
+    ``auto`` picks bfloat16 where the CPU computes it natively (AVX-512 BF16 / AMX, as
+    oneDNN reports): convolutions run about twice as fast and the probabilities stay
+    within about 0.01 of float32 (``defectsort bench`` measures both). Elsewhere bfloat16
+    would be emulated and slower, so ``auto`` means float32.
+
+    :param precision: ``auto``, ``fp32`` or ``bf16``
+    :returns: ``fp32`` or ``bf16``
+    """
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ValueError(f"unknown precision '{precision}' (auto, fp32 or bf16)")
+    if precision != "auto":
+        return precision
+    return "bf16" if torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+
+
 class Engine:
     """A loaded model ready to classify items.
 
@@ -63,14 +82,16 @@ class Engine:
     :param threads: torch intra-op threads (None keeps torch's setting)
     :param decode_workers: threads decoding photos ahead of the model
     :param thumbnail_edge: also make thumbnails with this long edge (for the GUI), or None
+    :param precision: ``fp32``, ``bf16`` (bfloat16 autocast), or ``auto``: see :func:`resolve_precision`
     """
 
     def __init__(self, bundle: Bundle, batch_size: int = 8, threads: int | None = None,
-                 decode_workers: int = 2, thumbnail_edge: int | None = None):
+                 decode_workers: int = 2, thumbnail_edge: int | None = None, precision: str = "auto"):
         if threads:
             torch.set_num_threads(threads)
         self.bundle = bundle
-        self.network = build_network(bundle)
+        self.network = build_network(bundle).to(memory_format=torch.channels_last)
+        self.precision = resolve_precision(precision)
         self.batch_size = max(1, batch_size)
         self.decode_workers = max(1, decode_workers)
         self.thumbnail_edge = thumbnail_edge
@@ -146,7 +167,9 @@ class Engine:
         :returns: calibrated probabilities ``N x K``, each photo's heatmap for its top class,
             each class map's peak ``N x K``, and unknown-photo scores ``N`` (or None)
         """
-        outputs = self.network.forward_all(batch)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            outputs = self.network.forward_all(batch)
+        outputs = NetworkOutputs(*(None if t is None else t.float() for t in outputs))
         probabilities = torch.softmax(outputs.logits / self.bundle.temperature, dim=1)
         chosen = outputs.maps[torch.arange(len(outputs.maps)), probabilities.argmax(dim=1)]
         if outputs.detail is not None:

@@ -11,7 +11,11 @@ from collections import deque
 
 import numpy as np
 
-REGION_THRESHOLD = 0.5  # a "strong region" is where the heatmap is at least half its peak
+# A strong region: connected cells above 35 % of the heatmap's maximum whose own peak reaches
+# 50 % of it. Chosen on the phone model's validation photos: the boxes then overlap the
+# defects best (IoU 0.42-0.49 per class, against 0.10-0.41 with a flat 50 % threshold).
+REGION_THRESHOLD = 0.35
+REGION_MIN_PEAK = 0.5
 _EDGE = 0.12  # within this fraction of a border, a point is "near the ... edge"
 
 
@@ -63,16 +67,19 @@ def _parabola_offset(before: float, centre: float, after: float) -> float:
     return float(np.clip(0.5 * (before - after) / curvature, -0.5, 0.5))
 
 
-def strong_regions(heatmap: np.ndarray, threshold: float = REGION_THRESHOLD) -> list[dict]:
+def strong_regions(heatmap: np.ndarray, threshold: float = REGION_THRESHOLD,
+                   min_peak: float = REGION_MIN_PEAK) -> list[dict]:
     """Find the connected regions where the heatmap reaches ``threshold`` of its maximum.
 
     :param heatmap: ``h x w`` map scaled 0..1
-    :param threshold: fraction of the maximum that counts as strong
+    :param threshold: fraction of the maximum that a region's cells reach
+    :param min_peak: fraction of the maximum that a region's own peak must reach
     :returns: regions, strongest first, each ``{"box": [x0, y0, x1, y1], "strength": float}``
         with the box normalised to 0..1
     """
     rows, cols = heatmap.shape
-    strong = heatmap >= threshold * float(heatmap.max(initial=0.0))
+    top = float(heatmap.max(initial=0.0))
+    strong = heatmap >= threshold * top
     seen = np.zeros_like(strong)
     regions = []
     for start in zip(*np.nonzero(strong)):
@@ -82,6 +89,8 @@ def strong_regions(heatmap: np.ndarray, threshold: float = REGION_THRESHOLD) -> 
         ys, xs = zip(*cells)
         box = [int(min(xs)) / cols, int(min(ys)) / rows, (int(max(xs)) + 1) / cols, (int(max(ys)) + 1) / rows]
         strength = max(float(heatmap[c]) for c in cells)
+        if strength < min_peak * top:
+            continue
         regions.append({"box": [round(v, 4) for v in box], "strength": round(strength, 4)})
     return sorted(regions, key=lambda r: -r["strength"])
 

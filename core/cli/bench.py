@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from core.bundle import BundleError
+from core.bundle import BundleError, build_network
 from core.decode import open_upright
 from core.engine import Engine
 from core.registry import resolve_bundle
@@ -29,6 +29,7 @@ def add_parser(subparsers, name: str) -> None:
     parser.add_argument("--count", type=int, default=200, help="generated photos when no PATH is given")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
 
 
 def generated_photo(seed: int, size: tuple[int, int] = (1920, 1080)) -> bytes:
@@ -46,10 +47,11 @@ def generated_photo(seed: int, size: tuple[int, int] = (1920, 1080)) -> bytes:
 
 
 def run(args) -> int:
-    """Print the three throughputs and their ratios. :returns: the exit code."""
+    """Print the throughputs, their ratios, and how far the fast path's results are from fp32."""
     try:
         bundle = resolve_bundle(args.model)
-        engine = Engine(bundle, batch_size=args.batch_size, threads=args.threads)
+        engine = Engine(bundle, batch_size=args.batch_size, threads=args.threads, precision=args.precision)
+        reference = Engine(bundle, batch_size=args.batch_size, precision="fp32")
     except BundleError as error:
         print(f"error: {error}")
         return 2
@@ -57,14 +59,36 @@ def run(args) -> int:
     items = [item for item in items if item.error is None]
     print(f"{bundle.name} {bundle.version} ({bundle.arch}, input {bundle.input_hw[0]}x{bundle.input_hw[1]}), "
           f"{len(items)} photos, batch {engine.batch_size}, {torch.get_num_threads()} torch threads")
-    engine_rate = _rate(len(items), lambda: list(engine.classify(items)))
+    fast = _timed(lambda: list(engine.classify(items)))
+    exact = _timed(lambda: list(reference.classify(items)))
     ceiling = eager_ceiling(engine, len(items))
-    naive = _rate(min(len(items), 40), lambda: _naive_loop(engine, items[:40]))
-    print(f"engine end-to-end (decode + heatmaps): {engine_rate:7.1f} img/s")
-    print(f"eager fp32 forward, random tensors:     {ceiling:7.1f} img/s")
-    print(f"naive loop (full decode, 1 per pass):   {naive:7.1f} img/s")
-    print(f"engine / eager ceiling = {engine_rate / ceiling:.2f}   engine / naive = {engine_rate / naive:.2f}")
+    naive = len(items[:40]) / _timed(lambda: _naive_loop(engine, items[:40]))[1]
+    rate = len(items) / fast[1]
+    print(f"engine end-to-end ({engine.precision}, decode + heatmaps): {rate:7.1f} img/s")
+    print(f"engine end-to-end (fp32):                       {len(items) / exact[1]:7.1f} img/s")
+    print(f"eager fp32 forward alone, random tensors:       {ceiling:7.1f} img/s")
+    print(f"naive loop (full decode, one photo per pass):   {naive:7.1f} img/s")
+    print(f"engine / eager ceiling = {rate / ceiling:.2f}   engine / naive = {rate / naive:.2f}")
+    print(_agreement(fast[0], exact[0]))
     return 0
+
+
+def _timed(work) -> tuple[object, float]:
+    start = time.perf_counter()
+    result = work()
+    return result, time.perf_counter() - start
+
+
+def _agreement(fast: list, exact: list) -> str:
+    """:returns: how closely the fast path's predictions match float32's."""
+    pairs = [(a, b) for a, b in zip(fast, exact) if a.ok and b.ok]
+    if not pairs:
+        return "no photos to compare"
+    same = sum(a.label == b.label for a, b in pairs) / len(pairs)
+    gap = max(abs(a.probabilities[c] - b.probabilities[c]) for a, b in pairs for c in a.probabilities)
+    peak = max(max(abs(a.peak[0] - b.peak[0]), abs(a.peak[1] - b.peak[1])) for a, b in pairs)
+    return (f"against fp32: same label {same * 100:.1f} %, largest probability difference {gap:.4f}, "
+            f"largest peak shift {peak:.3f} of the photo")
 
 
 def _generated_items(count: int) -> list[ImageItem]:
@@ -73,15 +97,9 @@ def _generated_items(count: int) -> list[ImageItem]:
             for i in range(count)]
 
 
-def _rate(count: int, work) -> float:
-    start = time.perf_counter()
-    work()
-    return count / (time.perf_counter() - start)
-
-
 def eager_ceiling(engine: Engine, count: int) -> float:
-    """:returns: images/s of the bundle's plain torchvision model on random fp32 input."""
-    model = engine.network.model
+    """:returns: images/s of the bundle's plain fp32 model (default memory format) on random input."""
+    model = build_network(engine.bundle).model  # plain: not channels-last, no autocast
     height, width = engine.bundle.input_hw
     batch = torch.randn(engine.batch_size, 3, height, width)
     with torch.inference_mode():
@@ -98,8 +116,9 @@ def _naive_loop(engine: Engine, items: list[ImageItem]) -> None:
     height, width = engine.bundle.input_hw
     mean = torch.tensor(engine.bundle.mean).view(3, 1, 1)
     std = torch.tensor(engine.bundle.std).view(3, 1, 1)
+    model = build_network(engine.bundle).model
     with torch.inference_mode():
         for item in items:
             image = open_upright(item.read()).resize((width, height), Image.Resampling.BILINEAR)
             tensor = torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).float() / 255.0
-            engine.network.model(((tensor - mean) / std).unsqueeze(0))
+            model(((tensor - mean) / std).unsqueeze(0))

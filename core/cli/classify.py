@@ -26,6 +26,8 @@ def add_parser(subparsers, name: str) -> None:
     parser.add_argument("--overlays", action="store_true", help="write heatmap overlays into OUT/overlays/")
     parser.add_argument("--batch-size", type=int, default=8, metavar="N", help="photos per forward pass")
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads for the model")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                        help="bf16 where the CPU supports it natively (auto), or force one")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         bundle = resolve_bundle(args.model)
-        engine = Engine(bundle, batch_size=args.batch_size, threads=args.threads)
+        engine = Engine(bundle, batch_size=args.batch_size, threads=args.threads, precision=args.precision)
     except BundleError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -100,18 +100,20 @@ def train(net: ClassMapNet, train_samples: list[Sample], val_samples: list[Sampl
     warmup = max(1, len(loader) // 2)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _lr_factor(step, warmup, plan))
     loss_fn = classification_loss(config.loss, config.label_smoothing)
+    ema = WeightAverage(net, steps_per_epoch=len(loader))
     history, best = [], {"loss": math.inf, "epoch": 0, "state": None, "logits": None, "labels": None}
     started, reason = time.monotonic(), "reached the epoch limit"
     for epoch in range(1, config.epochs + 1):
         epoch_start = time.monotonic()
-        train_loss, train_acc = _train_epoch(net, loader, optimizer, scheduler, loss_fn, config, mean, std, on_step)
-        val_loss, val_acc, logits, labels = _validate(net, val_loader, mean, std)
+        train_loss, train_acc = _train_epoch(net, loader, optimizer, scheduler, loss_fn, config, mean, std,
+                                             on_step, ema)
+        val_loss, val_acc, logits, labels = _validate(ema.net, val_loader, mean, std)
         seconds = time.monotonic() - epoch_start
         record = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc, "val_loss": val_loss,
                   "val_accuracy": val_acc, "lr": optimizer.param_groups[0]["lr"], "seconds": round(seconds, 1)}
         history.append(record)
         if not val_samples or val_loss < best["loss"]:
-            best.update(loss=val_loss, epoch=epoch, state=copy.deepcopy(net.model.state_dict()),
+            best.update(loss=val_loss, epoch=epoch, state=copy.deepcopy(ema.net.model.state_dict()),
                         logits=logits, labels=labels)
         if epoch == 1:
             fits = int((config.time_budget_s - (time.monotonic() - started)) // seconds) + 1
@@ -124,6 +126,31 @@ def train(net: ClassMapNet, train_samples: list[Sample], val_samples: list[Sampl
             break
     net.model.load_state_dict(best["state"])
     return TrainResult(net, history, best["epoch"], best["logits"], best["labels"], reason or "finished", cache)
+
+
+class WeightAverage:
+    """An exponential moving average of the weights (and BatchNorm statistics), over about an epoch.
+
+    Validation and the saved bundle use the average: with small datasets and small batches
+    the raw weights swing from epoch to epoch; their average is steadier and usually better.
+    """
+
+    def __init__(self, net: ClassMapNet, steps_per_epoch: int):
+        self.net = copy.deepcopy(net).eval()
+        self.decay = min(0.999, max(0.9, 1.0 - 1.0 / max(1, steps_per_epoch)))
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self, net: ClassMapNet) -> None:
+        """Move the average towards the current weights (faster at first, while it has little history)."""
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        current = net.model.state_dict()
+        for name, average in self.net.model.state_dict().items():
+            if average.dtype.is_floating_point:
+                average.mul_(decay).add_(current[name].detach(), alpha=1.0 - decay)
+            else:
+                average.copy_(current[name])
 
 
 def _stop_reason(epoch: int, best_epoch: int, config: TrainConfig, planned: int, started: float) -> str | None:
@@ -155,7 +182,8 @@ def _train_loader(samples: list[Sample], cache: PhotoCache, config: TrainConfig)
                       drop_last=len(samples) > config.batch_size)
 
 
-def _train_epoch(net, loader, optimizer, scheduler, loss_fn, config, mean, std, on_step) -> tuple[float, float]:
+def _train_epoch(net, loader, optimizer, scheduler, loss_fn, config, mean, std, on_step,
+                 ema: "WeightAverage") -> tuple[float, float]:
     net.train()
     total_loss, correct, seen = 0.0, 0, 0
     for step, (images, labels, masks) in enumerate(loader, 1):
@@ -167,6 +195,7 @@ def _train_epoch(net, loader, optimizer, scheduler, loss_fn, config, mean, std, 
         loss.backward()
         optimizer.step()
         scheduler.step()
+        ema.update(net)
         total_loss += loss.item() * len(labels)
         correct += int((logits.argmax(1) == labels).sum())
         seen += len(labels)

@@ -63,3 +63,21 @@ def test_progress_and_cancel(engine):
 
     predictions = list(engine.classify(_items(12), progress=progress, cancel=cancel))
     assert len(predictions) == 4 and calls == [(4, 12)]
+
+
+def test_precision_choice():
+    from core.engine import resolve_precision
+
+    assert resolve_precision("fp32") == "fp32" and resolve_precision("bf16") == "bf16"
+    assert resolve_precision("auto") in ("fp32", "bf16")
+    with pytest.raises(ValueError):
+        resolve_precision("int4")
+
+
+def test_bf16_stays_close_to_fp32(random_bundle):
+    bundle = load_bundle(random_bundle.folder)
+    items = _items(4)
+    exact = list(Engine(bundle, precision="fp32").classify(items))
+    fast = list(Engine(bundle, precision="bf16").classify(items))
+    for a, b in zip(exact, fast):
+        assert max(abs(a.probabilities[c] - b.probabilities[c]) for c in a.probabilities) < 0.05
