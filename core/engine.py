@@ -20,7 +20,7 @@ import torch
 from core.bundle import Bundle, BundleError, build_network
 from core.network import NetworkOutputs
 from core.decode import DecodedImage, DecodeError, decode
-from core.interpret import interpret
+from core.interpret import decide_labels, interpret
 from core.novelty import NoveltyDetector
 from core.prediction import Prediction
 from core.refine import local_contrast, refined_heatmaps
@@ -171,7 +171,8 @@ class Engine:
             outputs = self.network.forward_all(batch)
         outputs = NetworkOutputs(*(None if t is None else t.float() for t in outputs))
         probabilities = torch.softmax(outputs.logits / self.bundle.temperature, dim=1)
-        chosen = outputs.maps[torch.arange(len(outputs.maps)), probabilities.argmax(dim=1)]
+        labels = torch.from_numpy(decide_labels(self.bundle, probabilities.numpy()))
+        chosen = outputs.maps[torch.arange(len(outputs.maps)), labels]
         if outputs.detail is not None:
             chosen = refined_heatmaps(chosen, local_contrast(outputs.detail, self.bundle.detail_window))
         ood_scores = self.novelty.scores(outputs.embedding) if self.novelty else None

@@ -20,9 +20,31 @@ ALSO_MAP_RATIO = 0.5  # ...when its class map peaks at least half as high as the
 MAX_EXTRA_REGIONS = 2
 
 
-def other_defects(bundle: Bundle, probabilities: np.ndarray, map_peaks: np.ndarray) -> list[str]:
-    """:returns: defect classes besides the top one whose probability and map are both strong."""
-    top = int(np.argmax(probabilities))
+def decide_labels(bundle: Bundle, probabilities: np.ndarray) -> np.ndarray:
+    """Pick each photo's class, calling it good only when good is likely enough.
+
+    A missed defect costs more than a false alarm. With ``thresholds.good_min`` (set at
+    training from the cost ratio, 2:1 gives 2/3) a photo whose most likely class is good
+    but whose good probability is below it goes to its most likely defect instead; that
+    class's probability is then low, so the photo also lands in Review.
+
+    :param probabilities: ``N x K`` calibrated probabilities
+    :returns: ``N`` class indices
+    """
+    probabilities = np.atleast_2d(probabilities)
+    labels = probabilities.argmax(axis=1)
+    good, minimum = bundle.good_label, bundle.thresholds.get("good_min")
+    if good is None or minimum is None or len(bundle.classes) < 2:
+        return labels
+    good_index = bundle.classes.index(good)
+    defects = probabilities.copy()
+    defects[:, good_index] = -1.0
+    doubtful = (labels == good_index) & (probabilities[:, good_index] < minimum)
+    return np.where(doubtful, defects.argmax(axis=1), labels)
+
+
+def other_defects(bundle: Bundle, probabilities: np.ndarray, map_peaks: np.ndarray, top: int) -> list[str]:
+    """:returns: defect classes besides ``top`` whose probability and map are both strong."""
     minimum = bundle.thresholds.get("also", DEFAULT_ALSO_PROBABILITY)
     also = []
     for index, label in enumerate(bundle.classes):
@@ -51,13 +73,13 @@ def interpret(bundle: Bundle, item: ImageItem, decoded: DecodedImage, file_size:
     :param map_peaks: each class map's maximum (raw), for "also"
     :param ood_score: the unknown-photo score, or None when the bundle has no detector
     """
-    index = int(np.argmax(probabilities))
+    index = int(decide_labels(bundle, probabilities)[0])
     label, confidence = bundle.classes[index], float(probabilities[index])
     heatmap = explain.normalise_map(heatmap)
     peak = explain.find_peak(heatmap)
     small = explain.shrink(heatmap)
     boxes = [region["box"] for region in explain.strong_regions(small)]
-    also = other_defects(bundle, probabilities, map_peaks)
+    also = other_defects(bundle, probabilities, map_peaks, index)
     status = status_of(bundle, confidence, ood_score)
     return Prediction(
         source=item.source, name=item.name, label=label, confidence=round(confidence, 6),

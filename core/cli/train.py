@@ -30,6 +30,8 @@ def add_parser(subparsers, name: str) -> None:
     parser.add_argument("--val-fraction", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--loss", choices=("ce", "focal"), default=defaults.loss)
+    parser.add_argument("--miss-cost", type=float, default=defaults.miss_cost,
+                        help="how many false alarms a missed defect is worth (needs a 'good' class)")
     parser.add_argument("--group-by", metavar="REGEX", help="files whose names give the same group stay together")
     parser.add_argument("--masks", type=Path, metavar="DIR", help="defect masks (<photo stem>.png) for the heatmap")
     parser.add_argument("--pooling", choices=("avg", "max", "lse"), default="avg", help="how class maps pool")
@@ -42,6 +44,7 @@ def run(args) -> int:
     """Train, write the bundle and its report. :returns: the exit code."""
     config = TrainConfig(arch=args.arch, image_size=tuple(args.image_size), epochs=args.epochs,
                          batch_size=args.batch_size, lr=args.lr, loss=args.loss, seed=args.seed,
+                         miss_cost=args.miss_cost,
                          pooling={"kind": args.pooling, "sharpness": 5.0}, output_stride=args.output_stride,
                          time_budget_s=args.time_budget * 60)
     bar = progress_bar(0, "Epoch 1", unit="batch")

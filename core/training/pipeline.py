@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from core.bundle import Bundle, save_bundle
+from core.interpret import decide_labels
 from core.network import ClassMapNet, Pooling, set_output_stride
 from core.refine import DETAIL_LAYERS
 from core.training import calibration
@@ -63,7 +64,9 @@ def train_bundle(data_dir, out_dir, config: TrainConfig, *, pretrained=None, val
 
 
 def _describe(bundle: Bundle, result: TrainResult, config: TrainConfig, train_set, val_set, data_dir: str) -> None:
-    """Fill in temperature, validation metrics and the training record."""
+    """Fill in the decision thresholds, temperature, validation metrics and the training record."""
+    if bundle.good_label:
+        bundle.thresholds["good_min"] = round(config.miss_cost / (config.miss_cost + 1.0), 4)
     bundle.training = {"data": data_dir, "config": asdict(config), "history": result.history,
                        "best_epoch": result.best_epoch, "stopped_because": result.stopped_because,
                        "split": {"train": sorted(str(s.path.name) for s in train_set),
@@ -74,7 +77,7 @@ def _describe(bundle: Bundle, result: TrainResult, config: TrainConfig, train_se
     bundle.temperature = round(calibration.fit_temperature(logits, labels), 4)
     before = torch.softmax(logits, 1).numpy()
     after = torch.softmax(logits / bundle.temperature, 1).numpy()
-    predicted = logits.argmax(1).numpy()
+    predicted = decide_labels(bundle, after)
     metrics = classification_metrics(labels.numpy(), predicted, bundle.classes)
     metrics["defect_recall"] = defect_recall(labels.numpy(), predicted, bundle.classes)
     metrics["calibration"] = {

@@ -42,6 +42,7 @@ class TrainConfig:
     patience: int = 6
     time_budget_s: float = 480.0  # with decoding and the final steps, a run stays within ~10 minutes
     seed: int = 0
+    miss_cost: float = 2.0  # a missed defect costs this many false alarms (sets thresholds.good_min)
 
 
 class _PhotoDataset(Dataset):

@@ -7,7 +7,7 @@ from PIL import Image
 
 from core.bundle import Bundle
 from core.decode import DecodedImage
-from core.interpret import interpret, other_defects, status_of
+from core.interpret import decide_labels, interpret, other_defects, status_of
 from core.novelty import NoveltyDetector, auroc
 from core.sources import ImageItem
 from core.training.calibration import choose_review_threshold
@@ -36,10 +36,17 @@ def test_status_unknown_before_review_before_ok():
 
 def test_other_defects_need_probability_and_map_evidence():
     probabilities = np.array([0.05, 0.25, 0.6, 0.1])
-    assert other_defects(BUNDLE, probabilities, np.array([0.0, 3.0, 4.0, 3.9])) == ["oil"]
-    assert other_defects(BUNDLE, probabilities, np.array([0.0, 1.0, 4.0, 3.9])) == []  # weak oil map
-    assert other_defects(BUNDLE, np.array([0.5, 0.1, 0.4, 0.0]), np.array([5.0, 0, 5.0, 0])) == ["scratch"]
-    assert other_defects(BUNDLE, np.array([0.1, 0.1, 0.4, 0.4]), np.array([9.0, 0, 5.0, 5.0])) == ["stain"]
+    assert other_defects(BUNDLE, probabilities, np.array([0.0, 3.0, 4.0, 3.9]), top=2) == ["oil"]
+    assert other_defects(BUNDLE, probabilities, np.array([0.0, 1.0, 4.0, 3.9]), top=2) == []  # weak oil map
+    assert other_defects(BUNDLE, np.array([0.5, 0.1, 0.4, 0.0]), np.array([5.0, 0, 5.0, 0]), top=0) == ["scratch"]
+    assert other_defects(BUNDLE, np.array([0.1, 0.1, 0.4, 0.4]), np.array([9.0, 0, 5.0, 5.0]), top=2) == ["stain"]
+
+
+def test_doubtful_good_goes_to_the_likeliest_defect():
+    bundle = Bundle(**{**BUNDLE.to_json(), "thresholds": {"good_min": 2 / 3}})
+    probabilities = np.array([[0.9, 0.05, 0.03, 0.02], [0.6, 0.1, 0.05, 0.25], [0.1, 0.8, 0.05, 0.05]])
+    assert decide_labels(bundle, probabilities).tolist() == [0, 3, 1]
+    assert decide_labels(BUNDLE, probabilities).tolist() == [0, 0, 1]  # no cost rule: plain argmax
 
 
 def test_interpret_lists_boxes_also_and_names_every_region():
