@@ -10,6 +10,7 @@ import unicodedata
 from pathlib import Path
 
 _UNSAFE = re.compile(r"[^\w.\- ]+", re.UNICODE)
+FILE_MODE = 0o644
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
 
 
@@ -25,6 +26,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         handle.write(data)
         temporary = Path(handle.name)
     try:
+        os.chmod(temporary, FILE_MODE)  # temporary files are private (0600); results are not
         os.replace(temporary, path)
     except OSError:
         temporary.unlink(missing_ok=True)

@@ -37,3 +37,9 @@ def test_bundled_folders_follow_the_package_or_the_frozen_root(monkeypatch, tmp_
     assert (paths.bundled_weights_dir().parent / "core").is_dir()
     monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path / "frozen"), raising=False)
     assert paths.resources_dir() == tmp_path / "frozen" / "resources"
+
+
+def test_written_files_are_readable_by_others(tmp_path):
+    target = tmp_path / "r.json"
+    write_text_atomic(target, "x")
+    assert target.stat().st_mode & 0o777 == 0o644
