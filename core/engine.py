@@ -56,13 +56,30 @@ def _load_novelty(bundle: Bundle) -> NoveltyDetector | None:
         raise BundleError(f"unknown-photo detector of '{bundle.name}' cannot be used: {error}") from None
 
 
+def auto_batch_size(bundle: Bundle) -> int:
+    """Photos per forward pass for a bundle's input size.
+
+    On CPUs, large inputs run fastest one at a time (the activations of a batch no longer
+    fit the caches: the phone model at 384x672 does 13.7 img/s alone and 5.6 img/s in
+    batches of 8 on this project's 2-core machine); small inputs gain from batching.
+
+    :returns: a power of two from 1 to 16, about 400,000 input pixels per batch
+    """
+    height, width = bundle.input_hw
+    size = 1
+    while size < 16 and 2 * size * height * width <= 400_000:
+        size *= 2
+    return size
+
+
 def resolve_precision(precision: str) -> str:
     """Choose the arithmetic for inference.
 
-    ``auto`` picks bfloat16 where the CPU computes it natively (AVX-512 BF16 / AMX, as
-    oneDNN reports): convolutions run about twice as fast and the probabilities stay
-    within about 0.01 of float32 (``defectsort bench`` measures both). Elsewhere bfloat16
-    would be emulated and slower, so ``auto`` means float32.
+    bfloat16 autocast runs the phone model about 2.5x faster on CPUs that compute it
+    natively (AVX-512 BF16 / AMX, as oneDNN reports) but moves probabilities by up to
+    0.24 and can move a heatmap's peak to another spot (``defectsort bench`` measures
+    it), so float32 is the default and bfloat16 an explicit choice. ``auto`` picks
+    bfloat16 only where it is native; elsewhere it would be emulated and slower.
 
     :param precision: ``auto``, ``fp32`` or ``bf16``
     :returns: ``fp32`` or ``bf16``
@@ -78,21 +95,21 @@ class Engine:
     """A loaded model ready to classify items.
 
     :param bundle: the model bundle
-    :param batch_size: photos per forward pass
+    :param batch_size: photos per forward pass (None: :func:`auto_batch_size`)
     :param threads: torch intra-op threads (None keeps torch's setting)
     :param decode_workers: threads decoding photos ahead of the model
     :param thumbnail_edge: also make thumbnails with this long edge (for the GUI), or None
-    :param precision: ``fp32``, ``bf16`` (bfloat16 autocast), or ``auto``: see :func:`resolve_precision`
+    :param precision: ``fp32`` (exact), ``bf16`` or ``auto``: see :func:`resolve_precision`
     """
 
-    def __init__(self, bundle: Bundle, batch_size: int = 8, threads: int | None = None,
-                 decode_workers: int = 2, thumbnail_edge: int | None = None, precision: str = "auto"):
+    def __init__(self, bundle: Bundle, batch_size: int | None = None, threads: int | None = None,
+                 decode_workers: int = 2, thumbnail_edge: int | None = None, precision: str = "fp32"):
         if threads:
             torch.set_num_threads(threads)
         self.bundle = bundle
         self.network = build_network(bundle).to(memory_format=torch.channels_last)
         self.precision = resolve_precision(precision)
-        self.batch_size = max(1, batch_size)
+        self.batch_size = max(1, batch_size or auto_batch_size(bundle))
         self.decode_workers = max(1, decode_workers)
         self.thumbnail_edge = thumbnail_edge
         self.novelty = _load_novelty(bundle)
@@ -110,7 +127,7 @@ class Engine:
         with ThreadPoolExecutor(self.decode_workers, thread_name_prefix="decode") as pool:
             pending: deque[tuple[ImageItem, Future]] = deque()
             queue = iter(items)
-            for _ in range(2 * self.batch_size):
+            for _ in range(max(4, 2 * self.batch_size)):  # decode ahead while the model runs
                 self._submit_next(pool, queue, pending)
             while pending:
                 if cancel is not None and cancel.is_set():

@@ -32,7 +32,7 @@ def run_selftest(model: str | None = None, say=print) -> int:
     """Run the checks. :returns: 0 when all passed, 1 otherwise."""
     try:
         bundle = resolve_bundle(model)
-        engine = Engine(bundle, batch_size=1)
+        engine = Engine(bundle)
     except BundleError as error:
         say(f"FAIL  load model: {error}")
         return 1

@@ -71,6 +71,7 @@ def _screenshot_when_done(window: MainWindow, path: str) -> None:
         log.info("screenshot saved to %s", path)
         window.close()
 
+    window.resize(1400, 900)  # the same picture whatever geometry the user saved
     timer = QTimer(window, interval=200)
     timer.timeout.connect(check)
     timer.start()

@@ -92,7 +92,7 @@ class ProbabilityBars(QWidget):
     def set_probabilities(self, probabilities: dict[str, float]) -> None:
         """Show these probabilities (class -> 0..1)."""
         self.probabilities = dict(probabilities)
-        self.setMinimumHeight(22 * max(1, len(self.probabilities)) + 4)
+        self.setFixedHeight(22 * max(1, len(self.probabilities)) + 4)
         self.update()
 
     def paintEvent(self, event) -> None:  # noqa: N802
@@ -124,8 +124,11 @@ class DetailPane(QFrame):
         self.explanation = QLabel(wordWrap=True, objectName="explanation")
         self.facts = QLabel(wordWrap=True, objectName="facts")
         self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        for label in (self.explanation, self.facts):
+            label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self.bars.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.photo, 1)
+        layout.addWidget(self.photo, 1)  # the photo takes what the text leaves
         layout.addWidget(self.explanation)
         layout.addWidget(self.bars)
         layout.addWidget(self.facts)

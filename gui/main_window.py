@@ -16,7 +16,7 @@ from gui.detail_pane import DetailPane
 from gui.drop_area import DropArea
 from gui.edits import RelabelCommand, RemoveCommand
 from gui.gallery import Gallery
-from gui.gallery_model import ERRORS, GalleryModel
+from gui.gallery_model import SPECIAL_SECTIONS, GalleryModel
 from gui.icons import icon
 from gui.menus import build_menus
 from gui.progress_panel import ProgressPanel
@@ -34,6 +34,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("DefectSort")
         self.setWindowIcon(icon("app"))
+        self.setMinimumSize(960, 640)
         self.setAcceptDrops(True)
         self.settings = settings or Settings()
         self.client = client or WorkerClient(self)
@@ -257,9 +258,10 @@ class MainWindow(QMainWindow):
         entries = self.model.entries()
         counts = Counter(self.model.section_of(e) for e in entries)
         parts = [f"{label.capitalize()} {counts.get(label, 0)}" for label in self.gallery.classes]
-        parts += [f"Review {counts.get('review', 0)}", f"Errors {counts.get(ERRORS, 0)}"]
+        parts += [f"{title} {counts.get(key, 0)}" for key, title in SPECIAL_SECTIONS.items()]
         rate = f"  ·  {self.progress.rate:.1f} img/s" if self.progress.isVisible() and self.progress.rate else ""
-        self.counts_label.setText(f"{len(entries)} photos: " + ", ".join(parts) + rate)
+        noun = "photo" if len(entries) == 1 else "photos"
+        self.counts_label.setText(f"{len(entries)} {noun}: " + ", ".join(parts) + rate)
 
     # -- closing -----------------------------------------------------------------------
     def closeEvent(self, event) -> None:  # noqa: N802

@@ -58,7 +58,7 @@ class Worker(QObject):
         """Load a bundle by name or folder ('' for the default) and make it the active model."""
         try:
             bundle = resolve_bundle(name_or_dir or None)
-            self._engine = Engine(bundle, batch_size=8, thumbnail_edge=THUMBNAIL_EDGE)
+            self._engine = Engine(bundle, thumbnail_edge=THUMBNAIL_EDGE)
         except (BundleError, OSError, ValueError) as error:
             self.failed.emit(f"Cannot load the model: {error}")
             return

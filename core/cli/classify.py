@@ -24,10 +24,10 @@ def add_parser(subparsers, name: str) -> None:
     parser.add_argument("--csv", metavar="FILE", type=Path, help="write results as CSV")
     parser.add_argument("--sort", action="store_true", help="copy photos into OUT/<label>/")
     parser.add_argument("--overlays", action="store_true", help="write heatmap overlays into OUT/overlays/")
-    parser.add_argument("--batch-size", type=int, default=8, metavar="N", help="photos per forward pass")
+    parser.add_argument("--batch-size", type=int, metavar="N", help="photos per forward pass (default: by input size)")
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads for the model")
-    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
-                        help="bf16 where the CPU supports it natively (auto), or force one")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="fp32",
+                        help="fp32 (exact, default); bf16 is faster on CPUs with native bfloat16, results move slightly")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -25,7 +25,7 @@ def add_parser(subparsers, name: str) -> None:
     parser.add_argument("--foreign", type=Path, metavar="DIR",
                         help="photos of other products: measures how well unknown photos are flagged")
     parser.add_argument("--only-validation", action="store_true", help="only the bundle's own validation photos")
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, help="photos per forward pass (default: by input size)")
 
 
 def run(args) -> int:

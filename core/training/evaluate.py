@@ -14,7 +14,7 @@ from core.training.trust_metrics import (generated_non_photos, localisation_scor
 
 
 def evaluate_bundle(bundle: Bundle, data_dir, masks_dir=None, only_validation: bool = False,
-                    batch_size: int = 8, progress=None, foreign_dir=None) -> dict:
+                    batch_size: int | None = None, progress=None, foreign_dir=None) -> dict:
     """Classify every photo under ``data_dir``'s class folders and measure the results.
 
     :param bundle: the model

@@ -49,3 +49,17 @@ def test_all_shared_phone_photos_meet_the_readme_claims(phone_bundle):
     data = shared_path("data", "phone-msd")
     metrics = evaluate_bundle(phone_bundle, data / "photos")
     assert metrics["accuracy"] >= _claims()["all_accuracy"]
+
+
+@pytest.mark.parametrize("defect, label", [(None, "good"), ("scratch", "scratch"), ("stain", "stain")])
+def test_bundled_model_finds_drawn_defects_on_generated_phones(phone_bundle, defect, label):
+    from core.engine import Engine
+    from core.sources import ImageItem
+    from tests.images import encode, phone_photo
+
+    photos = [encode(phone_photo(200 + seed, defect), "JPEG", quality=92) for seed in range(3)]
+    items = [ImageItem(source=f"{label}-{i}.jpg", name=f"{i}.jpg", read=lambda d=d: d) for i, d in enumerate(photos)]
+    predictions = list(Engine(phone_bundle).classify(items))
+    assert [p.label for p in predictions] == [label] * 3
+    # generated photos are not camera photos: the unknown-photo detector must notice
+    assert all(p.status == "unknown" for p in predictions)
