@@ -8,7 +8,6 @@ callback and stop when the ``cancel`` event is set; no Qt anywhere.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,20 +17,15 @@ import numpy as np
 import torch
 
 from core.bundle import Bundle, BundleError, build_network
-from core.network import NetworkOutputs
 from core.decode import DecodedImage, DecodeError, decode
 from core.interpret import decide_labels, interpret
+from core.network import NetworkOutputs
 from core.novelty import NoveltyDetector
 from core.prediction import Prediction
 from core.refine import local_contrast, refined_heatmaps
 from core.sources import ImageItem, SourceError
 
 ProgressCallback = Callable[[int, int], None]
-
-
-def default_threads() -> int:
-    """:returns: torch threads for inference: every core but one for decoding, at least one."""
-    return max(1, (os.cpu_count() or 2) - 1) if (os.cpu_count() or 1) > 2 else (os.cpu_count() or 1)
 
 
 def normalise(batch: torch.Tensor, mean, std) -> torch.Tensor:

@@ -171,10 +171,14 @@ def export_session(target: Path, predictions: list[Prediction], bundle: Bundle, 
     """
     folder = fresh_export_folder(target)
     folder.mkdir(parents=True, exist_ok=True)
-    label_of = lambda p: final_labels.get(p.source, p.label)
-    extra = lambda p: {"final_label": label_of(p) if p.ok else None,
-                       "corrected": p.ok and label_of(p) != p.label,
-                       "model_label": p.label, "model_confidence": p.confidence}
+    def label_of(prediction: Prediction) -> str | None:
+        return final_labels.get(prediction.source, prediction.label)
+
+    def extra(prediction: Prediction) -> dict:
+        final = label_of(prediction) if prediction.ok else None
+        return {"final_label": final, "corrected": prediction.ok and final != prediction.label,
+                "model_label": prediction.label, "model_confidence": prediction.confidence}
+
     document = results_document(predictions, bundle, extra, label_of)
     write_json(folder / "results.json", document)
     write_csv(folder / "results.csv", document, bundle.classes)

@@ -133,7 +133,7 @@ class Gallery(QScrollArea):
         move = menu.addMenu("Move to")
         for number, label in enumerate(self.classes, 1):
             action = move.addAction(f"{label.capitalize()}\t{number}" if number <= 9 else label.capitalize())
-            action.triggered.connect(lambda _=False, l=label: self.relabel_requested.emit(keys, l))
+            action.triggered.connect(lambda _=False, target=label: self.relabel_requested.emit(keys, target))
         menu.addSeparator()
         menu.addAction("Remove from session", lambda: self.remove_requested.emit(keys))
         menu.exec(view.viewport().mapToGlobal(point))

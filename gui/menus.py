@@ -93,7 +93,7 @@ class MenuActions:
         self._class_actions = []
         for number, label in enumerate(classes, 1):
             action = _action(self.window, label.capitalize(),
-                             lambda _=False, l=label: self.window.relabel_selection(l),
+                             lambda _=False, target=label: self.window.relabel_selection(target),
                              str(number) if number <= 9 else None)
             self.move_menu.addAction(action)
             self.window.addAction(action)  # shortcuts work wherever the focus is

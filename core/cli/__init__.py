@@ -10,7 +10,7 @@ from core.selftest import run_selftest
 
 COMMANDS = {"classify": classify, "models": models, "train": train, "evaluate": evaluate,
             "bench": bench}
-EXIT_OK, EXIT_SOME_FAILED, EXIT_CANNOT_RUN = 0, 1, 2
+EXIT_CANNOT_RUN = 2  # commands return 0 (all done), 1 (some inputs failed) or this
 
 
 def build_parser(commands: dict) -> argparse.ArgumentParser:

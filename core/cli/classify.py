@@ -59,7 +59,9 @@ def _write_outputs(args, predictions, document, classes) -> None:
         write_json(args.json, document)
     if args.csv:
         write_csv(args.csv, document, classes)
-    report = lambda prediction, reason: print(f"error: {prediction.source}: {reason}", file=sys.stderr)
+    def report(prediction, reason: str) -> None:
+        print(f"error: {prediction.source}: {reason}", file=sys.stderr)
+
     if args.sort:
         sort_copies(args.out, predictions, on_error=report)
     if args.overlays:

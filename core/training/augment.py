@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import torch
 
-from core.torchvision_compat import torchvision  # noqa: F401  (must come before any torchvision import)
-from torchvision import tv_tensors  # noqa: E402
-from torchvision.transforms import v2 as T  # noqa: E402
+from core.torchvision_compat import torchvision  # noqa: F401, I001  (must come before any torchvision import)
+from torchvision import tv_tensors  # noqa: E402, I001
+from torchvision.transforms import v2 as T  # noqa: E402, I001
 _CROP_TRIES = 4
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+
 from core.bundle import Bundle
 from core.engine import Engine
 from core.sources import collect_items
 from core.training import calibration
 from core.training.dataset import scan_dataset
 from core.training.metrics import classification_metrics, defect_recall
-from core.training.trust_metrics import (generated_non_photos, localisation_scores, novelty_report,
-                                         review_summary)
+from core.training.trust_metrics import generated_non_photos, localisation_scores, novelty_report, review_summary
 
 
 def evaluate_bundle(bundle: Bundle, data_dir, masks_dir=None, only_validation: bool = False,

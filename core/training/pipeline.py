@@ -11,13 +11,13 @@ import torch
 from core.bundle import Bundle, save_bundle
 from core.interpret import decide_labels
 from core.network import ClassMapNet, Pooling, set_output_stride
+from core.novelty import NoveltyDetector
 from core.refine import DETAIL_LAYERS
 from core.training import calibration
 from core.training.dataset import grouped_split, scan_dataset
 from core.training.metrics import classification_metrics, defect_recall
 from core.training.model_setup import pretrained_model
 from core.training.trainer import TrainConfig, TrainResult, collect_outputs, plain_loader, train
-from core.novelty import NoveltyDetector
 
 
 def train_bundle(data_dir, out_dir, config: TrainConfig, *, pretrained=None, val_fraction: float = 0.2,

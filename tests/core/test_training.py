@@ -11,9 +11,9 @@ from core.bundle import load_bundle
 from core.cli import main
 from core.engine import Engine
 from core.sources import collect_items
-from core.training.evaluate import evaluate_bundle
 from core.training.calibration import expected_calibration_error, fit_temperature, nll
 from core.training.dataset import Sample, grouped_split, scan_dataset
+from core.training.evaluate import evaluate_bundle
 from core.training.losses import focal_loss, pointing_loss
 from tests.images import shape_image
 
