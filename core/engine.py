@@ -15,6 +15,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
+from PIL import Image
 
 from core.bundle import Bundle, BundleError, build_network
 from core.decode import DecodedImage, DecodeError, decode
@@ -107,6 +108,14 @@ class Engine:
         self.decode_workers = max(1, decode_workers)
         self.thumbnail_edge = thumbnail_edge
         self.novelty = _load_novelty(bundle)
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Pay the one-time costs now (Pillow's plugin imports, the first forward pass's setup)
+        so they never stall the first real batch, or a window waiting for its results."""
+        Image.init()
+        height, width = self.bundle.input_hw
+        self.forward(self.preprocess(np.zeros((1, height, width, 3), dtype=np.uint8)))
 
     def classify(self, items: Iterable[ImageItem], progress: ProgressCallback | None = None,
                  cancel: threading.Event | None = None) -> Iterator[Prediction]:
