@@ -129,11 +129,10 @@ def write_overlays(out_dir: Path, predictions: Iterable[Prediction], opacity: fl
 
 
 def overlay_png(prediction: Prediction, opacity: float = 0.5) -> bytes:
-    """:returns: PNG bytes of the photo with its heatmap and box, long edge ``OVERLAY_EDGE``."""
+    """:returns: PNG bytes of the photo with its heatmap and boxes, long edge ``OVERLAY_EDGE``."""
     image = open_upright(prediction.item.read())
     image.thumbnail((OVERLAY_EDGE, OVERLAY_EDGE), Image.Resampling.BILINEAR)
-    boxes = [prediction.box] if prediction.box else None
-    blended = blend_heatmap(np.asarray(image), prediction.heatmap, opacity, boxes)
+    blended = blend_heatmap(np.asarray(image), prediction.heatmap, opacity, prediction.boxes)
     buffer = io.BytesIO()
     Image.fromarray(blended).save(buffer, format="PNG")
     return buffer.getvalue()
