@@ -58,7 +58,7 @@ def run_app(paths: list[str], screenshot: str | None = None) -> int:
 def _screenshot_when_done(window: MainWindow, path: str) -> None:
     """Poll until the window is idle with results, show the first photo, save, quit."""
     def check() -> None:
-        if window.bundle is None or window._jobs or not window.model.entries():
+        if window.bundle is None or window.busy or not window.model.entries():
             return
         timer.stop()
         readable = [e for e in window.model.entries() if e.prediction.ok]

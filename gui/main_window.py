@@ -41,7 +41,7 @@ class MainWindow(QMainWindow):
         self.bundle: Bundle | None = None
         self.model = GalleryModel(self)
         self.undo_stack = QUndoStack(self)
-        self._jobs: dict[int, int] = {}  # running or queued job -> items (once known)
+        self._jobs: set[int] = set()  # classification jobs queued or running
         self._incoming: list = []  # results waiting for the next gallery update
         self._discarded_through = 0  # jobs whose late results belong to a cleared session
         self._flush_timer = QTimer(self, singleShot=True, interval=150)
@@ -112,6 +112,11 @@ class MainWindow(QMainWindow):
         self.gallery.set_thumbnail_edge(self.settings.get("thumbnail_edge"))
         self._on_heatmaps_changed(self.toolbar.heatmaps.isChecked(), self.toolbar.opacity)
 
+    @property
+    def busy(self) -> bool:
+        """:returns: True while photos are queued or being classified."""
+        return bool(self._jobs)
+
     # -- what the user does ------------------------------------------------------------
     def open_paths(self, paths) -> None:
         """Classify files, folders and ZIPs (queued behind a running batch)."""
@@ -121,7 +126,7 @@ class MainWindow(QMainWindow):
         self.settings.set("last_folder", str(Path(paths[0]).parent))
         self.stack.setCurrentWidget(self.splitter)
         job = self.client.classify(paths)
-        self._jobs[job] = 0
+        self._jobs.add(job)
         log.info("queued job %d: %d path(s)", job, len(paths))
 
     def cancel(self) -> None:
@@ -211,7 +216,6 @@ class MainWindow(QMainWindow):
         self._update_status()
 
     def _on_batch_started(self, job: int, total: int) -> None:
-        self._jobs[job] = total
         self.progress.cancel.setEnabled(True)
         self.progress.start(total)
 
@@ -233,7 +237,7 @@ class MainWindow(QMainWindow):
 
     def _on_batch_finished(self, job: int, cancelled: bool) -> None:
         self._flush_incoming()
-        self._jobs.pop(job, None)
+        self._jobs.discard(job)
         if not self._jobs:
             self.progress.hide()
         if cancelled:

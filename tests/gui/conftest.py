@@ -38,4 +38,4 @@ def photo_zip(tmp_path):
 
 def wait_idle(qtbot, window, expected: int, timeout: int = 60_000) -> None:
     """Wait until ``expected`` items arrived and no job is left."""
-    qtbot.waitUntil(lambda: len(window.model.entries()) >= expected and not window._jobs, timeout=timeout)
+    qtbot.waitUntil(lambda: len(window.model.entries()) >= expected and not window.busy, timeout=timeout)

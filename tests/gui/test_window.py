@@ -43,7 +43,7 @@ def test_cancel_keeps_what_was_finished(qtbot, window, photo_zip):
     window.open_paths([photo_zip(160, broken=0)])
     qtbot.waitUntil(lambda: len(window.model.entries()) >= 8, timeout=30_000)
     window.cancel()
-    qtbot.waitUntil(lambda: not window._jobs, timeout=5_000)  # stops within a batch or two
+    qtbot.waitUntil(lambda: not window.busy, timeout=5_000)  # stops within a batch or two
     kept = len(window.model.entries())
     assert 8 <= kept < 160
     assert not window.progress.isVisible()
@@ -154,7 +154,7 @@ def test_clearing_drops_results_still_in_flight(qtbot, window, photo_zip, monkey
     monkeypatch.setattr("gui.dialogs.confirm", lambda *_: True)
     window.relabel([window.model.entries()[0].key], "stain")
     window.clear_session()
-    qtbot.waitUntil(lambda: not window._jobs, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.busy, timeout=10_000)
     qtbot.wait(300)
     assert window.model.entries() == [] and window.stack.currentWidget() is window.drop_area
     assert not window.undo_stack.canUndo()
