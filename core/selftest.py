@@ -54,6 +54,8 @@ def run_selftest(model: str | None = None, say=print) -> int:
     for text, passed in checks:
         say(f"{'ok' if passed else 'FAIL':5} {text}")
     say(f"      result: {prediction.explanation}")
+    if prediction.status == "unknown":
+        say("      (a generated photo is no camera photo: 'unknown' is the detector doing its job)")
     failed = [text for text, passed in checks if not passed]
     say("Self-test passed." if not failed else f"Self-test FAILED: {', '.join(failed)}")
     return 0 if not failed else 1
