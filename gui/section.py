@@ -53,6 +53,9 @@ class SectionView(QListView):
         self.setSpacing(4)
         self.setLayoutMode(QListView.LayoutMode.Batched)
         self.setBatchSize(200)
+        # The first viewport() call costs ~250 ms (PySide6 initialises the binding lazily):
+        # pay it while the window opens, not when the first results arrive.
+        self.viewport().setAcceptDrops(True)
 
     def content_height(self) -> int:
         """:returns: the height that shows every row at the current width."""

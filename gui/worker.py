@@ -12,6 +12,7 @@ import logging
 import traceback
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from core.bundle import Bundle, BundleError
@@ -121,6 +122,10 @@ class WorkerClient(QObject):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        # PySide6 initialises a binding on its first use, holding the GIL for up to ~250 ms.
+        # Do that here for what the worker calls, so the worker never freezes the window.
+        rgb_image(np.zeros((2, 2, 3), np.uint8))
+        heatmap_image(np.zeros((2, 2), np.float32))
         self.thread = QThread()
         self.thread.setObjectName("defectsort-worker")
         self.worker = Worker()
