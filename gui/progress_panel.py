@@ -34,7 +34,7 @@ class ProgressPanel(QWidget):
         layout.addWidget(self.label)
         layout.addWidget(self.bar, 1)
         layout.addWidget(self.cancel)
-        self._started, self._done_before = 0.0, 0
+        self._started, self._done_before, self._shown_at = 0.0, 0, 0.0
         self.rate = 0.0
         self.hide()
 
@@ -47,8 +47,13 @@ class ProgressPanel(QWidget):
         self.show()
 
     def update_progress(self, done: int, total: int) -> None:
-        """Show ``done`` of ``total`` with the throughput since :meth:`start`."""
-        elapsed = time.monotonic() - self._started
+        """Show ``done`` of ``total`` with the throughput since :meth:`start` (at most ~4 times a second:
+        repainting the bar costs the GUI thread more than the news is worth)."""
+        now = time.monotonic()
+        if done < total and now - self._shown_at < 0.25:
+            return
+        self._shown_at = now
+        elapsed = now - self._started
         self.rate = (done - self._done_before) / elapsed if elapsed > 0.2 else 0.0
         self.bar.setRange(0, max(total, 1))
         self.bar.setValue(done)

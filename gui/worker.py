@@ -9,6 +9,8 @@ a flag the engine checks between batches, so it takes effect within one batch.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import traceback
 from pathlib import Path
 
@@ -53,6 +55,16 @@ class Worker(QObject):
         self.cancelled_through = 0  # written by the GUI thread, read here (an int: atomic)
         self._engine: Engine | None = None
         self._next_key = 0
+
+    @Slot()
+    def lower_priority(self) -> None:
+        """Run this thread (and the decode and torch threads it starts, which inherit it on
+        Linux) below the GUI thread, so the window keeps its share of a busy CPU."""
+        if hasattr(os, "setpriority"):
+            try:
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+            except OSError:
+                log.info("could not lower the worker's priority")
 
     @Slot(str)
     def load_model(self, name_or_dir: str) -> None:
@@ -133,7 +145,8 @@ class WorkerClient(QObject):
         self._load_requested.connect(self.worker.load_model)
         self._classify_requested.connect(self.worker.classify)
         self._export_requested.connect(self.worker.export)
-        self.thread.start()
+        self.thread.started.connect(self.worker.lower_priority)
+        self.thread.start(QThread.Priority.LowPriority)
         self._last_job = 0
 
     @property
