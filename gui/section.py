@@ -128,7 +128,7 @@ class Section(QWidget):
         """Update the header text and the view's height after rows came or went."""
         arrow = "▾" if self.header.isChecked() else "▸"
         self.header.setText(f"{arrow}  {self.title}  ({self.count()})")
-        self.view.setFixedHeight(self.view.content_height() if self.header.isChecked() else 0)
+        self._fit_height()
         self.setVisible(self.count() > 0 or self.section not in SPECIAL_SECTIONS)
 
     def _on_header_toggled(self, expanded: bool) -> None:
@@ -137,4 +137,7 @@ class Section(QWidget):
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
+        self._fit_height()  # a new width means a new number of columns
+
+    def _fit_height(self) -> None:
         self.view.setFixedHeight(self.view.content_height() if self.header.isChecked() else 0)

@@ -9,7 +9,6 @@ from core.bundle import BundleError
 from core.cli.progress import batch_updater, progress_bar
 from core.export import write_json
 from core.registry import resolve_bundle
-from core.sources import collect_items
 from core.training.evaluate import evaluate_bundle
 from core.training.report import plot_confusion, plot_per_class, plot_reliability
 
@@ -32,8 +31,7 @@ def run(args) -> int:
     """Evaluate and print a summary. :returns: the exit code."""
     try:
         bundle = resolve_bundle(args.bundle)
-        total = len(collect_items([args.data_dir]))
-        with progress_bar(total, "Evaluating") as bar:
+        with progress_bar(0, "Evaluating") as bar:  # the engine reports the total
             metrics = evaluate_bundle(bundle, args.data_dir, args.masks, args.only_validation,
                                       args.batch_size, batch_updater(bar), args.foreign)
     except (BundleError, ValueError, OSError) as error:
