@@ -15,8 +15,14 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save
 
+from core.decision import DEFAULT_HEATMAP_CELLS
 from core.files import file_sha256, write_bytes_atomic, write_text_atomic
-from core.network import ClassMapNet, Pooling, build_torchvision_model, set_output_stride
+from core.network import (
+    ClassMapNet,
+    Pooling,
+    build_torchvision_model,
+    set_output_stride,
+)
 
 METADATA_FILE = "model.json"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -46,7 +52,10 @@ class Bundle:
     detail_window: int = 5
     temperature: float = 1.0
     subject: str = "image"  # how explanations name the photographed thing ("screen")
-    thresholds: dict = field(default_factory=dict)  # "review" (confidence), "also" (probability)
+    normal_class: str | None = None  # the class meaning "no defect" (see core.decision.normal_class_of)
+    thresholds: dict = field(default_factory=dict)  # the decision numbers, see core.decision.DecisionPolicy
+    heatmap_cells: int = DEFAULT_HEATMAP_CELLS  # largest heatmap kept per photo
+    resize: str = "bilinear"  # how photos are resized to the input (a Pillow filter name)
     novelty: dict = field(default_factory=dict)  # unknown-photo detector, see core.novelty
     metrics: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
@@ -57,11 +66,6 @@ class Bundle:
     def input_hw(self) -> tuple[int, int]:
         """:returns: ``(height, width)`` of the model input."""
         return int(self.input_size[0]), int(self.input_size[1])
-
-    @property
-    def good_label(self) -> str | None:
-        """:returns: the class meaning "no defect" (``good``), if the model has one."""
-        return "good" if "good" in self.classes else None
 
     @property
     def weights_path(self) -> Path:
@@ -77,7 +81,7 @@ class Bundle:
         return data
 
 
-def load_bundle(folder) -> Bundle:
+def load_bundle(folder: str | Path) -> Bundle:
     """Read a bundle's metadata and check it is complete (the weights are not loaded yet).
 
     :param folder: the bundle folder (or its model.json)
@@ -124,14 +128,17 @@ def build_network(bundle: Bundle, verify: bool = True) -> ClassMapNet:
     return ClassMapNet(model, bundle.arch, Pooling.from_json(bundle.pooling), bundle.detail_layer).eval()
 
 
-def read_state_dict(path: Path) -> dict:
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Read a state_dict from safetensors or a torch file, never unpickling objects."""
+    state: dict[str, torch.Tensor]
     if Path(path).suffix == ".safetensors":
-        return load_file(str(path))
-    return torch.load(path, map_location="cpu", weights_only=True)
+        state = load_file(str(path))
+    else:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    return state
 
 
-def save_bundle(bundle: Bundle, model: torch.nn.Module, folder) -> Bundle:
+def save_bundle(bundle: Bundle, model: torch.nn.Module, folder: str | Path) -> Bundle:
     """Write weights and model.json into ``folder`` (created if needed), atomically each.
 
     :param bundle: metadata; ``sha256`` and ``folder`` are filled in
@@ -152,4 +159,4 @@ def save_bundle(bundle: Bundle, model: torch.nn.Module, folder) -> Bundle:
 def write_metadata(bundle: Bundle) -> None:
     """Rewrite model.json of a saved bundle (e.g. after calibration added a temperature)."""
     text = json.dumps(bundle.to_json(), indent=2, ensure_ascii=False) + "\n"
-    write_text_atomic(bundle.folder / METADATA_FILE, text)
+    write_text_atomic(bundle.weights_path.parent / METADATA_FILE, text)

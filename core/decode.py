@@ -36,24 +36,39 @@ class DecodedImage:
     thumbnail: np.ndarray | None = None
 
 
-def decode(data: bytes, size: tuple[int, int], thumbnail_edge: int | None = None) -> DecodedImage:
+def decode(
+    data: bytes, size: tuple[int, int], thumbnail_edge: int | None = None, resize: str = "bilinear"
+) -> DecodedImage:
     """Decode ``data`` and resize it to ``size``.
 
     :param data: the encoded file
     :param size: ``(height, width)`` the model expects
     :param thumbnail_edge: also return a thumbnail with this long edge, or None
+    :param resize: the resampling filter, by Pillow name (the bundle's ``resize``)
     :returns: a :class:`DecodedImage`
     :raises DecodeError: empty, truncated, corrupt or oversized images
     """
     image = open_upright(data, draft_size=size)
     height, width = size
-    pixels = np.asarray(image.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=2.0))
+    method = Image.Resampling[resize.upper()]
+    pixels = np.asarray(image.resize((width, height), method, reducing_gap=2.0))
     thumbnail = None
     if thumbnail_edge:
         small = image.copy()
         small.thumbnail((thumbnail_edge, thumbnail_edge), Image.Resampling.BILINEAR, reducing_gap=2.0)
         thumbnail = np.asarray(small)
     return DecodedImage(pixels=pixels, original_size=image.info["upright_size"], thumbnail=thumbnail)
+
+
+def decode_for_display(data: bytes, edge: int) -> np.ndarray:
+    """Decode a photo upright for showing it, its long edge at most ``edge`` pixels.
+
+    :returns: ``H x W x 3`` uint8 RGB
+    :raises DecodeError: when the bytes are not a usable image
+    """
+    image = open_upright(data, draft_size=(edge, edge))
+    image.thumbnail((edge, edge), Image.Resampling.BILINEAR)
+    return np.asarray(image)
 
 
 def open_upright(data: bytes, draft_size: tuple[int, int] | None = None) -> Image.Image:
@@ -115,7 +130,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
         return Image.fromarray(_wide_to_8bit(np.asarray(image)), "L").convert("RGB")
     if "A" in image.mode or "transparency" in image.info:
         rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, _BACKGROUND + (255,))
+        background = Image.new("RGBA", rgba.size, (*_BACKGROUND, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
     return image.convert("RGB")
 

@@ -1,35 +1,48 @@
-"""Classify image items in batches: decode (worker threads) -> batch -> model -> Prediction.
+"""Classify image items in stages: read + decode (threads) -> batch -> forward -> post-process -> Prediction.
 
-Decoding of the next batches runs on a small thread pool while the current batch is in
-the model (Pillow and torch both release the GIL). Heatmaps come from the same forward
-pass (see :mod:`core.network`). Long runs report through a plain ``progress(done, total)``
-callback and stop when the ``cancel`` event is set; no Qt anywhere.
+Each stage is a small function: :meth:`Engine.preprocess` (pixels -> normalised tensor),
+:meth:`Engine.forward` (the raw network outputs, :class:`core.network.NetworkOutputs`),
+:func:`core.postprocess.postprocess` (every decision, by the :class:`DecisionPolicy`) and
+:func:`core.interpret.interpret` (the Prediction). Decoding of the next batches runs on a
+small thread pool while the current batch is in the model (Pillow and torch both release
+the GIL). Long runs report through a plain ``progress(done, total)`` callback (the total
+grows while the sources are still being walked) and stop when ``cancel`` is set; no Qt.
 """
 
 from __future__ import annotations
 
-import threading
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Iterable, Iterator
+from typing import Protocol
 
 import numpy as np
 import torch
 from PIL import Image
 
 from core.bundle import Bundle, BundleError, build_network
+from core.decision import DecisionPolicy
 from core.decode import DecodedImage, DecodeError, decode
-from core.interpret import decide_labels, interpret
+from core.interpret import interpret
 from core.network import NetworkOutputs
 from core.novelty import NoveltyDetector
+from core.postprocess import postprocess
 from core.prediction import Prediction
-from core.refine import local_contrast, refined_heatmaps
+from core.reader import SourceReader
 from core.sources import ImageItem, SourceError
+from core.stream import ItemStream
 
 ProgressCallback = Callable[[int, int], None]
+Loaded = tuple[DecodedImage, int] | str  # decoded pixels and file size, or why it failed
 
 
-def normalise(batch: torch.Tensor, mean, std) -> torch.Tensor:
+class CancelFlag(Protocol):
+    """Anything with ``is_set()``: a :class:`threading.Event`, or the GUI's per-job flag."""
+
+    def is_set(self) -> bool: ...
+
+
+def normalise(batch: torch.Tensor, mean: list[float], std: list[float]) -> torch.Tensor:
     """Scale a uint8 ``N x 3 x H x W`` batch to the model's normalised float input.
 
     :param batch: uint8 pixels, channels first
@@ -37,16 +50,16 @@ def normalise(batch: torch.Tensor, mean, std) -> torch.Tensor:
     :param std: per-channel standard deviation on the 0..1 scale
     :returns: a float tensor in channels-last memory format (faster convolutions on CPU)
     """
-    mean = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1) * 255.0
-    std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1) * 255.0
-    return ((batch.float() - mean) / std).contiguous(memory_format=torch.channels_last)
+    shift = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1) * 255.0
+    scale = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1) * 255.0
+    return ((batch.float() - shift) / scale).contiguous(memory_format=torch.channels_last)
 
 
 def _load_novelty(bundle: Bundle) -> NoveltyDetector | None:
     if not bundle.novelty:
         return None
     try:
-        return NoveltyDetector.load(bundle.folder, bundle.novelty)
+        return NoveltyDetector.load(bundle.weights_path.parent, bundle.novelty)
     except (OSError, ValueError, KeyError) as error:
         raise BundleError(f"unknown-photo detector of '{bundle.name}' cannot be used: {error}") from None
 
@@ -95,14 +108,25 @@ class Engine:
     :param decode_workers: threads decoding photos ahead of the model
     :param thumbnail_edge: also make thumbnails with this long edge (for the GUI), or None
     :param precision: ``fp32`` (exact), ``bf16`` or ``auto``: see :func:`resolve_precision`
+    :param policy: how outputs become results (default: the bundle's own); may be replaced later
     """
 
-    def __init__(self, bundle: Bundle, batch_size: int | None = None, threads: int | None = None,
-                 decode_workers: int = 2, thumbnail_edge: int | None = None, precision: str = "fp32"):
+    def __init__(
+        self,
+        bundle: Bundle,
+        batch_size: int | None = None,
+        threads: int | None = None,
+        decode_workers: int = 2,
+        thumbnail_edge: int | None = None,
+        precision: str = "fp32",
+        policy: DecisionPolicy | None = None,
+    ):
         if threads:
             torch.set_num_threads(threads)
         self.bundle = bundle
-        self.network = build_network(bundle).to(memory_format=torch.channels_last)
+        self.policy = policy or DecisionPolicy.from_bundle(bundle)
+        self.network = build_network(bundle)
+        self.network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack it
         self.precision = resolve_precision(precision)
         self.batch_size = max(1, batch_size or auto_batch_size(bundle))
         self.decode_workers = max(1, decode_workers)
@@ -115,85 +139,93 @@ class Engine:
         so they never stall the first real batch, or a window waiting for its results."""
         Image.init()
         height, width = self.bundle.input_hw
-        self.forward(self.preprocess(np.zeros((1, height, width, 3), dtype=np.uint8)))
+        outputs = self.forward(self.preprocess(np.zeros((1, height, width, 3), dtype=np.uint8)))
+        postprocess(outputs, self.policy, self.novelty, self.bundle.detail_window)
 
-    def classify(self, items: Iterable[ImageItem], progress: ProgressCallback | None = None,
-                 cancel: threading.Event | None = None) -> Iterator[Prediction]:
+    def classify(
+        self, items: Iterable[ImageItem], progress: ProgressCallback | None = None, cancel: CancelFlag | None = None
+    ) -> Iterator[Prediction]:
         """Yield one :class:`Prediction` per item, in order, until done or cancelled.
 
-        :param items: image items from :func:`core.sources.collect_items`
-        :param progress: called as ``progress(done, total)`` after each batch
+        Archives are opened once for the run and closed when it ends (or is cancelled).
+
+        :param items: image items, e.g. :func:`core.sources.iter_items` (consumed as it goes)
+        :param progress: called as ``progress(done, found)`` after each batch (``found`` may grow)
         :param cancel: when set, stop after the current batch
         """
-        items = list(items)
+        stream = items if isinstance(items, ItemStream) else ItemStream(items)
+        lookahead = max(4, 2 * self.batch_size)  # photos decoded ahead while the model runs
         done = 0
-        with ThreadPoolExecutor(self.decode_workers, thread_name_prefix="decode") as pool:
-            pending: deque[tuple[ImageItem, Future]] = deque()
-            queue = iter(items)
-            for _ in range(max(4, 2 * self.batch_size)):  # decode ahead while the model runs
-                self._submit_next(pool, queue, pending)
+        with stream, SourceReader() as reader, ThreadPoolExecutor(self.decode_workers, "decode") as pool:
+            pending: deque[tuple[ImageItem, Future[Loaded]]] = deque()
+
+            def decode_ahead() -> None:  # waits for the walk only when there is nothing else to do
+                while len(pending) < lookahead:
+                    item = stream.poll(wait=not pending)
+                    if item is None:
+                        return
+                    pending.append((item, pool.submit(self._load, item, reader)))
+
+            decode_ahead()
             while pending:
                 if cancel is not None and cancel.is_set():
                     for _, future in pending:
                         future.cancel()
                     return
                 batch = [pending.popleft() for _ in range(min(self.batch_size, len(pending)))]
-                for _ in batch:
-                    self._submit_next(pool, queue, pending)
+                decode_ahead()
                 yield from self._classify_batch([(item, future.result()) for item, future in batch])
                 done += len(batch)
                 if progress is not None:
-                    progress(done, len(items))
+                    progress(done, max(done, stream.found))
+                decode_ahead()
 
-    def _submit_next(self, pool, queue, pending) -> None:
-        item = next(queue, None)
-        if item is not None:
-            pending.append((item, pool.submit(self._load, item)))
-
-    def _load(self, item: ImageItem) -> tuple[DecodedImage, int] | str:
+    def _load(self, item: ImageItem, reader: SourceReader) -> Loaded:
         """Read and decode one item; a failure becomes its one-line reason."""
         if item.error:
             return item.error
         try:
-            data = item.read()
-            return decode(data, self.bundle.input_hw, self.thumbnail_edge), len(data)
+            data = reader.read_item(item)
+            return decode(data, self.bundle.input_hw, self.thumbnail_edge, self.policy.resize), len(data)
         except (SourceError, DecodeError) as error:
             return str(error)
         except MemoryError:
             return "not enough memory to decode this image"
 
-    def _classify_batch(self, loaded: list[tuple[ImageItem, object]]) -> list[Prediction]:
-        """Run the decoded photos of one batch through the model; failures pass straight through."""
-        results = [Prediction.failed(item, outcome) if isinstance(outcome, str) else None
-                   for item, outcome in loaded]
-        readable = [index for index, result in enumerate(results) if result is None]
+    def _classify_batch(self, loaded: list[tuple[ImageItem, Loaded]]) -> list[Prediction]:
+        """Run the decoded photos of one batch through the stages; failures pass straight through."""
+        results: dict[int, Prediction] = {}
+        readable: list[tuple[int, ImageItem, DecodedImage, int]] = []
+        for index, (item, outcome) in enumerate(loaded):
+            if isinstance(outcome, str):
+                results[index] = Prediction.failed(item, outcome)
+            else:
+                readable.append((index, item, *outcome))
         if readable:
-            pixels = np.stack([loaded[i][1][0].pixels for i in readable])
-            probabilities, heatmaps, map_peaks, ood_scores = self.forward(self.preprocess(pixels))
-            for row, index in enumerate(readable):
-                item, (decoded, size) = loaded[index]
-                results[index] = interpret(self.bundle, item, decoded, size, probabilities[row], heatmaps[row],
-                                           map_peaks[row], None if ood_scores is None else ood_scores[row])
-        return results
+            pixels = np.stack([decoded.pixels for _, _, decoded, _ in readable])
+            decisions = postprocess(
+                self.forward(self.preprocess(pixels)), self.policy, self.novelty, self.bundle.detail_window
+            )
+            classes = self.policy.classes
+            for (index, item, decoded, size), decision in zip(readable, decisions):
+                results[index] = interpret(decision, item, decoded, size, classes, self.bundle.subject)
+        return [results[index] for index in range(len(loaded))]
 
     def preprocess(self, pixels: np.ndarray) -> torch.Tensor:
         """``N x H x W x 3`` uint8 -> normalised ``N x 3 x H x W`` float tensor (channels-last memory)."""
         return normalise(torch.from_numpy(pixels).permute(0, 3, 1, 2), self.bundle.mean, self.bundle.std)
 
     @torch.inference_mode()
-    def forward(self, batch: torch.Tensor):
+    def forward(self, batch: torch.Tensor) -> NetworkOutputs:
         """Run the model on a normalised batch.
 
-        :returns: calibrated probabilities ``N x K``, each photo's heatmap for its top class,
-            each class map's peak ``N x K``, and unknown-photo scores ``N`` (or None)
+        :returns: the raw network outputs (logits, class maps, fine detail, embedding) as float32
         """
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
             outputs = self.network.forward_all(batch)
-        outputs = NetworkOutputs(*(None if t is None else t.float() for t in outputs))
-        probabilities = torch.softmax(outputs.logits / self.bundle.temperature, dim=1)
-        labels = torch.from_numpy(decide_labels(self.bundle, probabilities.numpy()))
-        chosen = outputs.maps[torch.arange(len(outputs.maps)), labels]
-        if outputs.detail is not None:
-            chosen = refined_heatmaps(chosen, local_contrast(outputs.detail, self.bundle.detail_window))
-        ood_scores = self.novelty.scores(outputs.embedding) if self.novelty else None
-        return probabilities.numpy(), chosen.float().numpy(), outputs.maps.amax(dim=(2, 3)).numpy(), ood_scores
+        return NetworkOutputs(
+            outputs.logits.float(),
+            outputs.maps.float(),
+            None if outputs.detail is None else outputs.detail.float(),
+            outputs.embedding.float(),
+        )

@@ -11,11 +11,8 @@ from collections import deque
 
 import numpy as np
 
-# A strong region: connected cells above 35 % of the heatmap's maximum whose own peak reaches
-# 50 % of it. Chosen on the phone model's validation photos: the boxes then overlap the
-# defects best (IoU 0.42-0.49 per class, against 0.10-0.41 with a flat 50 % threshold).
-REGION_THRESHOLD = 0.35
-REGION_MIN_PEAK = 0.5
+from core.decision import DEFAULTS
+
 _EDGE = 0.12  # within this fraction of a border, a point is "near the ... edge"
 
 
@@ -31,7 +28,7 @@ def normalise_map(class_map: np.ndarray) -> np.ndarray:
     return ((class_map - low) / (high - low)).astype(np.float32)
 
 
-def shrink(heatmap: np.ndarray, max_cells: int = 64 * 112) -> np.ndarray:
+def shrink(heatmap: np.ndarray, max_cells: int) -> np.ndarray:
     """Max-pool a fine heatmap by a whole factor until it has at most ``max_cells`` cells.
 
     Predictions cross threads and live in the GUI by the thousand, so they carry this
@@ -44,7 +41,8 @@ def shrink(heatmap: np.ndarray, max_cells: int = 64 * 112) -> np.ndarray:
         return heatmap
     rows, cols = heatmap.shape[0] // factor, heatmap.shape[1] // factor
     blocks = heatmap[: rows * factor, : cols * factor].reshape(rows, factor, cols, factor)
-    return blocks.max(axis=(1, 3))
+    pooled: np.ndarray = blocks.max(axis=(1, 3))
+    return pooled
 
 
 def find_peak(heatmap: np.ndarray) -> tuple[float, float]:
@@ -54,7 +52,7 @@ def find_peak(heatmap: np.ndarray) -> tuple[float, float]:
     :returns: ``(x, y)`` normalised to 0..1
     """
     rows, cols = heatmap.shape
-    y, x = np.unravel_index(int(np.argmax(heatmap)), heatmap.shape)
+    y, x = (int(v) for v in np.unravel_index(int(np.argmax(heatmap)), heatmap.shape))
     dx = _parabola_offset(heatmap[y, max(x - 1, 0)], heatmap[y, x], heatmap[y, min(x + 1, cols - 1)])
     dy = _parabola_offset(heatmap[max(y - 1, 0), x], heatmap[y, x], heatmap[min(y + 1, rows - 1), x])
     return float((x + 0.5 + dx) / cols), float((y + 0.5 + dy) / rows)
@@ -67,8 +65,9 @@ def _parabola_offset(before: float, centre: float, after: float) -> float:
     return float(np.clip(0.5 * (before - after) / curvature, -0.5, 0.5))
 
 
-def strong_regions(heatmap: np.ndarray, threshold: float = REGION_THRESHOLD,
-                   min_peak: float = REGION_MIN_PEAK) -> list[dict]:
+def strong_regions(
+    heatmap: np.ndarray, threshold: float = DEFAULTS["region"], min_peak: float = DEFAULTS["region_min_peak"]
+) -> list[dict]:
     """Find the connected regions where the heatmap reaches ``threshold`` of its maximum.
 
     :param heatmap: ``h x w`` map scaled 0..1
@@ -116,8 +115,16 @@ def describe_location(x: float, y: float) -> str:
     :param y: 0 (top) .. 1 (bottom)
     :returns: a phrase that reads after "the model looked mostly"
     """
-    near = [side for side, close in (("top", y < _EDGE), ("bottom", y > 1 - _EDGE),
-                                     ("left", x < _EDGE), ("right", x > 1 - _EDGE)) if close]
+    near = [
+        side
+        for side, close in (
+            ("top", y < _EDGE),
+            ("bottom", y > 1 - _EDGE),
+            ("left", x < _EDGE),
+            ("right", x > 1 - _EDGE),
+        )
+        if close
+    ]
     if len(near) == 1:
         return f"near the {near[0]} edge"
     vertical = "upper" if y < 1 / 3 else "lower" if y > 2 / 3 else ""
@@ -131,8 +138,14 @@ def describe_location(x: float, y: float) -> str:
     return "at the centre"
 
 
-def explanation(label: str, confidence: float, peak: tuple[float, float], subject: str,
-                also: list[str] | None = None, other_places: list[str] | None = None) -> str:
+def explanation(
+    label: str,
+    confidence: float,
+    peak: tuple[float, float],
+    subject: str,
+    also: list[str] | None = None,
+    other_places: list[str] | None = None,
+) -> str:
     """:returns: e.g. ``"Scratch (87 %): the model looked mostly at the upper left of the screen."``
 
     :param other_places: phrases for further strong regions ("near the bottom edge")
@@ -144,4 +157,18 @@ def explanation(label: str, confidence: float, peak: tuple[float, float], subjec
     sentence += f", and also {' and '.join(places)}." if places else "."
     if also:
         sentence += " Also: " + ", ".join(a.capitalize() for a in also) + "."
+    return sentence
+
+
+def no_defect_sentence(
+    label: str, confidence: float, peak: tuple[float, float], subject: str, also: list[str] | None = None
+) -> str:
+    """:returns: e.g. ``"Good (99 %): no defect found on the screen; the strongest (weak) hint of one
+    is at the upper left."`` (the heatmap of a "no defect" photo shows that hint, faintly)"""
+    sentence = (
+        f"{label.capitalize()} ({confidence * 100:.0f} %): no defect found on the {subject}; "
+        f"the strongest (weak) hint of one is {describe_location(*peak)}."
+    )
+    if also:
+        sentence += " Also possible: " + ", ".join(a.capitalize() for a in also) + "."
     return sentence

@@ -10,22 +10,29 @@ import csv
 import io
 import json
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterable
 
-import numpy as np
 from PIL import Image
 
 from core.bundle import Bundle
-from core.decode import DecodeError, open_upright
-from core.files import safe_file_name, unique_path, write_bytes_atomic, write_text_atomic
+from core.decision import DecisionPolicy
+from core.decode import DecodeError, decode_for_display
+from core.files import (
+    safe_file_name,
+    unique_path,
+    write_bytes_atomic,
+    write_text_atomic,
+)
 from core.overlay import blend_heatmap
 from core.prediction import JSON_FIELDS, Prediction
+from core.reader import SourceReader
 from core.sources import SourceError
 
 OVERLAY_EDGE = 1280  # long edge of overlay images, in pixels
 LabelOf = Callable[[Prediction], str | None]
+OnError = Callable[[Prediction, str], None]
 
 
 def _model_label(prediction: Prediction) -> str | None:
@@ -35,13 +42,19 @@ def _model_label(prediction: Prediction) -> str | None:
 def summary(predictions: list[Prediction], label_of: LabelOf = _model_label) -> dict:
     """:returns: ``{"total", "by_label", "errors"}`` for a list of predictions."""
     labels = Counter(label_of(p) for p in predictions if p.ok)
-    return {"total": len(predictions), "by_label": dict(sorted(labels.items())),
-            "errors": sum(not p.ok for p in predictions)}
+    return {
+        "total": len(predictions),
+        "by_label": dict(sorted(labels.items())),
+        "errors": sum(not p.ok for p in predictions),
+    }
 
 
-def results_document(predictions: list[Prediction], bundle: Bundle,
-                     extra: Callable[[Prediction], dict] | None = None,
-                     label_of: LabelOf = _model_label) -> dict:
+def results_document(
+    predictions: list[Prediction],
+    bundle: Bundle,
+    extra: Callable[[Prediction], dict] | None = None,
+    label_of: LabelOf = _model_label,
+) -> dict:
     """Build the JSON document of ``defectsort classify --json``.
 
     :param predictions: the results, in order
@@ -51,8 +64,11 @@ def results_document(predictions: list[Prediction], bundle: Bundle,
     :returns: ``{"model", "summary", "items"}``
     """
     items = [{**p.to_dict(), **(extra(p) if extra else {})} for p in predictions]
-    return {"model": {"name": bundle.name, "version": bundle.version, "sha256": bundle.sha256},
-            "summary": summary(predictions, label_of), "items": items}
+    return {
+        "model": {"name": bundle.name, "version": bundle.version, "sha256": bundle.sha256},
+        "summary": summary(predictions, label_of),
+        "items": items,
+    }
 
 
 def write_json(path: Path, document: dict) -> None:
@@ -75,64 +91,72 @@ def write_csv(path: Path, document: dict, classes: list[str]) -> None:
     write_text_atomic(Path(path), buffer.getvalue())
 
 
-def sort_copies(out_dir: Path, predictions: Iterable[Prediction], label_of: LabelOf = _model_label,
-                on_error: Callable[[Prediction, str], None] | None = None) -> int:
-    """Copy every readable photo into ``out_dir/<label>/`` under a safe, unique name.
+class SortedCopies:
+    """Copies photos into ``out_dir/<label>/`` one by one, under safe, unique names.
 
-    :param out_dir: destination folder (created if needed)
-    :param predictions: results whose items can still be read
+    :param out_dir: destination folder (created when the first photo comes)
+    :param reader: reads the photos (keeps their archives open while it lives)
     :param label_of: the folder each prediction goes to
     :param on_error: told about a photo that could not be copied
-    :returns: the number of photos copied
     """
-    taken: dict[Path, set[str]] = {}
-    copied = 0
-    for prediction in predictions:
-        label = label_of(prediction)
-        if not prediction.ok or label is None or prediction.item is None:
-            continue
-        folder = Path(out_dir) / safe_file_name(label, fallback="label")
+
+    def __init__(
+        self, out_dir: Path, reader: SourceReader, label_of: LabelOf = _model_label, on_error: OnError | None = None
+    ):
+        self.out_dir, self.reader, self.label_of, self.on_error = Path(out_dir), reader, label_of, on_error
+        self.copied = 0
+        self._taken: dict[Path, set[str]] = {}
+
+    def add(self, prediction: Prediction) -> None:
+        """Copy one photo (errors and photos without a label are skipped)."""
+        label = self.label_of(prediction)
+        if not prediction.ok or label is None or prediction.ref is None:
+            return
+        folder = self.out_dir / safe_file_name(label, fallback="label")
         folder.mkdir(parents=True, exist_ok=True)
-        target = unique_path(folder, safe_file_name(prediction.name), taken.setdefault(folder, set()))
+        target = unique_path(folder, safe_file_name(prediction.name), self._taken.setdefault(folder, set()))
         try:
-            write_bytes_atomic(target, prediction.item.read())
-            copied += 1
+            write_bytes_atomic(target, self.reader.read(prediction.ref))
+            self.copied += 1
         except (SourceError, OSError) as error:
-            if on_error:
-                on_error(prediction, str(error))
-    return copied
+            if self.on_error:
+                self.on_error(prediction, str(error))
 
 
-def write_overlays(out_dir: Path, predictions: Iterable[Prediction], opacity: float = 0.5,
-                   on_error: Callable[[Prediction, str], None] | None = None) -> int:
-    """Write a heatmap overlay PNG per classified photo into ``out_dir``.
+class Overlays:
+    """Writes a heatmap overlay PNG per classified photo into ``out_dir``, one by one.
 
-    :returns: the number of overlays written
+    :param out_dir: destination folder (created at once)
+    :param reader: reads the photos
+    :param opacity: of the heatmap
+    :param on_error: told about a photo whose overlay could not be made
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    taken: set[str] = set()
-    written = 0
-    for prediction in predictions:
-        if not prediction.ok or prediction.heatmap is None or prediction.item is None:
-            continue
+
+    def __init__(self, out_dir: Path, reader: SourceReader, opacity: float = 0.5, on_error: OnError | None = None):
+        self.out_dir, self.reader, self.opacity, self.on_error = Path(out_dir), reader, opacity, on_error
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.written = 0
+        self._taken: set[str] = set()
+
+    def add(self, prediction: Prediction) -> None:
+        """Write one overlay (errors and predictions without a heatmap are skipped)."""
+        if not prediction.ok or prediction.heatmap is None or prediction.ref is None:
+            return
         try:
-            png = overlay_png(prediction, opacity)
+            png = overlay_png(prediction, self.reader.read(prediction.ref), self.opacity)
         except (SourceError, DecodeError, OSError) as error:
-            if on_error:
-                on_error(prediction, str(error))
-            continue
+            if self.on_error:
+                self.on_error(prediction, str(error))
+            return
         stem = safe_file_name(prediction.name).rsplit(".", 1)[0]
-        write_bytes_atomic(unique_path(out_dir, f"{stem}_{prediction.label}.png", taken), png)
-        written += 1
-    return written
+        write_bytes_atomic(unique_path(self.out_dir, f"{stem}_{prediction.label}.png", self._taken), png)
+        self.written += 1
 
 
-def overlay_png(prediction: Prediction, opacity: float = 0.5) -> bytes:
-    """:returns: PNG bytes of the photo with its heatmap and boxes, long edge ``OVERLAY_EDGE``."""
-    image = open_upright(prediction.item.read())
-    image.thumbnail((OVERLAY_EDGE, OVERLAY_EDGE), Image.Resampling.BILINEAR)
-    blended = blend_heatmap(np.asarray(image), prediction.heatmap, opacity, prediction.boxes)
+def overlay_png(prediction: Prediction, data: bytes, opacity: float = 0.5) -> bytes:
+    """:returns: PNG bytes of the photo (``data``) with its heatmap and boxes, long edge ``OVERLAY_EDGE``."""
+    assert prediction.heatmap is not None
+    blended = blend_heatmap(decode_for_display(data, OVERLAY_EDGE), prediction.heatmap, opacity, prediction.boxes)
     buffer = io.BytesIO()
     Image.fromarray(blended).save(buffer, format="PNG")
     return buffer.getvalue()
@@ -156,32 +180,50 @@ def fresh_export_folder(target: Path, now: datetime | None = None) -> Path:
     return candidate
 
 
-def export_session(target: Path, predictions: list[Prediction], bundle: Bundle, final_labels: dict[str, str],
-                   overlays: bool = False, on_error=None) -> Path:
+def export_session(
+    target: Path,
+    predictions: list[Prediction],
+    bundle: Bundle,
+    policy: DecisionPolicy,
+    final_labels: dict[str, str],
+    overlays: bool = False,
+    on_error: OnError | None = None,
+) -> Path:
     """Export an inspected batch: copies per final label, results.csv/json, optional overlays.
 
     :param target: the chosen folder (see :func:`fresh_export_folder`)
     :param predictions: the model's results
     :param bundle: the model used
+    :param policy: the decision policy in force (the one the window shows): it sets each status
     :param final_labels: ``source -> label`` after the inspector's corrections
     :param overlays: also write heatmap overlays into ``overlays/``
     :param on_error: told about each photo that could not be written
     :returns: the folder actually written
     """
+    predictions = [policy.apply(p) for p in predictions]
     folder = fresh_export_folder(target)
     folder.mkdir(parents=True, exist_ok=True)
+
     def label_of(prediction: Prediction) -> str | None:
         return final_labels.get(prediction.source, prediction.label)
 
     def extra(prediction: Prediction) -> dict:
         final = label_of(prediction) if prediction.ok else None
-        return {"final_label": final, "corrected": prediction.ok and final != prediction.label,
-                "model_label": prediction.label, "model_confidence": prediction.confidence}
+        return {
+            "final_label": final,
+            "corrected": prediction.ok and final != prediction.label,
+            "model_label": prediction.label,
+            "model_confidence": prediction.confidence,
+        }
 
     document = results_document(predictions, bundle, extra, label_of)
     write_json(folder / "results.json", document)
     write_csv(folder / "results.csv", document, bundle.classes)
-    sort_copies(folder, predictions, label_of, on_error)
-    if overlays:
-        write_overlays(folder / "overlays", predictions, on_error=on_error)
+    with SourceReader() as reader:
+        copies = SortedCopies(folder, reader, label_of, on_error)
+        overlay_writer = Overlays(folder / "overlays", reader, on_error=on_error) if overlays else None
+        for prediction in predictions:
+            copies.add(prediction)
+            if overlay_writer is not None:
+                overlay_writer.add(prediction)
     return folder

@@ -33,13 +33,16 @@ class Pooling:
     sharpness: float = 5.0
 
     @classmethod
-    def from_json(cls, value) -> "Pooling":
+    def from_json(cls, value: str | dict[str, object] | None) -> Pooling:
         """:returns: a Pooling from model.json's ``pooling`` (a string or a dict)."""
+        default = cls()
         if value is None:
-            return cls()
+            return default
         if isinstance(value, str):
             return cls(kind=value)
-        return cls(kind=value.get("kind", "avg"), sharpness=float(value.get("sharpness", 5.0)))
+        return cls(
+            kind=str(value.get("kind", default.kind)), sharpness=float(str(value.get("sharpness", default.sharpness)))
+        )
 
     def to_json(self) -> dict:
         """:returns: the dict stored in model.json."""
@@ -63,7 +66,8 @@ def build_torchvision_model(arch: str, num_classes: int) -> nn.Module:
     """:returns: the plain torchvision model for ``arch`` with a ``num_classes`` head."""
     if arch not in SUPPORTED_ARCHS:
         raise ValueError(f"unsupported architecture '{arch}' (choose from {', '.join(SUPPORTED_ARCHS)})")
-    return torchvision.models.get_model(arch, weights=None, num_classes=num_classes)
+    model: nn.Module = torchvision.models.get_model(arch, weights=None, num_classes=num_classes)
+    return model
 
 
 def set_output_stride(model: nn.Module, output_stride: int) -> nn.Module:
@@ -96,7 +100,7 @@ def set_output_stride(model: nn.Module, output_stride: int) -> nn.Module:
     return model
 
 
-def split_model(model: nn.Module, arch: str) -> tuple[nn.Module, nn.Module | None, nn.Linear]:
+def split_model(model: nn.Module, arch: str) -> tuple[nn.Sequential, nn.Module | None, nn.Linear]:
     """Split a torchvision classifier into convolutional features, an optional per-vector
     head (MobileNetV3's hidden layer) and the final linear layer.
 
@@ -104,10 +108,18 @@ def split_model(model: nn.Module, arch: str) -> tuple[nn.Module, nn.Module | Non
     """
     if arch.startswith("resnet"):
         body = nn.Sequential(*[m for name, m in model.named_children() if name not in ("avgpool", "fc")])
-        return body, None, model.fc
+        return body, None, _linear(model.fc)
+    features, classifier = model.features, model.classifier
+    assert isinstance(features, nn.Sequential) and isinstance(classifier, nn.Sequential), arch
     if arch == "mobilenet_v3_large":
-        return model.features, model.classifier[:-1], model.classifier[-1]
-    return model.features, None, model.classifier[-1]
+        return features, classifier[:-1], _linear(classifier[-1])
+    return features, None, _linear(classifier[-1])
+
+
+def _linear(module: nn.Module | torch.Tensor) -> nn.Linear:
+    if not isinstance(module, nn.Linear):
+        raise ValueError(f"expected the classifier's last layer to be linear, found {type(module).__name__}")
+    return module
 
 
 class ClassMapNet(nn.Module):
@@ -134,7 +146,7 @@ class ClassMapNet(nn.Module):
         outputs = self.forward_all(images)
         return outputs.logits, outputs.maps
 
-    def forward_all(self, images: torch.Tensor) -> "NetworkOutputs":
+    def forward_all(self, images: torch.Tensor) -> NetworkOutputs:
         """:returns: logits, class maps, the ``detail_layer`` output and the pooled embedding."""
         backbone, hidden, linear = self._parts
         features, detail = images, None

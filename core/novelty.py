@@ -39,7 +39,9 @@ class NoveltyDetector:
     threshold: float = float("inf")
 
     @classmethod
-    def fit(cls, train_embeddings: torch.Tensor, val_embeddings: torch.Tensor | None, k: int = DEFAULT_K):
+    def fit(
+        cls, train_embeddings: torch.Tensor, val_embeddings: torch.Tensor | None, k: int = DEFAULT_K
+    ) -> NoveltyDetector:
         """Store the training embeddings; set the threshold from the validation photos' scores."""
         detector = cls(F.normalize(train_embeddings.float(), dim=1).half(), k=min(k, len(train_embeddings)))
         if val_embeddings is not None and len(val_embeddings):
@@ -58,11 +60,17 @@ class NoveltyDetector:
         """Write the bank next to the weights. :returns: the ``novelty`` entry of model.json."""
         path = Path(folder) / NOVELTY_FILE
         write_bytes_atomic(path, save({"bank": self.bank.contiguous()}))
-        return {"method": "knn-cosine", "file": NOVELTY_FILE, "k": self.k, "threshold": round(self.threshold, 5),
-                "bank_size": int(self.bank.shape[0]), "sha256": file_sha256(path)}
+        return {
+            "method": "knn-cosine",
+            "file": NOVELTY_FILE,
+            "k": self.k,
+            "threshold": round(self.threshold, 5),
+            "bank_size": int(self.bank.shape[0]),
+            "sha256": file_sha256(path),
+        }
 
     @classmethod
-    def load(cls, folder: Path, meta: dict) -> "NoveltyDetector":
+    def load(cls, folder: Path, meta: dict) -> NoveltyDetector:
         """Read the detector described by model.json's ``novelty`` entry (hash checked).
 
         :raises ValueError: when the file does not match its recorded SHA-256

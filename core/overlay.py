@@ -24,8 +24,22 @@ def resize_map(heatmap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(image.resize(size, Image.Resampling.BILINEAR))
 
 
-def blend_heatmap(photo: np.ndarray, heatmap: np.ndarray, opacity: float = 0.5,
-                  boxes: list[list[float]] | None = None) -> np.ndarray:
+def heatmap_rgba(heatmap: np.ndarray) -> np.ndarray:
+    """Colour a 0..1 heatmap, transparent where it is weak, for painting over a photo.
+
+    :param heatmap: ``h x w`` float map
+    :returns: ``h x w x 4`` uint8 RGBA (alpha from 25 % where weak to 100 % where strongest)
+    """
+    heat = np.clip(heatmap, 0.0, 1.0)
+    rgba = np.empty((*heat.shape, 4), dtype=np.uint8)
+    rgba[..., :3] = colour_table()[(heat * 255).astype(np.uint8)]
+    rgba[..., 3] = (255 * (0.25 + 0.75 * heat)).astype(np.uint8)
+    return rgba
+
+
+def blend_heatmap(
+    photo: np.ndarray, heatmap: np.ndarray, opacity: float = 0.5, boxes: list[list[float]] | None = None
+) -> np.ndarray:
     """Blend a coloured heatmap over ``photo``; weak regions stay mostly transparent.
 
     :param photo: ``H x W x 3`` uint8 RGB
@@ -35,10 +49,9 @@ def blend_heatmap(photo: np.ndarray, heatmap: np.ndarray, opacity: float = 0.5,
     :returns: the ``H x W x 3`` uint8 overlay
     """
     height, width = photo.shape[:2]
-    heat = np.clip(resize_map(heatmap, (width, height)), 0.0, 1.0)
-    colours = colour_table()[(heat * 255).astype(np.uint8)].astype(np.float32)
-    alpha = (opacity * (0.25 + 0.75 * heat))[..., None]
-    blended = photo.astype(np.float32) * (1.0 - alpha) + colours * alpha
+    rgba = heatmap_rgba(resize_map(heatmap, (width, height))).astype(np.float32)
+    alpha = opacity * rgba[..., 3:] / 255.0
+    blended = photo.astype(np.float32) * (1.0 - alpha) + rgba[..., :3] * alpha
     result = Image.fromarray(blended.astype(np.uint8))
     if boxes:
         _draw_boxes(result, boxes)

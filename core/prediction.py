@@ -6,11 +6,25 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.sources import ImageItem
+from core.sources import ImageItem, SourceRef
 
 OK, REVIEW, UNKNOWN, ERROR = "ok", "review", "unknown", "error"
-JSON_FIELDS = ("source", "name", "label", "confidence", "probabilities", "status", "error", "peak", "box",
-               "explanation", "boxes", "also", "ood_score")
+STATUSES = (OK, REVIEW, UNKNOWN, ERROR)
+JSON_FIELDS = (
+    "source",
+    "name",
+    "label",
+    "confidence",
+    "probabilities",
+    "status",
+    "error",
+    "peak",
+    "box",
+    "explanation",
+    "boxes",
+    "also",
+    "ood_score",
+)
 
 
 @dataclass(frozen=True)
@@ -19,9 +33,13 @@ class Prediction:
 
     ``peak`` is ``(x, y)`` and ``box`` ``[x0, y0, x1, y1]``, both normalised to 0..1 of the
     upright photo; ``boxes`` frames every strong region, strongest first. ``status`` is
-    ``ok``, ``review`` (confidence below the model's threshold), ``unknown`` (unlike the
-    training photos, see ``ood_score``) or ``error``. ``also`` lists other defect classes
-    with strong evidence. ``heatmap`` is a low-resolution map of ``label`` scaled 0..1.
+    ``ok``, ``review`` (confidence below the policy's threshold), ``unknown`` (unlike the
+    training photos, see ``ood_score``) or ``error``; :meth:`core.decision.DecisionPolicy.apply`
+    sets it. ``also`` lists other defect classes with strong evidence. ``heatmap`` is a
+    low-resolution 0..1 map of the evidence for ``label`` (for the "no defect" class: of the
+    strongest defect, scaled by how likely a defect is, so it stays faint when weak).
+    ``description`` is the sentence about the photo; ``explanation`` adds what the status means.
+    ``ref`` says where to read the photo again (see :mod:`core.reader`).
     """
 
     source: str
@@ -33,7 +51,7 @@ class Prediction:
     error: str | None = None
     peak: tuple[float, float] | None = None
     box: list[float] | None = None
-    explanation: str = ""
+    description: str = ""
     boxes: list[list[float]] = field(default_factory=list)
     also: list[str] = field(default_factory=list)
     ood_score: float | None = None
@@ -41,18 +59,28 @@ class Prediction:
     thumbnail: np.ndarray | None = field(default=None, repr=False, compare=False)
     image_size: tuple[int, int] | None = None
     file_size: int | None = None
-    item: ImageItem | None = field(default=None, repr=False, compare=False)
+    ref: SourceRef | None = None
 
     @classmethod
-    def failed(cls, item: ImageItem, reason: str) -> "Prediction":
+    def failed(cls, item: ImageItem, reason: str) -> Prediction:
         """:returns: an error result for ``item`` with a one-line ``reason``."""
-        return cls(source=item.source, name=item.name, status=ERROR, error=reason, item=item,
-                   explanation=f"Not classified: {reason}")
+        return cls(source=item.source, name=item.name, status=ERROR, error=reason, ref=item.ref)
 
     @property
     def ok(self) -> bool:
         """:returns: True unless the item could not be read or classified."""
         return self.status != ERROR
+
+    @property
+    def explanation(self) -> str:
+        """:returns: the sentence shown and exported for this photo, worded for its status."""
+        if self.status == ERROR:
+            return f"Not classified: {self.error}"
+        if self.status == UNKNOWN:
+            return f"Unlike the photos this model was trained on; {self.description[:1].lower()}{self.description[1:]}"
+        if self.status == REVIEW:
+            return f"{self.description} Low confidence: please review."
+        return self.description
 
     def to_dict(self) -> dict:
         """:returns: the JSON object of ``defectsort classify --json`` for this item."""

@@ -23,8 +23,9 @@ DETAIL_LAYERS = {"mobilenet_v2": 3, "mobilenet_v3_large": 3, "efficientnet_b0": 
 
 def local_contrast(features: torch.Tensor, window: int) -> torch.Tensor:
     """:returns: ``N x h x w``: how far each position's activations are from their neighbourhood mean."""
-    mean = F.avg_pool2d(features, window, stride=1, padding=window // 2, count_include_pad=False)
-    return (features - mean).norm(dim=1)
+    mean: torch.Tensor = F.avg_pool2d(features, window, stride=1, padding=window // 2, count_include_pad=False)
+    contrast: torch.Tensor = (features - mean).norm(dim=1)
+    return contrast
 
 
 def refined_heatmaps(class_maps: torch.Tensor, contrast: torch.Tensor) -> torch.Tensor:

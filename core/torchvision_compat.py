@@ -24,7 +24,7 @@ _schema_library = None  # kept alive: the schemas vanish when the Library is col
 
 def _declare_missing_ops():
     """Declare the operator schemas torchvision expects from its compiled extension."""
-    global _schema_library
+    global _schema_library  # noqa: PLW0603 - the library must live as long as the process
     _schema_library = torch.library.Library("torchvision", "FRAGMENT")
     for schema in _MISSING_OPS:
         _schema_library.define(schema)

@@ -21,8 +21,9 @@ def _report_unexpected(kind, error, trace) -> None:
     log.error("unexpected error", exc_info=(kind, error, trace))
     details = "".join(traceback.format_exception(kind, error, trace)[-3:])
     if QApplication.instance() is not None:
-        QMessageBox.critical(None, "DefectSort: unexpected error",
-                             f"Something went wrong; the details are in the log file.\n\n{details}")
+        QMessageBox.critical(
+            None, "DefectSort: unexpected error", f"Something went wrong; the details are in the log file.\n\n{details}"
+        )
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
@@ -57,6 +58,7 @@ def run_app(paths: list[str], screenshot: str | None = None) -> int:
 
 def _screenshot_when_done(window: MainWindow, path: str) -> None:
     """Poll until the window is idle with results, show the first photo, save, quit."""
+
     def check() -> None:
         if window.bundle is None or window.busy or not window.model.entries():
             return

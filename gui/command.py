@@ -7,8 +7,11 @@ def add_parser(subparsers, name: str) -> None:
     """Register the sub-command."""
     parser = subparsers.add_parser(name, help="open the DefectSort window (the default)", description=__doc__)
     parser.add_argument("paths", nargs="*", metavar="PATH", help="photos, folders or ZIPs to classify at once")
-    parser.add_argument("--screenshot", metavar="PNG",
-                        help="once PATHs are classified, save a picture of the window there and quit (support)")
+    parser.add_argument(
+        "--screenshot",
+        metavar="PNG",
+        help="once PATHs are classified, save a picture of the window there and quit (support)",
+    )
 
 
 def run(args) -> int:

@@ -2,38 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
-from PySide6.QtCore import QObject, QPointF, QRectF, QRunnable, QSize, Qt, QThreadPool, Signal
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from core.decode import DecodeError, open_upright
-from core.sources import SourceError
 from gui.gallery_model import Entry
-from gui.images import rgb_image
 from gui.palette import label_colour
-
-PREVIEW_EDGE = 1280
-
-
-class _PreviewSignals(QObject):
-    loaded = Signal(int, QImage)  # request number, image
-
-
-class _PreviewLoader(QRunnable):
-    """Decodes a photo for display on a pool thread (display only: no model work here)."""
-
-    def __init__(self, request: int, entry: Entry, signals: _PreviewSignals):
-        super().__init__()
-        self.request, self.entry, self.signals = request, entry, signals
-
-    def run(self) -> None:
-        try:
-            image = open_upright(self.entry.prediction.item.read(), draft_size=(PREVIEW_EDGE, PREVIEW_EDGE))
-            image.thumbnail((PREVIEW_EDGE, PREVIEW_EDGE))
-            self.signals.loaded.emit(self.request, rgb_image(np.asarray(image)))
-        except (SourceError, DecodeError, OSError):
-            pass  # the thumbnail stays; the error is already in the item's status
 
 
 class PhotoView(QWidget):
@@ -52,7 +26,7 @@ class PhotoView(QWidget):
         self.entry, self.image = entry, image
         self.update()
 
-    def paintEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+    def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("#20232a"))
         if self.image is None or self.image.isNull():
@@ -73,9 +47,10 @@ class PhotoView(QWidget):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(QPen(QColor("white"), 2))
         for x0, y0, x1, y1 in prediction.boxes:
-            painter.drawRect(QRectF(target.x() + x0 * width, target.y() + y0 * height, (x1 - x0) * width,
-                                    (y1 - y0) * height))
-        if prediction.peak:
+            painter.drawRect(
+                QRectF(target.x() + x0 * width, target.y() + y0 * height, (x1 - x0) * width, (y1 - y0) * height)
+            )
+        if prediction.peak and prediction.boxes:  # a "no defect" photo has a faint hint, not a finding
             centre = QPointF(target.x() + prediction.peak[0] * width, target.y() + prediction.peak[1] * height)
             painter.setPen(QPen(QColor("#ffeb3b"), 2))
             painter.drawEllipse(centre, 7, 7)
@@ -95,7 +70,7 @@ class ProbabilityBars(QWidget):
         self.setFixedHeight(22 * max(1, len(self.probabilities)) + 4)
         self.update()
 
-    def paintEvent(self, event) -> None:  # noqa: N802
+    def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         label_width, row = 80, 22
@@ -110,11 +85,17 @@ class ProbabilityBars(QWidget):
             painter.setBrush(label_colour(label))
             painter.drawRoundedRect(QRectF(track.x(), track.y(), track.width() * value, track.height()), 3, 3)
             painter.setPen(QColor("#1f2328"))
-            painter.drawText(QRectF(track.right() + 6, top, 50, row - 4), Qt.AlignmentFlag.AlignLeft, f"{value * 100:.1f} %")
+            painter.drawText(
+                QRectF(track.right() + 6, top, 50, row - 4), Qt.AlignmentFlag.AlignLeft, f"{value * 100:.1f} %"
+            )
 
 
 class DetailPane(QFrame):
-    """Everything about the selected item."""
+    """Everything about the selected item. The large preview is asked for with
+    ``preview_requested`` (the window forwards it to the worker) and arrives through
+    :meth:`on_preview_loaded` or :meth:`on_preview_failed`."""
+
+    preview_requested = Signal(int, object)  # request number, core.sources.SourceRef
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -132,8 +113,6 @@ class DetailPane(QFrame):
         layout.addWidget(self.explanation)
         layout.addWidget(self.bars)
         layout.addWidget(self.facts)
-        self._signals = _PreviewSignals(self)
-        self._signals.loaded.connect(self._on_preview_loaded)
         self._request = 0
         self.model_text = ""
         self.show_entry(None)
@@ -154,8 +133,8 @@ class DetailPane(QFrame):
         self.explanation.setText(text)
         self.bars.set_probabilities(prediction.probabilities)
         self.facts.setText(self._facts(entry))
-        if prediction.item is not None and prediction.ok:
-            QThreadPool.globalInstance().start(_PreviewLoader(self._request, entry, self._signals))
+        if prediction.ref is not None and prediction.ok:
+            self.preview_requested.emit(self._request, prediction.ref)
 
     def set_heatmap(self, visible: bool, opacity: float) -> None:
         """Mirror the toolbar's heatmap switch and opacity."""
@@ -166,8 +145,10 @@ class DetailPane(QFrame):
         prediction = entry.prediction
         lines = [f"Origin: {prediction.source}"]
         if prediction.ood_score is not None:
-            lines.append(f"Unusualness: {prediction.ood_score:.3f}" + (" (unlike the training photos)"
-                                                                     if prediction.status == "unknown" else ""))
+            lines.append(
+                f"Unusualness: {prediction.ood_score:.3f}"
+                + (" (unlike the training photos)" if prediction.status == "unknown" else "")
+            )
         if prediction.file_size is not None:
             lines.append(f"File: {prediction.file_size / 1024:,.0f} KB")
         if prediction.image_size:
@@ -176,6 +157,12 @@ class DetailPane(QFrame):
             lines.append(f"Model: {self.model_text}")
         return "\n".join(lines)
 
-    def _on_preview_loaded(self, request: int, image: QImage) -> None:
-        if request == self._request:  # a newer selection wins; stale previews are dropped
+    def on_preview_loaded(self, request: int, image: QImage) -> None:
+        """Show the large preview, unless the selection moved on since it was asked for."""
+        if request == self._request:
             self.photo.show_entry(self.photo.entry, image)
+
+    def on_preview_failed(self, request: int, message: str) -> None:
+        """Say why the photo cannot be shown large (e.g. its ZIP was moved); the thumbnail stays."""
+        if request == self._request:
+            self.facts.setText(f"{message}\n{self.facts.text()}")

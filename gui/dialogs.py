@@ -20,8 +20,9 @@ from PySide6.QtWidgets import (
 )
 
 from core.paths import user_log_dir
+from core.sources import file_dialog_patterns
 
-PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp);;ZIP archives (*.zip);;All files (*)"
+PHOTO_FILTER = f"Photos ({file_dialog_patterns()});;ZIP archives (*.zip);;All files (*)"
 
 
 def _start_folder(window) -> str:
@@ -62,8 +63,10 @@ class ExportDialog(QDialog):
         browse.clicked.connect(self._browse)
         self.overlays = QCheckBox("Include heatmap overlays")
         self.overlays.setChecked(settings.get("export_overlays"))
-        note = QLabel("One folder per final label with copies of the photos, results.csv and results.json.\n"
-                      "A folder that is not empty is never overwritten: a new dated folder is made inside it.")
+        note = QLabel(
+            "One folder per final label with copies of the photos, results.csv and results.json.\n"
+            "A folder that is not empty is never overwritten: a new dated folder is made inside it."
+        )
         note.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -95,8 +98,13 @@ def ask_export(window, settings) -> tuple[str, bool] | None:
 
 def show_export_done(window, folder: str) -> None:
     """Tell where the export went, offering to open it."""
-    box = QMessageBox(QMessageBox.Icon.Information, "Export finished", f"Results were written to\n{folder}",
-                      QMessageBox.StandardButton.Ok, window)
+    box = QMessageBox(
+        QMessageBox.Icon.Information,
+        "Export finished",
+        f"Results were written to\n{folder}",
+        QMessageBox.StandardButton.Ok,
+        window,
+    )
     open_button = box.addButton("Open folder", QMessageBox.ButtonRole.ActionRole)
     box.exec()
     if box.clickedButton() is open_button:
@@ -123,9 +131,11 @@ def show_about(window) -> None:
         number = version("defectsort")
     except PackageNotFoundError:
         number = "development"
-    QMessageBox.about(window, "About DefectSort",
-                      f"<b>DefectSort</b> {number}<br>Sorts inspection photos with a PyTorch model.<br>"
-                      f"Logs: {user_log_dir()}")
+    QMessageBox.about(
+        window,
+        "About DefectSort",
+        f"<b>DefectSort</b> {number}<br>Sorts inspection photos with a PyTorch model.<br>Logs: {user_log_dir()}",
+    )
 
 
 def open_log_folder() -> None:

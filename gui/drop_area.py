@@ -18,14 +18,21 @@ class DropArea(QWidget):
         self.setObjectName("dropArea")
         picture = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
         picture.setPixmap(icon.pixmap(96, 96))
-        title = QLabel("Drop photos, folders or ZIP archives here", objectName="dropTitle",
-                       alignment=Qt.AlignmentFlag.AlignCenter)
-        hint = QLabel("JPEG, PNG, BMP, TIFF and WebP photos; folders are searched recursively.",
-                      objectName="dropHint", alignment=Qt.AlignmentFlag.AlignCenter)
+        title = QLabel(
+            "Drop photos, folders or ZIP archives here", objectName="dropTitle", alignment=Qt.AlignmentFlag.AlignCenter
+        )
+        hint = QLabel(
+            "JPEG, PNG, BMP, TIFF and WebP photos; folders are searched recursively.",
+            objectName="dropHint",
+            alignment=Qt.AlignmentFlag.AlignCenter,
+        )
         buttons = QHBoxLayout()
         buttons.addStretch(1)
-        for text, signal in (("Open photos…", self.open_files_clicked), ("Open folder…", self.open_folder_clicked),
-                             ("Open ZIP…", self.open_zip_clicked)):
+        for text, signal in (
+            ("Open photos…", self.open_files_clicked),
+            ("Open folder…", self.open_folder_clicked),
+            ("Open ZIP…", self.open_zip_clicked),
+        ):
             button = QPushButton(text)
             button.clicked.connect(signal.emit)
             buttons.addWidget(button)

@@ -77,8 +77,9 @@ class Gallery(QScrollArea):
         self._apply_filter_and_sort()
 
     def _apply_filter_and_sort(self) -> None:
-        pattern = QRegularExpression(QRegularExpression.escape(self._filter),
-                                     QRegularExpression.PatternOption.CaseInsensitiveOption)
+        pattern = QRegularExpression(
+            QRegularExpression.escape(self._filter), QRegularExpression.PatternOption.CaseInsensitiveOption
+        )
         for section in self.sections:
             section.proxy.setFilterRegularExpression(pattern)
             section.proxy.sort(0 if self._sort_by_confidence else -1, Qt.SortOrder.AscendingOrder)

@@ -2,20 +2,30 @@
 
 A single ``QAbstractListModel`` holds every item; each gallery section shows it through
 a filter proxy. Corrections and removals go through the undo stack (see ``gui.edits``).
+Statuses come from one :class:`~core.decision.DecisionPolicy` (the one exports use): the
+model applies it to each arriving item and again to all when the user changes it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QAbstractListModel, QByteArray, QMimeData, QModelIndex, Qt, Signal
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QByteArray,
+    QMimeData,
+    QModelIndex,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QImage
 
-from core.prediction import Prediction
+from core.decision import DecisionPolicy
+from core.prediction import REVIEW, UNKNOWN, Prediction
 
 ITEMS_MIME = "application/x-defectsort-items"
-REVIEW, UNKNOWN_SECTION, ERRORS = "review", "unknown", "errors"
-SPECIAL_SECTIONS = {REVIEW: "Review", UNKNOWN_SECTION: "Unknown", ERRORS: "Errors"}
+ERRORS = "errors"  # the section of items with status "error"
+SPECIAL_SECTIONS = {REVIEW: "Review", UNKNOWN: "Unknown", ERRORS: "Errors"}
 
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
 SECTION_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -58,10 +68,10 @@ class GalleryModel(QAbstractListModel):
         super().__init__(parent)
         self._entries: list[Entry] = []
         self._row_of: dict[int, int] = {}
-        self.review_threshold = 0.0
+        self.policy: DecisionPolicy | None = None
 
     # -- Qt model interface -------------------------------------------------------------
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802 (Qt naming)
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 - Qt's signature
         return 0 if parent.isValid() else len(self._entries)
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
@@ -84,16 +94,16 @@ class GalleryModel(QAbstractListModel):
         base = super().flags(index)
         return base | Qt.ItemFlag.ItemIsDragEnabled if index.isValid() else base
 
-    def mimeTypes(self) -> list[str]:  # noqa: N802
+    def mimeTypes(self) -> list[str]:
         return [ITEMS_MIME]
 
-    def mimeData(self, indexes) -> QMimeData:  # noqa: N802
+    def mimeData(self, indexes) -> QMimeData:
         keys = sorted({self._entries[i.row()].key for i in indexes if i.isValid()})
         mime = QMimeData()
         mime.setData(ITEMS_MIME, QByteArray(",".join(map(str, keys)).encode()))
         return mime
 
-    def supportedDragActions(self) -> Qt.DropAction:  # noqa: N802
+    def supportedDragActions(self) -> Qt.DropAction:
         return Qt.DropAction.MoveAction
 
     # -- sessions ----------------------------------------------------------------------
@@ -104,6 +114,8 @@ class GalleryModel(QAbstractListModel):
         first = len(self._entries)
         self.beginInsertRows(QModelIndex(), first, first + len(entries) - 1)
         for entry in entries:
+            if self.policy is not None:
+                entry.prediction = self.policy.apply(entry.prediction)
             self._row_of[entry.key] = len(self._entries)
             self._entries.append(entry)
         self.endInsertRows()
@@ -117,9 +129,9 @@ class GalleryModel(QAbstractListModel):
         self.endResetModel()
         self.counts_changed.emit()
 
-    def entries(self, include_removed: bool = False) -> list[Entry]:
-        """:returns: the items in arrival order (removed ones only when asked)."""
-        return [e for e in self._entries if include_removed or not e.removed]
+    def entries(self) -> list[Entry]:
+        """:returns: the items in arrival order, without removed ones."""
+        return [e for e in self._entries if not e.removed]
 
     def entry(self, key: int) -> Entry:
         """:returns: the item with ``key``."""
@@ -131,22 +143,23 @@ class GalleryModel(QAbstractListModel):
 
     def section_of(self, entry: Entry) -> str | None:
         """:returns: the section an item shows in (a class, ``review``, ``unknown``, ``errors``),
-            None if removed. The inspector's decision overrides the model's doubts."""
+        None if removed. The inspector's decision overrides the model's doubts; otherwise the
+        status the policy gave it decides."""
         if entry.removed:
             return None
         if not entry.prediction.ok:
             return ERRORS
         if entry.decided:
             return entry.label
-        if entry.prediction.status == UNKNOWN_SECTION:
-            return UNKNOWN_SECTION
-        if (entry.prediction.confidence or 0.0) < self.review_threshold:
-            return REVIEW
+        if entry.prediction.status in (REVIEW, UNKNOWN):
+            return entry.prediction.status
         return entry.label
 
-    def set_review_threshold(self, threshold: float) -> None:
-        """Items below ``threshold`` confidence (and not yet decided) show under Review."""
-        self.review_threshold = threshold
+    def set_policy(self, policy: DecisionPolicy) -> None:
+        """Decide every item's status with ``policy`` from now on (e.g. a new review threshold)."""
+        self.policy = policy
+        for entry in self._entries:
+            entry.prediction = policy.apply(entry.prediction)
         self._changed(range(len(self._entries)))
 
     # -- edits (called by the undo commands) -------------------------------------------

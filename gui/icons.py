@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from PySide6.QtGui import QIcon
 
 from core.paths import resources_dir
 
 
-@lru_cache(maxsize=None)
+@cache
 def icon(name: str) -> QIcon:
     """:returns: ``resources/icons/<name>.svg`` as a QIcon (empty if missing)."""
     return QIcon(str(resources_dir() / "icons" / f"{name}.svg"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtGui import QImage
 
-from core.overlay import colour_table
+from core.overlay import heatmap_rgba
 
 
 def rgb_image(pixels: np.ndarray) -> QImage:
@@ -16,14 +16,8 @@ def rgb_image(pixels: np.ndarray) -> QImage:
 
 
 def heatmap_image(heatmap: np.ndarray) -> QImage:
-    """Colour a 0..1 heatmap, transparent where it is weak, for painting over a photo.
-
-    :param heatmap: ``h x w`` float map (low resolution; the painter scales it smoothly)
-    :returns: an RGBA QImage of the same size
-    """
-    heat = np.clip(heatmap, 0.0, 1.0)
-    rgba = np.empty((*heat.shape, 4), dtype=np.uint8)
-    rgba[..., :3] = colour_table()[(heat * 255).astype(np.uint8)]
-    rgba[..., 3] = (255 * (0.25 + 0.75 * heat)).astype(np.uint8)
-    height, width = heat.shape
+    """:returns: a 0..1 heatmap coloured by :func:`core.overlay.heatmap_rgba`, as an RGBA QImage
+    of the same size (low resolution; the painter scales it smoothly)."""
+    rgba = np.ascontiguousarray(heatmap_rgba(heatmap))
+    height, width = rgba.shape[:2]
     return QImage(rgba.data, width, height, 4 * width, QImage.Format.Format_RGBA8888).copy()

@@ -8,9 +8,18 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QUndoStack
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.bundle import Bundle
+from core.decision import DecisionPolicy
 from gui import dialogs
 from gui.detail_pane import DetailPane
 from gui.drop_area import DropArea
@@ -39,6 +48,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or Settings()
         self.client = client or WorkerClient(self)
         self.bundle: Bundle | None = None
+        self.policy: DecisionPolicy | None = None  # the one deciding what is shown and exported
         self.model = GalleryModel(self)
         self.undo_stack = QUndoStack(self)
         self._jobs: set[int] = set()  # classification jobs queued or running
@@ -51,6 +61,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self._restore_settings()
         self.client.load_model(self.settings.get("model"))
+        self.client.list_models()
 
     # -- construction ------------------------------------------------------------------
     def _build_widgets(self) -> None:
@@ -87,7 +98,11 @@ class MainWindow(QMainWindow):
         worker.progress_changed.connect(self._on_progress_changed)
         worker.batch_finished.connect(self._on_batch_finished)
         worker.export_finished.connect(self._on_export_finished)
+        worker.preview_loaded.connect(self.detail.on_preview_loaded)
+        worker.preview_failed.connect(self.detail.on_preview_failed)
+        worker.models_listed.connect(self._on_models_listed)
         worker.failed.connect(self._on_worker_failed)
+        self.detail.preview_requested.connect(self.client.load_preview)
         self.progress.cancel_clicked.connect(self.cancel)
         self.drop_area.open_files_clicked.connect(lambda: self.open_paths(dialogs.ask_photos(self)))
         self.drop_area.open_folder_clicked.connect(lambda: self.open_paths(dialogs.ask_folder(self)))
@@ -98,7 +113,7 @@ class MainWindow(QMainWindow):
         self.model.counts_changed.connect(self._update_status)
         self.toolbar.thumbnail_edge_changed.connect(self.gallery.set_thumbnail_edge)
         self.toolbar.heatmaps_changed.connect(self._on_heatmaps_changed)
-        self.toolbar.review_threshold_changed.connect(self.model.set_review_threshold)
+        self.toolbar.review_threshold_changed.connect(self._on_review_threshold_changed)
         self.toolbar.filter_changed.connect(self.gallery.set_filter)
         self.toolbar.sort_by_confidence_changed.connect(self.gallery.set_sort_by_confidence)
 
@@ -154,7 +169,8 @@ class MainWindow(QMainWindow):
     def clear_session(self) -> None:
         """Forget every result (asks first when there are corrections)."""
         if any(e.decided for e in self.model.entries()) and not dialogs.confirm(
-                self, "Clear the session", "Forget all results and corrections?"):
+            self, "Clear the session", "Forget all results and corrections?"
+        ):
             return
         self._forget_results()
 
@@ -178,7 +194,7 @@ class MainWindow(QMainWindow):
         folder, overlays = choice
         entries = self.model.entries()
         final_labels = {e.prediction.source: e.label for e in entries if e.prediction.ok}
-        self.client.export(folder, [e.prediction for e in entries], self.bundle, final_labels, overlays)
+        self.client.export(folder, [e.prediction for e in entries], self.bundle, self.policy, final_labels, overlays)
         self.progress.start(0)
         self.progress.bar.setRange(0, 0)  # busy indicator
         self.progress.label.setText("Exporting…")
@@ -192,32 +208,48 @@ class MainWindow(QMainWindow):
         self.client.load_model(name_or_dir)
 
     # -- drag and drop of files from the desktop ----------------------------------------
-    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+    def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
 
-    def dropEvent(self, event) -> None:  # noqa: N802
+    def dropEvent(self, event) -> None:
         paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
         if paths:
             event.acceptProposedAction()
             self.open_paths(paths)
 
     # -- worker signals ----------------------------------------------------------------
-    def _on_model_loaded(self, bundle: Bundle) -> None:
+    def _on_model_loaded(self, bundle: Bundle, policy: DecisionPolicy) -> None:
         self.bundle = bundle
         self.settings.set("model", bundle.name)
         self.gallery.set_classes(bundle.classes)
         self.detail.model_text = f"{bundle.name} {bundle.version}"
         self.model_label.setText(f"Model: {bundle.name} {bundle.version}")
         self.menu_actions.set_classes(bundle.classes)
-        threshold = self.settings.review_threshold(bundle.name, bundle.thresholds.get("review", 0.0))
-        self.toolbar.threshold.setValue(threshold * 100)
         self.menu_actions.check_model(bundle.name)
-        self._update_status()
+        self.policy = policy
+        threshold = self.settings.review_threshold(bundle.name, policy.review_below)
+        self.toolbar.threshold.blockSignals(True)
+        self.toolbar.threshold.setValue(threshold * 100)
+        self.toolbar.threshold.blockSignals(False)
+        self._on_review_threshold_changed(threshold)
 
-    def _on_batch_started(self, job: int, total: int) -> None:
+    def _on_models_listed(self, bundles: list) -> None:
+        self.menu_actions.set_models(bundles)
+
+    def _on_review_threshold_changed(self, threshold: float) -> None:
+        """The user's threshold makes a new policy: the sections, the detail pane, the worker
+        and the next export all use that one object."""
+        if self.policy is None:
+            return
+        self.policy = self.policy.with_review_threshold(threshold)
+        self.model.set_policy(self.policy)
+        self.client.use_policy(self.policy)
+        self.detail.show_entry(self.gallery.current_entry())
+
+    def _on_batch_started(self, job: int) -> None:
         self.progress.cancel.setEnabled(True)
-        self.progress.start(total)
+        self.progress.start(0)
 
     def _on_items_classified(self, job: int, entries: list) -> None:
         # Results are shown in small bursts: one gallery relayout per burst, not per batch.
@@ -268,14 +300,13 @@ class MainWindow(QMainWindow):
         self.counts_label.setText(f"{len(entries)} {noun}: " + ", ".join(parts) + rate)
 
     # -- closing -----------------------------------------------------------------------
-    def closeEvent(self, event) -> None:  # noqa: N802
+    def closeEvent(self, event) -> None:
         self.settings.set_geometry(self.saveGeometry())
         self.settings.set("thumbnail_edge", self.toolbar.size_slider.value())
         self.settings.set("heatmaps", self.toolbar.heatmaps.isChecked())
         self.settings.set("opacity", self.toolbar.opacity)
-        if self.bundle is not None:
-            self.settings.set_review_threshold(self.bundle.name, self.model.review_threshold)
+        if self.bundle is not None and self.policy is not None:
+            self.settings.set_review_threshold(self.bundle.name, self.policy.review_below)
         self.settings.sync()
         self.client.shutdown()
         super().closeEvent(event)
-

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 
-from core.registry import find_bundles
+from core.bundle import Bundle
 from gui import dialogs
 from gui.icons import icon
 
 SHORTCUTS = [
-    ("Ctrl+O", "Open photos"), ("Ctrl+Shift+O", "Open a folder"), ("Ctrl+E", "Export results"),
-    ("1 … 9", "Move the selected photos to class 1 … 9"), ("Drag thumbnails", "Move them to another section"),
-    ("Delete", "Remove the selected photos from the session"), ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo"),
-    ("Arrow keys", "Step through photos"), ("H", "Heatmaps on / off"), ("Ctrl+F", "Filter by name"),
+    ("Ctrl+O", "Open photos"),
+    ("Ctrl+Shift+O", "Open a folder"),
+    ("Ctrl+E", "Export results"),
+    ("1 … 9", "Move the selected photos to class 1 … 9"),
+    ("Drag thumbnails", "Move them to another section"),
+    ("Delete", "Remove the selected photos from the session"),
+    ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo"),
+    ("Arrow keys", "Step through photos"),
+    ("H", "Heatmaps on / off"),
+    ("Ctrl+F", "Filter by name"),
     ("Ctrl+Q", "Quit"),
 ]
 
@@ -39,16 +45,22 @@ class MenuActions:
         self.help_menu = bar.addMenu("&Help")
         self._class_actions: list[QAction] = []
         self._model_group = QActionGroup(window)
+        self._models: list[Bundle] = []  # as the worker last listed them
+        self._active_model: str | None = None
         self._build_file_menu()
         self._build_edit_menu()
         self._build_help_menu()
-        self.model_menu.aboutToShow.connect(self._fill_model_menu)
+        self.model_menu.aboutToShow.connect(self._on_model_menu_shown)
+        self._fill_model_menu()
 
     def _build_file_menu(self) -> None:
         w, menu = self.window, self.file_menu
-        self.open_photos = _action(w, "Open photos…", lambda: w.open_paths(dialogs.ask_photos(w)), "Ctrl+O", "open-photos")
-        self.open_folder = _action(w, "Open folder…", lambda: w.open_paths(dialogs.ask_folder(w)), "Ctrl+Shift+O",
-                                   "open-folder")
+        self.open_photos = _action(
+            w, "Open photos…", lambda: w.open_paths(dialogs.ask_photos(w)), "Ctrl+O", "open-photos"
+        )
+        self.open_folder = _action(
+            w, "Open folder…", lambda: w.open_paths(dialogs.ask_folder(w)), "Ctrl+Shift+O", "open-folder"
+        )
         self.open_zip = _action(w, "Open ZIP archive…", lambda: w.open_paths(dialogs.ask_zips(w)), None, "open-zip")
         self.export = _action(w, "Export…", w.export, "Ctrl+E", "export")
         self.clear = _action(w, "Clear session", w.clear_session, None, "clear")
@@ -77,7 +89,7 @@ class MenuActions:
         menu.addSeparator()
         self.move_menu = menu.addMenu("Move selection to")
         menu.addAction(_action(w, "Remove from session", lambda: w.remove(w.gallery.selected_keys()), "Delete"))
-        menu.addAction(_action(w, "Filter by name", lambda: w.toolbar.filter.setFocus(), "Ctrl+F"))
+        menu.addAction(_action(w, "Filter by name", w.toolbar.filter.setFocus, "Ctrl+F"))
 
     def _build_help_menu(self) -> None:
         w = self.window
@@ -92,9 +104,12 @@ class MenuActions:
         self.move_menu.clear()
         self._class_actions = []
         for number, label in enumerate(classes, 1):
-            action = _action(self.window, label.capitalize(),
-                             lambda _=False, target=label: self.window.relabel_selection(target),
-                             str(number) if number <= 9 else None)
+            action = _action(
+                self.window,
+                label.capitalize(),
+                lambda _=False, target=label: self.window.relabel_selection(target),
+                str(number) if number <= 9 else None,
+            )
             self.move_menu.addAction(action)
             self.window.addAction(action)  # shortcuts work wherever the focus is
             self._class_actions.append(action)
@@ -102,13 +117,22 @@ class MenuActions:
     def check_model(self, name: str) -> None:
         """Mark the active model in the Model menu."""
         self._active_model = name
+        self._fill_model_menu()
+
+    def set_models(self, bundles: list[Bundle]) -> None:
+        """Show the models the worker found (it is asked again each time the menu opens)."""
+        self._models = list(bundles)
+        self._fill_model_menu()
+
+    def _on_model_menu_shown(self) -> None:
+        self.window.client.list_models()  # the answer refreshes the open menu
 
     def _fill_model_menu(self) -> None:
         self.model_menu.clear()
-        for bundle in find_bundles():
+        for bundle in self._models:
             action = self.model_menu.addAction(f"{bundle.name} {bundle.version}  ({', '.join(bundle.classes)})")
             action.setCheckable(True)
-            action.setChecked(bundle.name == getattr(self, "_active_model", None))
+            action.setChecked(bundle.name == self._active_model)
             self._model_group.addAction(action)
             action.triggered.connect(lambda _=False, folder=str(bundle.folder): self.window.choose_model(folder))
         self.model_menu.addSeparator()

@@ -6,8 +6,15 @@ import zlib
 
 from PySide6.QtGui import QColor
 
-_KNOWN = {"good": "#2e7d32", "oil": "#b26a00", "scratch": "#6a3fb5", "stain": "#c62828",
-          "review": "#e07b00", "unknown": "#0b7285", "errors": "#6e7781"}
+_KNOWN = {
+    "good": "#2e7d32",
+    "oil": "#b26a00",
+    "scratch": "#6a3fb5",
+    "stain": "#c62828",
+    "review": "#e07b00",
+    "unknown": "#0b7285",
+    "errors": "#6e7781",
+}
 
 
 def label_colour(label: str | None) -> QColor:

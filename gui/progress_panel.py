@@ -12,7 +12,7 @@ def progress_text(done: int, total: int, rate: float) -> str:
     """:returns: e.g. ``"123 / 500 - 14 img/s - 0:25 left"``."""
     text = f"{done} / {total}"
     if rate > 0:
-        left = int(round((total - done) / rate))
+        left = round((total - done) / rate)
         text += f" - {rate:.0f} img/s - {left // 60}:{left % 60:02d} left"
     return text
 

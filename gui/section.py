@@ -9,9 +9,22 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
-from PySide6.QtWidgets import QAbstractItemView, QListView, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QListView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from gui.gallery_model import CONFIDENCE_ROLE, ENTRY_ROLE, ITEMS_MIME, SECTION_ROLE, SPECIAL_SECTIONS, GalleryModel
+from gui.gallery_model import (
+    CONFIDENCE_ROLE,
+    ENTRY_ROLE,
+    ITEMS_MIME,
+    SECTION_ROLE,
+    SPECIAL_SECTIONS,
+    GalleryModel,
+)
 from gui.palette import label_colour
 from gui.thumbnail_delegate import ThumbnailDelegate
 
@@ -26,7 +39,7 @@ class SectionProxy(QSortFilterProxyModel):
         self.setSortRole(CONFIDENCE_ROLE)
         self.setDynamicSortFilter(True)
 
-    def filterAcceptsRow(self, row: int, parent) -> bool:  # noqa: N802 (Qt naming)
+    def filterAcceptsRow(self, row: int, parent) -> bool:
         index = self.sourceModel().index(row, 0, parent)
         return index.data(SECTION_ROLE) == self.section and super().filterAcceptsRow(row, parent)
 
@@ -71,19 +84,19 @@ class SectionView(QListView):
         """:returns: the keys of the selected items."""
         return [index.data(ENTRY_ROLE).key for index in self.selectionModel().selectedIndexes()]
 
-    def dragEnterEvent(self, event) -> None:  # noqa: N802
+    def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasFormat(ITEMS_MIME):
             event.acceptProposedAction()
         else:
             event.ignore()  # files from the desktop: let the window handle them
 
-    def dragMoveEvent(self, event) -> None:  # noqa: N802
+    def dragMoveEvent(self, event) -> None:
         if event.mimeData().hasFormat(ITEMS_MIME):
             event.acceptProposedAction()
         else:
             event.ignore()
 
-    def dropEvent(self, event) -> None:  # noqa: N802
+    def dropEvent(self, event) -> None:
         if not event.mimeData().hasFormat(ITEMS_MIME):
             event.ignore()
             return
@@ -107,7 +120,9 @@ class Section(QWidget):
         self.header.setCheckable(True)
         self.header.setChecked(True)
         self.header.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self.header.setStyleSheet(f"QToolButton#sectionHeader {{ border-left: 4px solid {label_colour(section).name()}; }}")
+        self.header.setStyleSheet(
+            f"QToolButton#sectionHeader {{ border-left: 4px solid {label_colour(section).name()}; }}"
+        )
         self.header.toggled.connect(self._on_header_toggled)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 6)
@@ -135,7 +150,7 @@ class Section(QWidget):
         self.view.setVisible(expanded)
         self.refresh()
 
-    def resizeEvent(self, event) -> None:  # noqa: N802
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._fit_height()  # a new width means a new number of columns
 

@@ -9,8 +9,15 @@ from PySide6.QtCore import QSettings
 
 from core.paths import APP_NAME
 
-DEFAULTS = {"thumbnail_edge": 160, "heatmaps": True, "opacity": 0.45,
-            "model": "", "last_folder": "", "export_folder": "", "export_overlays": True}
+DEFAULTS = {
+    "thumbnail_edge": 160,
+    "heatmaps": True,
+    "opacity": 0.45,
+    "model": "",
+    "last_folder": "",
+    "export_folder": "",
+    "export_overlays": True,
+}
 
 
 class Settings:

@@ -22,7 +22,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         self.show_heatmaps = True
         self.opacity = 0.5
 
-    def sizeHint(self, option, index) -> QSize:  # noqa: N802 (Qt naming)
+    def sizeHint(self, option, index) -> QSize:
         return QSize(self.edge + 2 * PADDING, int(self.edge * 0.6) + TEXT_HEIGHT + 2 * PADDING)
 
     def paint(self, painter: QPainter, option, index) -> None:
@@ -37,8 +37,12 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.setPen(QPen(QColor("#2f6fde") if selected else QColor("#d9dde3"), 2 if selected else 1))
         painter.setBrush(QColor("#e8f0fd") if selected else QColor("#ffffff"))
         painter.drawRoundedRect(cell, 6, 6)
-        photo_rect = QRect(cell.left() + PADDING, cell.top() + PADDING, cell.width() - 2 * PADDING,
-                           cell.height() - TEXT_HEIGHT - 2 * PADDING)
+        photo_rect = QRect(
+            cell.left() + PADDING,
+            cell.top() + PADDING,
+            cell.width() - 2 * PADDING,
+            cell.height() - TEXT_HEIGHT - 2 * PADDING,
+        )
         self._paint_photo(painter, photo_rect, entry)
         self._paint_text(painter, cell, photo_rect, entry)
         painter.restore()
@@ -46,8 +50,9 @@ class ThumbnailDelegate(QStyledItemDelegate):
     def _paint_photo(self, painter: QPainter, area: QRect, entry: Entry) -> None:
         if entry.thumbnail is None:
             painter.setPen(QColor("#b3261e"))
-            painter.drawText(area, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                             entry.prediction.error or "no preview")
+            painter.drawText(
+                area, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, entry.prediction.error or "no preview"
+            )
             return
         target = _fit(entry.thumbnail.size(), area)
         painter.drawImage(target, entry.thumbnail)

@@ -1,9 +1,11 @@
 """The one worker: a QObject on its own QThread that runs core for the window.
 
 The window never calls core directly. It asks through :class:`WorkerClient` (load a
-model, classify paths, export) and listens to the worker's past-tense signals. Requests
-are queued signals, so jobs run one after another on the worker thread; cancelling sets
-a flag the engine checks between batches, so it takes effect within one batch.
+model, classify paths, export, show a preview, list models) and listens to the worker's
+past-tense signals. Long requests are queued signals, so jobs run one after another on
+the worker thread; cancelling sets a flag the engine checks between batches, so it takes
+effect within one batch. Quick requests that must not wait behind a batch (previews,
+the model list) run on a one-thread pool the worker owns and joins on shutdown.
 """
 
 from __future__ import annotations
@@ -12,27 +14,33 @@ import logging
 import os
 import threading
 import traceback
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from core.bundle import Bundle, BundleError
+from core.decision import DecisionPolicy
+from core.decode import DecodeError, decode_for_display
 from core.engine import Engine
 from core.export import export_session
-from core.registry import resolve_bundle
-from core.sources import collect_items
+from core.reader import read_once
+from core.registry import find_bundles, resolve_bundle
+from core.sources import SourceError, SourceRef, iter_items
 from gui.gallery_model import Entry
 from gui.images import heatmap_image, rgb_image
 
 log = logging.getLogger(__name__)
 THUMBNAIL_EDGE = 320
+PREVIEW_EDGE = 1280
 
 
 class _JobCancelled:
     """The engine's cancel flag for one job: set once the window cancelled up to it."""
 
-    def __init__(self, worker: "Worker", job: int):
+    def __init__(self, worker: Worker, job: int):
         self._worker, self._job = worker, job
 
     def is_set(self) -> bool:
@@ -42,12 +50,15 @@ class _JobCancelled:
 class Worker(QObject):
     """Runs on the worker thread. Only :class:`WorkerClient` talks to it."""
 
-    model_loaded = Signal(object)  # Bundle
-    batch_started = Signal(int, int)  # job, number of items
+    model_loaded = Signal(object, object)  # Bundle, its DecisionPolicy
+    batch_started = Signal(int)  # job
     items_classified = Signal(int, list)  # job, [Entry]
-    progress_changed = Signal(int, int, int)  # job, done, total
+    progress_changed = Signal(int, int, int)  # job, done, found so far
     batch_finished = Signal(int, bool)  # job, cancelled
     export_finished = Signal(str)  # folder written
+    preview_loaded = Signal(int, object)  # request, QImage
+    preview_failed = Signal(int, str)  # request, one-line reason
+    models_listed = Signal(list)  # [Bundle]
     failed = Signal(str)  # a message for the user
 
     def __init__(self):
@@ -55,6 +66,7 @@ class Worker(QObject):
         self.cancelled_through = 0  # written by the GUI thread, read here (an int: atomic)
         self._engine: Engine | None = None
         self._next_key = 0
+        self._side = ThreadPoolExecutor(1, thread_name_prefix="side")  # previews, model list
 
     @Slot()
     def lower_priority(self) -> None:
@@ -75,7 +87,12 @@ class Worker(QObject):
         except (BundleError, OSError, ValueError) as error:
             self.failed.emit(f"Cannot load the model: {error}")
             return
-        self.model_loaded.emit(bundle)
+        self.model_loaded.emit(bundle, self._engine.policy)
+
+    def use_policy(self, policy: DecisionPolicy) -> None:
+        """Decide the next batches with ``policy`` (called from the GUI thread: one attribute write)."""
+        if self._engine is not None:
+            self._engine.policy = policy
 
     @Slot(int, list)
     def classify(self, job: int, paths: list) -> None:
@@ -87,30 +104,39 @@ class Worker(QObject):
         cancel = _JobCancelled(self, job)
         pending: list[Entry] = []
 
-        def flush(done: int, total: int) -> None:  # once per engine batch: small, few signals
+        def flush(done: int, found: int) -> None:  # once per engine batch: small, few signals
             self.items_classified.emit(job, pending.copy())
             pending.clear()
-            self.progress_changed.emit(job, done, total)
+            self.progress_changed.emit(job, done, found)
 
         try:
-            items = [] if cancel.is_set() else collect_items(paths)
-            self.batch_started.emit(job, len(items))
+            self.batch_started.emit(job)
+            items = iter_items([] if cancel.is_set() else paths)
             for prediction in self._engine.classify(items, progress=flush, cancel=cancel):
                 pending.append(self._entry(prediction))
-        except Exception:  # noqa: BLE001 - the worker must survive anything and tell the user
+        except Exception:
             log.exception("classification failed")
             self.failed.emit(f"Classification stopped by an unexpected error:\n{traceback.format_exc(limit=3)}")
         if pending:
             self.items_classified.emit(job, pending)
         self.batch_finished.emit(job, cancel.is_set())
 
-    @Slot(str, list, object, dict, bool)
-    def export(self, target: str, predictions: list, bundle: Bundle, final_labels: dict, overlays: bool) -> None:
+    @Slot(str, list, object, object, dict, bool)
+    def export(
+        self, target: str, predictions: list, bundle: Bundle, policy: DecisionPolicy, final_labels: dict, overlays: bool
+    ) -> None:
         """Write the session's results into ``target`` (a fresh sub-folder if it is not empty)."""
         problems = []
         try:
-            folder = export_session(Path(target), predictions, bundle, final_labels, overlays,
-                                    on_error=lambda p, reason: problems.append(f"{p.source}: {reason}"))
+            folder = export_session(
+                Path(target),
+                predictions,
+                bundle,
+                policy,
+                final_labels,
+                overlays,
+                on_error=lambda p, reason: problems.append(f"{p.source}: {reason}"),
+            )
         except OSError as error:
             self.failed.emit(f"Export failed: {error}")
             return
@@ -118,11 +144,36 @@ class Worker(QObject):
             self.failed.emit("Some photos could not be exported:\n" + "\n".join(problems[:20]))
         self.export_finished.emit(str(folder))
 
+    def load_preview(self, request: int, ref: SourceRef) -> None:
+        """Decode a photo for the detail pane on the side pool; ``preview_loaded`` or ``preview_failed`` answers."""
+        self._side.submit(self._preview, request, ref)
+
+    def list_models(self) -> None:
+        """Scan the model folders on the side pool; ``models_listed`` answers."""
+        self._side.submit(self._list_models)
+
+    def stop_side_work(self) -> None:
+        """Drop queued previews and wait for the one running (called on shutdown)."""
+        self._side.shutdown(wait=True, cancel_futures=True)
+
+    def _preview(self, request: int, ref: SourceRef) -> None:
+        try:
+            self.preview_loaded.emit(request, rgb_image(decode_for_display(read_once(ref), PREVIEW_EDGE)))
+        except (SourceError, DecodeError, OSError, MemoryError) as error:
+            self.preview_failed.emit(request, f"Cannot show this photo: {error}")
+
+    def _list_models(self) -> None:
+        try:
+            self.models_listed.emit(find_bundles())
+        except OSError as error:
+            self.failed.emit(f"Cannot list the models: {error}")
+
     def _entry(self, prediction) -> Entry:
         self._next_key += 1
         thumbnail = rgb_image(prediction.thumbnail) if prediction.thumbnail is not None else None
         heat = heatmap_image(prediction.heatmap) if prediction.heatmap is not None else None
-        return Entry(key=self._next_key, prediction=prediction, thumbnail=thumbnail, heat=heat)
+        # The QImage is the thumbnail from now on: the array copy would double the session's memory.
+        return Entry(key=self._next_key, prediction=replace(prediction, thumbnail=None), thumbnail=thumbnail, heat=heat)
 
 
 class WorkerClient(QObject):
@@ -130,7 +181,7 @@ class WorkerClient(QObject):
 
     _load_requested = Signal(str)
     _classify_requested = Signal(int, list)
-    _export_requested = Signal(str, list, object, dict, bool)
+    _export_requested = Signal(str, list, object, object, dict, bool)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -168,12 +219,27 @@ class WorkerClient(QObject):
         """Stop the running job and drop the queued ones (finished results stay)."""
         self.worker.cancelled_through = self._last_job
 
-    def export(self, target: str, predictions: list, bundle: Bundle, final_labels: dict, overlays: bool) -> None:
-        """Queue an export of the session."""
-        self._export_requested.emit(target, predictions, bundle, final_labels, overlays)
+    def export(
+        self, target: str, predictions: list, bundle: Bundle, policy: DecisionPolicy, final_labels: dict, overlays: bool
+    ) -> None:
+        """Queue an export of the session, statuses set by ``policy``."""
+        self._export_requested.emit(target, predictions, bundle, policy, final_labels, overlays)
+
+    def use_policy(self, policy: DecisionPolicy) -> None:
+        """Make ``policy`` the engine's (the window applies the same object to what it shows)."""
+        self.worker.use_policy(policy)
+
+    def load_preview(self, request: int, ref: SourceRef) -> None:
+        """Ask for a large preview; ``worker.preview_loaded`` or ``worker.preview_failed`` answers."""
+        self.worker.load_preview(request, ref)
+
+    def list_models(self) -> None:
+        """Ask for the installed models; ``worker.models_listed`` answers."""
+        self.worker.list_models()
 
     def shutdown(self, timeout_ms: int = 10_000) -> None:
-        """Cancel everything, stop the thread and wait for it (call before quitting)."""
+        """Cancel everything, stop the threads and wait for them (call before quitting)."""
         self.cancel()
+        self.worker.stop_side_work()
         self.thread.quit()
         self.thread.wait(timeout_ms)

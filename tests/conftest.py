@@ -9,7 +9,9 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+GOLDEN = REPO / "tests" / "data" / "golden"  # generated photos and what the engine said before its refactor
 CLASSES = ["good", "oil", "scratch", "stain"]
 
 
@@ -35,9 +37,32 @@ def random_bundle(tmp_path_factory):
 
     torch.manual_seed(0)
     model = build_torchvision_model("mobilenet_v2", len(CLASSES))
-    bundle = Bundle(name="random-test", arch="mobilenet_v2", classes=list(CLASSES), input_size=[96, 160],
-                    subject="screen", version="0.0.1")
+    bundle = Bundle(
+        name="random-test",
+        arch="mobilenet_v2",
+        classes=list(CLASSES),
+        input_size=[96, 160],
+        subject="screen",
+        version="0.0.1",
+    )
     return save_bundle(bundle, model, tmp_path_factory.mktemp("bundles") / "random-test")
+
+
+@pytest.fixture(scope="session")
+def strict_phone_bundle(tmp_path_factory):
+    """The bundled phone model with stricter thresholds (unknown above 0.27, review below 99.9 %), so
+    that the generated photos in ``tests/data/golden`` come out ok, review, unknown and error."""
+    import json
+    import shutil
+
+    from core.bundle import load_bundle
+
+    folder = tmp_path_factory.mktemp("bundles") / "phone-strict"
+    shutil.copytree(REPO / "weights" / "phone-defects", folder)
+    meta = json.loads((folder / "model.json").read_text())
+    meta["name"], meta["novelty"]["threshold"], meta["thresholds"]["review"] = "phone-strict", 0.27, 0.999
+    (folder / "model.json").write_text(json.dumps(meta))
+    return load_bundle(folder)
 
 
 def shared_path(*parts: str) -> Path:

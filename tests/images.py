@@ -1,4 +1,7 @@
-"""Generated test images and archives: the suite never needs a real photo."""
+"""Generated test images and archives: the suite never needs a real photo.
+
+Phone-like photos come from :mod:`core.samples`, the generator the self-test and ``bench`` use.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import io
 import zipfile
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
@@ -56,31 +59,3 @@ def zip_bytes(members: dict[str, bytes]) -> bytes:
         for name, data in members.items():
             archive.writestr(name, data)
     return buffer.getvalue()
-
-
-def phone_photo(seed: int, defect: str | None = None, size: tuple[int, int] = (1920, 1080)) -> Image.Image:
-    """A synthetic photo in the style of the phone-returns camera: a dark phone screen on a grey
-    mat, camera holes at one end, and optionally one drawn defect ('oil', 'scratch', 'stain')."""
-    rng = np.random.default_rng(seed)
-    w, h = size
-    mat = rng.normal(70, 4, (h // 4, w // 4, 3)).clip(0, 255).astype(np.uint8)
-    image = Image.fromarray(mat).resize(size, Image.Resampling.BILINEAR)
-    draw = ImageDraw.Draw(image)
-    left, top, right, bottom = int(w * 0.05), int(h * 0.12), int(w * 0.95), int(h * 0.87)
-    draw.rounded_rectangle([left, top, right, bottom], radius=h // 14, fill=(12, 12, 14), outline=(40, 40, 44), width=6)
-    for k in range(2):
-        cx, cy = left + w * 0.02, top + (bottom - top) * (0.42 + 0.1 * k)
-        draw.ellipse([cx - 12, cy - 12, cx + 12, cy + 12], fill=(45, 45, 50))
-    x = int(rng.integers(left + w // 6, right - w // 6))
-    y = int(rng.integers(top + h // 8, bottom - h // 8))
-    if defect == "stain":
-        for _ in range(int(rng.integers(1, 4))):
-            sx, sy = x + int(rng.integers(-200, 200)), y + int(rng.integers(-100, 100))
-            draw.ellipse([sx - 6, sy - 6, sx + 6, sy + 6], fill=(250, 250, 250))
-    elif defect == "scratch":
-        draw.line([x, y, x + int(rng.integers(150, 400)), y + int(rng.integers(-60, 60))], fill=(200, 200, 205), width=4)
-    elif defect == "oil":
-        blob = Image.new("L", size, 0)
-        ImageDraw.Draw(blob).ellipse([x - 120, y - 90, x + 120, y + 90], fill=90)
-        image.paste((60, 58, 52), mask=blob.filter(ImageFilter.GaussianBlur(25)))
-    return image

@@ -8,8 +8,7 @@ import sys
 from core.cli import bench, classify, evaluate, models, train
 from core.selftest import run_selftest
 
-COMMANDS = {"classify": classify, "models": models, "train": train, "evaluate": evaluate,
-            "bench": bench}
+COMMANDS = {"classify": classify, "models": models, "train": train, "evaluate": evaluate, "bench": bench}
 EXIT_CANNOT_RUN = 2  # commands return 0 (all done), 1 (some inputs failed) or this
 
 
@@ -43,4 +42,5 @@ def main(argv: list[str] | None = None, extra_commands: dict | None = None, defa
     if not args.command:
         parser.print_help()
         return EXIT_CANNOT_RUN
-    return commands[args.command].run(args)
+    code: int = commands[args.command].run(args)
+    return code

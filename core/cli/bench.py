@@ -7,18 +7,25 @@
 
 from __future__ import annotations
 
-import io
+import tempfile
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from core.bundle import BundleError, build_network
 from core.decode import open_upright
 from core.engine import Engine
+from core.reader import read_once
 from core.registry import resolve_bundle
+from core.samples import write_phone_photos
 from core.sources import ImageItem, collect_items
+
+T = TypeVar("T")
 
 
 def add_parser(subparsers, name: str) -> None:
@@ -29,22 +36,12 @@ def add_parser(subparsers, name: str) -> None:
     parser.add_argument("--count", type=int, default=200, help="generated photos when no PATH is given")
     parser.add_argument("--batch-size", type=int, help="photos per forward pass (default: by input size)")
     parser.add_argument("--threads", type=int)
-    parser.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="bf16",
-                        help="the fast path compared with fp32 (default bf16)")
-
-
-def generated_photo(seed: int, size: tuple[int, int] = (1920, 1080)) -> bytes:
-    """:returns: JPEG bytes of a synthetic screen-like photo with a few marks."""
-    rng = np.random.default_rng(seed)
-    base = rng.normal(40, 6, (size[1] // 8, size[0] // 8, 3)).clip(0, 255).astype(np.uint8)
-    image = Image.fromarray(base).resize(size, Image.Resampling.BILINEAR)
-    draw = ImageDraw.Draw(image)
-    for _ in range(3):
-        x, y = rng.integers(0, size[0] - 60), rng.integers(0, size[1] - 60)
-        draw.line([x, y, x + rng.integers(-200, 200), y + rng.integers(5, 80)], fill=(230, 230, 230), width=3)
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=90)
-    return buffer.getvalue()
+    parser.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "auto"),
+        default="bf16",
+        help="the fast path compared with fp32 (default bf16)",
+    )
 
 
 def run(args) -> int:
@@ -56,10 +53,18 @@ def run(args) -> int:
     except BundleError as error:
         print(f"error: {error}")
         return 2
-    items = collect_items(args.paths) if args.paths else _generated_items(args.count)
-    items = [item for item in items if item.error is None]
-    print(f"{bundle.name} {bundle.version} ({bundle.arch}, input {bundle.input_hw[0]}x{bundle.input_hw[1]}), "
-          f"{len(items)} photos, batch {engine.batch_size}, {torch.get_num_threads()} torch threads")
+    with tempfile.TemporaryDirectory(prefix="defectsort-bench-") as folder:
+        paths = args.paths or write_phone_photos(Path(folder), args.count)
+        return _measure(engine, reference, [item for item in collect_items(paths) if item.error is None])
+
+
+def _measure(engine: Engine, reference: Engine, items: list[ImageItem]) -> int:
+    """Time every path on ``items`` and print the table. :returns: the exit code."""
+    bundle = engine.bundle
+    print(
+        f"{bundle.name} {bundle.version} ({bundle.arch}, input {bundle.input_hw[0]}x{bundle.input_hw[1]}), "
+        f"{len(items)} photos, batch {engine.batch_size}, {torch.get_num_threads()} torch threads"
+    )
     exact = _timed(lambda: list(reference.classify(items)))
     fast = _timed(lambda: list(engine.classify(items)))
     ceiling = max(eager_ceiling(engine.bundle, size, len(items)) for size in {1, engine.batch_size})
@@ -69,13 +74,15 @@ def run(args) -> int:
     print(f"engine end-to-end, {engine.precision}:                     {fast_rate:7.1f} img/s")
     print(f"eager fp32 forward alone, random tensors:       {ceiling:7.1f} img/s (best batch size)")
     print(f"naive loop (full decode, one photo per pass):   {naive:7.1f} img/s")
-    print(f"fp32 engine / eager ceiling = {exact_rate / ceiling:.2f}   fp32 engine / naive = {exact_rate / naive:.2f}   "
-          f"{engine.precision} engine / naive = {fast_rate / naive:.2f}")
+    print(
+        f"fp32 engine / eager ceiling = {exact_rate / ceiling:.2f}   fp32 engine / naive = {exact_rate / naive:.2f}   "
+        f"{engine.precision} engine / naive = {fast_rate / naive:.2f}"
+    )
     print(f"{engine.precision} {_agreement(fast[0], exact[0])}")
     return 0
 
 
-def _timed(work) -> tuple[object, float]:
+def _timed(work: Callable[[], T]) -> tuple[T, float]:
     start = time.perf_counter()
     result = work()
     return result, time.perf_counter() - start
@@ -89,14 +96,10 @@ def _agreement(fast: list, exact: list) -> str:
     same = sum(a.label == b.label for a, b in pairs) / len(pairs)
     gap = max(abs(a.probabilities[c] - b.probabilities[c]) for a, b in pairs for c in a.probabilities)
     peak = max(max(abs(a.peak[0] - b.peak[0]), abs(a.peak[1] - b.peak[1])) for a, b in pairs)
-    return (f"against fp32: same label {same * 100:.1f} %, largest probability difference {gap:.4f}, "
-            f"largest peak shift {peak:.3f} of the photo")
-
-
-def _generated_items(count: int) -> list[ImageItem]:
-    photos = [generated_photo(seed) for seed in range(min(count, 20))]
-    return [ImageItem(source=f"generated/{i}.jpg", name=f"{i}.jpg", read=lambda d=photos[i % len(photos)]: d)
-            for i in range(count)]
+    return (
+        f"against fp32: same label {same * 100:.1f} %, largest probability difference {gap:.4f}, "
+        f"largest peak shift {peak:.3f} of the photo"
+    )
 
 
 def eager_ceiling(bundle, batch_size: int, count: int) -> float:
@@ -121,6 +124,7 @@ def _naive_loop(engine: Engine, items: list[ImageItem]) -> None:
     model = build_network(engine.bundle).model
     with torch.inference_mode():
         for item in items:
-            image = open_upright(item.read()).resize((width, height), Image.Resampling.BILINEAR)
+            assert item.ref is not None
+            image = open_upright(read_once(item.ref)).resize((width, height), Image.Resampling.BILINEAR)
             tensor = torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).float() / 255.0
             model(((tensor - mean) / std).unsqueeze(0))

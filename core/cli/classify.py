@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
-from core.bundle import BundleError
+from core.bundle import Bundle, BundleError
 from core.cli.progress import batch_updater, progress_bar
 from core.engine import Engine
-from core.export import results_document, sort_copies, summary, write_csv, write_json, write_overlays
+from core.export import (
+    Overlays,
+    SortedCopies,
+    results_document,
+    summary,
+    write_csv,
+    write_json,
+)
+from core.prediction import Prediction
+from core.reader import SourceReader
 from core.registry import resolve_bundle
-from core.sources import collect_items
+from core.sources import iter_items
 
 
 def add_parser(subparsers, name: str) -> None:
@@ -26,8 +36,12 @@ def add_parser(subparsers, name: str) -> None:
     parser.add_argument("--overlays", action="store_true", help="write heatmap overlays into OUT/overlays/")
     parser.add_argument("--batch-size", type=int, metavar="N", help="photos per forward pass (default: by input size)")
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads for the model")
-    parser.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="fp32",
-                        help="fp32 (exact, default); bf16 is faster on CPUs with native bfloat16, results move slightly")
+    parser.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "auto"),
+        default="fp32",
+        help="fp32 (exact, default); bf16 is faster on CPUs with native bfloat16, results move slightly",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,12 +55,13 @@ def run(args: argparse.Namespace) -> int:
     except BundleError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    items = collect_items(args.paths)
-    with progress_bar(len(items), "Classifying") as bar:
-        predictions = list(engine.classify(items, progress=batch_updater(bar)))
-    document = results_document(predictions, bundle)
     try:
-        _write_outputs(args, predictions, document, bundle.classes)
+        predictions = _classify(engine, args)
+        document = results_document(predictions, bundle)
+        if args.json:
+            write_json(args.json, document)
+        if args.csv:
+            write_csv(args.csv, document, bundle.classes)
     except OSError as error:
         print(f"error: cannot write results: {error}", file=sys.stderr)
         return 2
@@ -54,25 +69,34 @@ def run(args: argparse.Namespace) -> int:
     return 1 if any(not p.ok for p in predictions) or not predictions else 0
 
 
-def _write_outputs(args, predictions, document, classes) -> None:
-    if args.json:
-        write_json(args.json, document)
-    if args.csv:
-        write_csv(args.csv, document, classes)
-    def report(prediction, reason: str) -> None:
+def _classify(engine: Engine, args: argparse.Namespace) -> list[Prediction]:
+    """Classify the sources as they are found, copying and drawing each photo as its result comes.
+
+    :returns: the predictions without their pixel arrays (memory stays flat however many photos)
+    """
+
+    def report(prediction: Prediction, reason: str) -> None:
         print(f"error: {prediction.source}: {reason}", file=sys.stderr)
 
-    if args.sort:
-        sort_copies(args.out, predictions, on_error=report)
-    if args.overlays:
-        write_overlays(args.out / "overlays", predictions, on_error=report)
+    kept = []
+    with SourceReader() as reader, progress_bar(0, "Classifying") as bar:
+        writers: list[SortedCopies | Overlays] = [SortedCopies(args.out, reader, on_error=report)] if args.sort else []
+        if args.overlays:
+            writers.append(Overlays(args.out / "overlays", reader, on_error=report))
+        for prediction in engine.classify(iter_items(args.paths), progress=batch_updater(bar)):
+            for writer in writers:
+                writer.add(prediction)
+            kept.append(replace(prediction, heatmap=None, thumbnail=None))
+    return kept
 
 
-def _print_summary(predictions, bundle) -> None:
+def _print_summary(predictions: list[Prediction], bundle: Bundle) -> None:
     counts = summary(predictions)
     for prediction in predictions:
         if not prediction.ok:
             print(f"error: {prediction.source}: {prediction.error}", file=sys.stderr)
     labels = ", ".join(f"{label} {count}" for label, count in counts["by_label"].items()) or "nothing"
-    print(f"Classified {counts['total'] - counts['errors']} of {counts['total']} items with "
-          f"{bundle.name} {bundle.version}: {labels}; {counts['errors']} errors.")
+    print(
+        f"Classified {counts['total'] - counts['errors']} of {counts['total']} items with "
+        f"{bundle.name} {bundle.version}: {labels}; {counts['errors']} errors."
+    )

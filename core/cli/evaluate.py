@@ -21,8 +21,12 @@ def add_parser(subparsers, name: str) -> None:
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the metrics as JSON")
     parser.add_argument("--report", type=Path, metavar="DIR", help="write charts into DIR")
     parser.add_argument("--masks", type=Path, metavar="DIR", help="defect masks: adds the heatmap pointing score")
-    parser.add_argument("--foreign", type=Path, metavar="DIR",
-                        help="photos of other products: measures how well unknown photos are flagged")
+    parser.add_argument(
+        "--foreign",
+        type=Path,
+        metavar="DIR",
+        help="photos of other products: measures how well unknown photos are flagged",
+    )
     parser.add_argument("--only-validation", action="store_true", help="only the bundle's own validation photos")
     parser.add_argument("--batch-size", type=int, help="photos per forward pass (default: by input size)")
 
@@ -32,8 +36,15 @@ def run(args) -> int:
     try:
         bundle = resolve_bundle(args.bundle)
         with progress_bar(0, "Evaluating") as bar:  # the engine reports the total
-            metrics = evaluate_bundle(bundle, args.data_dir, args.masks, args.only_validation,
-                                      args.batch_size, batch_updater(bar), args.foreign)
+            metrics = evaluate_bundle(
+                bundle,
+                args.data_dir,
+                args.masks,
+                args.only_validation,
+                args.batch_size,
+                batch_updater(bar),
+                args.foreign,
+            )
     except (BundleError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -54,14 +65,20 @@ def _write_report(metrics: dict, folder: Path) -> None:
 
 
 def _print_summary(metrics: dict) -> None:
-    print(f"accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  "
-          f"defect recall {metrics.get('defect_recall')}")
+    print(
+        f"accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  "
+        f"defect recall {metrics.get('defect_recall')}"
+    )
     for name, scores in metrics["per_class"].items():
-        print(f"  {name:>12}: precision {scores['precision']:.3f} recall {scores['recall']:.3f} "
-              f"F1 {scores['f1']:.3f} (n={scores['support']})")
+        print(
+            f"  {name:>12}: precision {scores['precision']:.3f} recall {scores['recall']:.3f} "
+            f"F1 {scores['f1']:.3f} (n={scores['support']})"
+        )
     calibration = metrics.get("calibration", {})
-    print(f"expected calibration error {calibration.get('ece')}; sent to review {metrics['review']['review_share']}, "
-          f"accuracy of the rest {metrics['review']['accuracy_not_reviewed']}")
+    print(
+        f"expected calibration error {calibration.get('ece')}; sent to review {metrics['review']['review_share']}, "
+        f"accuracy of the rest {metrics['review']['accuracy_not_reviewed']}"
+    )
     if "localisation" in metrics:
         pointing, iou = metrics["localisation"]["pointing"], metrics["localisation"]["box_iou"]
         print(f"heatmap peak inside the defect: {pointing['overall']} {pointing['per_class']}")

@@ -17,6 +17,8 @@ def run(args) -> int:
         print("No model bundles found.")
     for bundle in bundles:
         height, width = bundle.input_hw
-        print(f"{bundle.name} {bundle.version}  [{', '.join(bundle.classes)}]  {height}x{width} {bundle.arch}"
-              f"  {bundle.folder}")
+        print(
+            f"{bundle.name} {bundle.version}  [{', '.join(bundle.classes)}]  {height}x{width} {bundle.arch}"
+            f"  {bundle.folder}"
+        )
     return 0

@@ -16,7 +16,9 @@ def progress_bar(total: int, description: str, unit: str = "img") -> tqdm:
 
 def batch_updater(bar: tqdm):
     """:returns: an engine ``progress(done, total)`` callback that advances ``bar`` (and sets its total)."""
+
     def update(done: int, total: int) -> None:
         bar.total = total
         bar.update(done - bar.n)
+
     return update

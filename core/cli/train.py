@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from core.cli.progress import progress_bar
-from core.network import SUPPORTED_ARCHS
+from core.cli.progress import batch_updater, progress_bar
+from core.network import SUPPORTED_ARCHS, Pooling
 from core.training.pipeline import train_bundle
 from core.training.report import write_training_report
 from core.training.trainer import TrainConfig
@@ -22,57 +22,90 @@ def add_parser(subparsers, name: str) -> None:
     parser.add_argument("--arch", default=defaults.arch, choices=SUPPORTED_ARCHS)
     parser.add_argument("--pretrained", type=Path, metavar="PATH", help="backbone state_dict (torchvision layout)")
     parser.add_argument("--epochs", type=int, default=defaults.epochs, help="upper bound on epochs")
-    parser.add_argument("--time-budget", type=float, default=defaults.time_budget_s / 60, metavar="MINUTES",
-                        help="plan the epochs to fit this many minutes")
+    parser.add_argument(
+        "--time-budget",
+        type=float,
+        default=defaults.time_budget_s / 60,
+        metavar="MINUTES",
+        help="plan the epochs to fit this many minutes",
+    )
     parser.add_argument("--image-size", type=int, nargs=2, default=list(defaults.image_size), metavar=("H", "W"))
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--lr", type=float, default=defaults.lr)
     parser.add_argument("--val-fraction", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--loss", choices=("ce", "focal"), default=defaults.loss)
-    parser.add_argument("--miss-cost", type=float, default=defaults.miss_cost,
-                        help="how many false alarms a missed defect is worth (needs a 'good' class)")
+    parser.add_argument(
+        "--miss-cost",
+        type=float,
+        default=defaults.miss_cost,
+        help="how many false alarms a missed defect is worth (needs a 'good' class)",
+    )
     parser.add_argument("--group-by", metavar="REGEX", help="files whose names give the same group stay together")
     parser.add_argument("--masks", type=Path, metavar="DIR", help="defect masks (<photo stem>.png) for the heatmap")
     parser.add_argument("--pooling", choices=("avg", "max", "lse"), default="avg", help="how class maps pool")
     parser.add_argument("--output-stride", type=int, choices=(16, 32), default=defaults.output_stride)
     parser.add_argument("--subject", default="image", help="what the photos show, for explanations")
+    parser.add_argument(
+        "--normal-class",
+        metavar="NAME",
+        help="the class meaning 'no defect' (default: 'good' when there is such a class)",
+    )
     parser.add_argument("--description", default="", help="one line stored in model.json")
 
 
 def run(args) -> int:
     """Train, write the bundle and its report. :returns: the exit code."""
-    config = TrainConfig(arch=args.arch, image_size=tuple(args.image_size), epochs=args.epochs,
-                         batch_size=args.batch_size, lr=args.lr, loss=args.loss, seed=args.seed,
-                         miss_cost=args.miss_cost,
-                         pooling={"kind": args.pooling, "sharpness": 5.0}, output_stride=args.output_stride,
-                         time_budget_s=args.time_budget * 60)
+    config = TrainConfig(
+        arch=args.arch,
+        image_size=tuple(args.image_size),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        loss=args.loss,
+        seed=args.seed,
+        miss_cost=args.miss_cost,
+        pooling=Pooling(kind=args.pooling).to_json(),
+        output_stride=args.output_stride,
+        time_budget_s=args.time_budget * 60,
+    )
     bar = progress_bar(0, "Epoch 1", unit="batch")
 
-    def on_step(step: int, steps: int) -> None:
-        bar.total = steps
-        bar.update(step - bar.n)
-
     def on_epoch(record: dict) -> None:
-        bar.write(f"epoch {record['epoch']}/{record['epochs_planned']}: train loss {record['train_loss']:.3f} "
-                  f"acc {record['train_accuracy']:.3f} | val loss {record['val_loss']:.3f} "
-                  f"acc {record['val_accuracy']:.3f} | {record['seconds']:.0f} s")
+        bar.write(
+            f"epoch {record['epoch']}/{record['epochs_planned']}: train loss {record['train_loss']:.3f} "
+            f"acc {record['train_accuracy']:.3f} | val loss {record['val_loss']:.3f} "
+            f"acc {record['val_accuracy']:.3f} | {record['seconds']:.0f} s"
+        )
         bar.reset()
         bar.set_description(f"Epoch {record['epoch'] + 1}")
 
     try:
-        bundle = train_bundle(args.data_dir, args.out, config, pretrained=args.pretrained,
-                              val_fraction=args.val_fraction, group_by=args.group_by, masks_dir=args.masks,
-                              name=args.name, subject=args.subject, description=args.description,
-                              say=bar.write, on_epoch=on_epoch,
-                              on_step=on_step)
+        bundle = train_bundle(
+            args.data_dir,
+            args.out,
+            config,
+            pretrained=args.pretrained,
+            val_fraction=args.val_fraction,
+            group_by=args.group_by,
+            masks_dir=args.masks,
+            name=args.name,
+            subject=args.subject,
+            normal_class=args.normal_class,
+            description=args.description,
+            say=bar.write,
+            on_epoch=on_epoch,
+            on_step=batch_updater(bar),
+        )
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     finally:
         bar.close()
-    write_training_report(bundle, bundle.folder)
+    write_training_report(bundle, bundle.weights_path.parent)
     validation = bundle.metrics.get("validation", {})
-    print(f"Bundle written to {bundle.folder}: validation accuracy {validation.get('accuracy', 'n/a')}, "
-          f"macro-F1 {validation.get('macro_f1', 'n/a')}, temperature {bundle.temperature}.")
+    print(
+        f"Bundle written to {bundle.folder}: validation accuracy {validation.get('accuracy', 'n/a')}, "
+        f"macro-F1 {validation.get('macro_f1', 'n/a')}, temperature {bundle.temperature}."
+    )
     return 0

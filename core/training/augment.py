@@ -4,10 +4,11 @@ mild crops that keep the defect in view. Masks follow every geometric change."""
 from __future__ import annotations
 
 import torch
+from torchvision import tv_tensors
+from torchvision.transforms import v2 as T
 
-from core.torchvision_compat import torchvision  # noqa: F401, I001  (must come before any torchvision import)
-from torchvision import tv_tensors  # noqa: E402, I001
-from torchvision.transforms import v2 as T  # noqa: E402, I001
+from core.torchvision_compat import torchvision  # noqa: F401  (must come before any torchvision import)
+
 _CROP_TRIES = 4
 
 
@@ -15,13 +16,15 @@ def build_augmentation(size: tuple[int, int]) -> T.Compose:
     """:returns: the training transform for ``(height, width)`` inputs (uint8 image + mask)."""
     height, width = size
     aspect = width / height
-    return T.Compose([
-        T.RandomHorizontalFlip(),
-        T.RandomVerticalFlip(),
-        T.RandomApply([T.RandomAffine(degrees=8, translate=(0.03, 0.03), scale=(0.95, 1.08))], p=0.5),
-        T.RandomApply([T.RandomResizedCrop(size, scale=(0.8, 1.0), ratio=(aspect * 0.9, aspect * 1.1))], p=0.5),
-        T.ColorJitter(brightness=0.25, contrast=0.25, saturation=0.15),
-    ])
+    return T.Compose(
+        [
+            T.RandomHorizontalFlip(),
+            T.RandomVerticalFlip(),
+            T.RandomApply([T.RandomAffine(degrees=8, translate=(0.03, 0.03), scale=(0.95, 1.08))], p=0.5),
+            T.RandomApply([T.RandomResizedCrop(size, scale=(0.8, 1.0), ratio=(aspect * 0.9, aspect * 1.1))], p=0.5),
+            T.ColorJitter(brightness=0.25, contrast=0.25, saturation=0.15),
+        ]
+    )
 
 
 def augment(transform: T.Compose, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -39,7 +41,7 @@ def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bi
     correct = probabilities.argmax(axis=1) == labels
     edges = np.linspace(0.0, 1.0, bins + 1)
     error = 0.0
-    for low, high in zip(edges[:-1], edges[1:]):
+    for low, high in itertools.pairwise(edges):
         in_bin = (confidence > low) & (confidence <= high)
         if in_bin.any():
             error += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
@@ -52,11 +54,17 @@ def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = 10) -
     correct = probabilities.argmax(axis=1) == labels
     edges = np.linspace(0.0, 1.0, bins + 1)
     rows = []
-    for low, high in zip(edges[:-1], edges[1:]):
+    for low, high in itertools.pairwise(edges):
         in_bin = (confidence > low) & (confidence <= high)
-        rows.append({"low": float(low), "high": float(high), "count": int(in_bin.sum()),
-                     "confidence": float(confidence[in_bin].mean()) if in_bin.any() else None,
-                     "accuracy": float(correct[in_bin].mean()) if in_bin.any() else None})
+        rows.append(
+            {
+                "low": float(low),
+                "high": float(high),
+                "count": int(in_bin.sum()),
+                "confidence": float(confidence[in_bin].mean()) if in_bin.any() else None,
+                "accuracy": float(correct[in_bin].mean()) if in_bin.any() else None,
+            }
+        )
     return rows
 
 
@@ -65,8 +73,9 @@ def nll(logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0) ->
     return float(F.cross_entropy(logits / temperature, labels))
 
 
-def choose_review_threshold(probabilities: np.ndarray, labels: np.ndarray, max_share: float = 0.15,
-                            safety_quantile: float = 0.05) -> float:
+def choose_review_threshold(
+    probabilities: np.ndarray, labels: np.ndarray, max_share: float = 0.15, safety_quantile: float = 0.05
+) -> float:
     """Pick the confidence below which photos go to Review, from validation results.
 
     Every validation mistake should land in Review, so the threshold sits just above the

@@ -54,8 +54,9 @@ def scan_dataset(data_dir, masks_dir=None, group_by: str | None = None) -> tuple
     for label, folder in enumerate(folders):
         for path in _photos(folder):
             mask = Path(masks_dir, path.stem + ".png") if masks_dir else None
-            samples.append(Sample(path, label, _group_of(path, folder.name, pattern),
-                                  mask if mask and mask.is_file() else None))
+            samples.append(
+                Sample(path, label, _group_of(path, folder.name, pattern), mask if mask and mask.is_file() else None)
+            )
     return [f.name for f in folders], samples
 
 

@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 
 from core.bundle import Bundle
+from core.decision import normal_class_of
 from core.engine import Engine
-from core.sources import collect_items
+from core.sources import iter_items
 from core.training import calibration
 from core.training.dataset import scan_dataset
 from core.training.metrics import classification_metrics, defect_recall
-from core.training.trust_metrics import generated_non_photos, localisation_scores, novelty_report, review_summary
+from core.training.trust_metrics import (
+    generated_non_photos,
+    localisation_scores,
+    novelty_report,
+    review_summary,
+)
 
 
-def evaluate_bundle(bundle: Bundle, data_dir, masks_dir=None, only_validation: bool = False,
-                    batch_size: int | None = None, progress=None, foreign_dir=None) -> dict:
+def evaluate_bundle(
+    bundle: Bundle,
+    data_dir,
+    masks_dir=None,
+    only_validation: bool = False,
+    batch_size: int | None = None,
+    progress=None,
+    foreign_dir=None,
+) -> dict:
     """Classify every photo under ``data_dir``'s class folders and measure the results.
 
     :param bundle: the model
@@ -38,18 +54,22 @@ def evaluate_bundle(bundle: Bundle, data_dir, masks_dir=None, only_validation: b
     true_names = [folder_classes[s.label] for s in samples]
     true = np.array([bundle.classes.index(name) for name in true_names], dtype=int)
     engine = Engine(bundle, batch_size=batch_size)
-    predictions = list(engine.classify(collect_items([s.path for s in samples]), progress=progress))
+    predictions = list(engine.classify(iter_items([s.path for s in samples]), progress=progress))
     metrics = _classification(bundle, predictions, true)
     metrics["review"] = review_summary(predictions, true_names)
     if masks_dir:
         metrics["localisation"] = localisation_scores(samples, predictions, true_names)
     if foreign_dir:
-        blurred = [s.path.read_bytes() for s in samples[:: max(1, len(samples) // 8)]]
-        foreign = list(engine.classify(collect_items([foreign_dir])))
-        generated = list(engine.classify(generated_non_photos(blurred)))
+        foreign = list(engine.classify(iter_items([foreign_dir])))
+        with tempfile.TemporaryDirectory(prefix="defectsort-generated-") as folder:
+            frames = generated_non_photos([s.path for s in samples[:: max(1, len(samples) // 8)]], Path(folder))
+            generated = list(engine.classify(iter_items(frames)))
         metrics["novelty"] = novelty_report(predictions, foreign, generated)
-    metrics["errors"] = [{"source": p.source, "true": bundle.classes[t], "predicted": p.label,
-                          "confidence": p.confidence} for p, t in zip(predictions, true) if p.label != bundle.classes[t]]
+    metrics["errors"] = [
+        {"source": p.source, "true": bundle.classes[t], "predicted": p.label, "confidence": p.confidence}
+        for p, t in zip(predictions, true)
+        if p.label != bundle.classes[t]
+    ]
     return metrics
 
 
@@ -57,11 +77,14 @@ def _classification(bundle: Bundle, predictions, true: np.ndarray) -> dict:
     readable = np.array([p.ok for p in predictions], dtype=bool)
     predicted = np.array([bundle.classes.index(p.label) if p.ok else -1 for p in predictions], dtype=int)
     metrics = classification_metrics(true[readable], predicted[readable], bundle.classes)
-    metrics["defect_recall"] = defect_recall(true[readable], predicted[readable], bundle.classes)
+    metrics["defect_recall"] = defect_recall(
+        true[readable], predicted[readable], bundle.classes, normal_class_of(bundle)
+    )
     metrics["unreadable"] = int((~readable).sum())
     probabilities = np.array([[p.probabilities[c] for c in bundle.classes] for p in predictions if p.ok])
     if len(probabilities):
         metrics["calibration"] = {
             "ece": round(calibration.expected_calibration_error(probabilities, true[readable]), 4),
-            "bins": calibration.reliability(probabilities, true[readable])}
+            "bins": calibration.reliability(probabilities, true[readable]),
+        }
     return metrics

@@ -6,8 +6,9 @@ import torch
 import torch.nn.functional as F
 
 
-def focal_loss(logits: torch.Tensor, labels: torch.Tensor, gamma: float = 2.0,
-               label_smoothing: float = 0.0) -> torch.Tensor:
+def focal_loss(
+    logits: torch.Tensor, labels: torch.Tensor, gamma: float = 2.0, label_smoothing: float = 0.0
+) -> torch.Tensor:
     """Focal loss (Lin et al. 2017): cross-entropy down-weighted on easy examples.
 
     :param logits: ``N x K``

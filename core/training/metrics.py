@@ -28,17 +28,26 @@ def classification_metrics(true, predicted, classes: list[str]) -> dict:
         precision = hits / matrix[:, index].sum() if matrix[:, index].sum() else 0.0
         recall = hits / matrix[index].sum() if matrix[index].sum() else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class[name] = {"precision": round(float(precision), 4), "recall": round(float(recall), 4),
-                           "f1": round(float(f1), 4), "support": int(matrix[index].sum())}
+        per_class[name] = {
+            "precision": round(float(precision), 4),
+            "recall": round(float(recall), 4),
+            "f1": round(float(f1), 4),
+            "support": int(matrix[index].sum()),
+        }
     present = [m["f1"] for m in per_class.values() if m["support"]]
-    return {"accuracy": round(float((true == predicted).mean()), 4) if len(true) else 0.0,
-            "macro_f1": round(float(np.mean(present)), 4) if present else 0.0,
-            "per_class": per_class, "confusion": matrix.tolist(), "classes": list(classes)}
+    return {
+        "accuracy": round(float((true == predicted).mean()), 4) if len(true) else 0.0,
+        "macro_f1": round(float(np.mean(present)), 4) if present else 0.0,
+        "per_class": per_class,
+        "confusion": matrix.tolist(),
+        "classes": list(classes),
+    }
 
 
-def defect_recall(true, predicted, classes: list[str], good: str = "good") -> float | None:
-    """:returns: the share of defect photos (any class but ``good``) not called good, or None."""
-    if good not in classes:
+def defect_recall(true, predicted, classes: list[str], good: str | None) -> float | None:
+    """:returns: the share of defect photos (any class but the "no defect" class ``good``) not called
+    ``good``, or None without such a class."""
+    if good is None or good not in classes:
         return None
     good_index = classes.index(good)
     true, predicted = np.asarray(true), np.asarray(predicted)

@@ -46,9 +46,9 @@ def _load_backbone_state(arch: str, pretrained_path, say) -> dict | None:
         return state
     try:
         weights = torchvision.models.get_model_weights(arch).DEFAULT
-        state = weights.get_state_dict(progress=False)
+        downloaded: dict = weights.get_state_dict(progress=False)
         say(f"Backbone weights: torchvision {weights}")
-        return state
-    except Exception as error:  # no network, no cache: any failure means "from scratch"
+        return downloaded
+    except Exception as error:  # noqa: BLE001 - no network, no cache: any failure means "from scratch"
         log.info("torchvision weights unavailable: %s", error)
         return None

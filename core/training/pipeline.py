@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from core.bundle import Bundle, save_bundle
-from core.interpret import decide_labels
+from core.decision import DEFAULTS, DecisionPolicy, normal_class_of
 from core.network import ClassMapNet, Pooling, set_output_stride
 from core.novelty import NoveltyDetector
 from core.refine import DETAIL_LAYERS
@@ -17,12 +17,32 @@ from core.training import calibration
 from core.training.dataset import grouped_split, scan_dataset
 from core.training.metrics import classification_metrics, defect_recall
 from core.training.model_setup import pretrained_model
-from core.training.trainer import TrainConfig, TrainResult, collect_outputs, plain_loader, train
+from core.training.trainer import (
+    TrainConfig,
+    TrainResult,
+    collect_outputs,
+    plain_loader,
+    train,
+)
 
 
-def train_bundle(data_dir, out_dir, config: TrainConfig, *, pretrained=None, val_fraction: float = 0.2,
-                 group_by: str | None = None, masks_dir=None, name: str | None = None, subject: str = "image",
-                 description: str = "", say=print, on_epoch=None, on_step=None) -> Bundle:
+def train_bundle(
+    data_dir,
+    out_dir,
+    config: TrainConfig,
+    *,
+    pretrained=None,
+    val_fraction: float = 0.2,
+    group_by: str | None = None,
+    masks_dir=None,
+    name: str | None = None,
+    subject: str = "image",
+    normal_class: str | None = None,
+    description: str = "",
+    say=print,
+    on_epoch=None,
+    on_step=None,
+) -> Bundle:
     """Train on ``data_dir`` (one folder per class) and write the bundle to ``out_dir``.
 
     :param data_dir: class folders of photos
@@ -34,6 +54,7 @@ def train_bundle(data_dir, out_dir, config: TrainConfig, *, pretrained=None, val
     :param masks_dir: optional defect masks (photo stem + ``.png``) for the pointing loss
     :param name: bundle name (default: the output folder's name)
     :param subject: what the photos show, for explanations ("screen")
+    :param normal_class: the class meaning "no defect" (default: ``good`` when there is such a class)
     :param description: one line for model.json
     :param say: receives progress messages
     :param on_epoch: receives each epoch's record
@@ -41,64 +62,92 @@ def train_bundle(data_dir, out_dir, config: TrainConfig, *, pretrained=None, val
     :returns: the saved bundle
     """
     classes, samples = scan_dataset(data_dir, masks_dir, group_by)
+    if normal_class is not None and normal_class not in classes:
+        raise ValueError(f"--normal-class '{normal_class}' is not one of the class folders ({', '.join(classes)})")
     train_set, val_set = grouped_split(samples, val_fraction, config.seed)
-    say(f"{len(samples)} photos in {len(classes)} classes ({', '.join(classes)}); "
+    say(
+        f"{len(samples)} photos in {len(classes)} classes ({', '.join(classes)}); "
         f"{len(train_set)} train / {len(val_set)} validation; "
-        f"{sum(s.mask_path is not None for s in samples)} with masks.")
+        f"{sum(s.mask_path is not None for s in samples)} with masks."
+    )
     model = pretrained_model(config.arch, len(classes), pretrained, say)
     set_output_stride(model, config.output_stride)
     net = ClassMapNet(model, config.arch, Pooling.from_json(config.pooling))
-    bundle = Bundle(name=name or Path(out_dir).name, arch=config.arch, classes=classes,
-                    input_size=list(config.image_size), pooling=dict(config.pooling),
-                    output_stride=config.output_stride, subject=subject,
-                    detail_layer=DETAIL_LAYERS.get(config.arch), description=description)
+    bundle = Bundle(
+        name=name or Path(out_dir).name,
+        arch=config.arch,
+        classes=classes,
+        input_size=list(config.image_size),
+        pooling=dict(config.pooling),
+        output_stride=config.output_stride,
+        subject=subject,
+        detail_layer=DETAIL_LAYERS.get(config.arch),
+        description=description,
+        normal_class=normal_class,
+        thresholds=dict(DEFAULTS),
+    )
+    bundle.normal_class = normal_class_of(bundle)  # stored explicitly; checked by the policy below
     started = time.monotonic()
     result = train(net, train_set, val_set, config, bundle.mean, bundle.std, on_epoch, on_step)
-    say(f"Training stopped ({result.stopped_because}) after {len(result.history)} epochs in "
-        f"{time.monotonic() - started:.0f} s; best epoch {result.best_epoch}.")
+    say(
+        f"Training stopped ({result.stopped_because}) after {len(result.history)} epochs in "
+        f"{time.monotonic() - started:.0f} s; best epoch {result.best_epoch}."
+    )
     _describe(bundle, result, config, train_set, val_set, str(data_dir))
     _fit_trust(bundle, result, train_set, val_set, config, Path(out_dir))
-    say(f"Review threshold {bundle.thresholds.get('review')}; unknown-photo threshold "
-        f"{bundle.novelty.get('threshold')}.")
+    say(
+        f"Review threshold {bundle.thresholds.get('review')}; unknown-photo threshold "
+        f"{bundle.novelty.get('threshold')}."
+    )
     return save_bundle(bundle, net.model, out_dir)
 
 
 def _describe(bundle: Bundle, result: TrainResult, config: TrainConfig, train_set, val_set, data_dir: str) -> None:
     """Fill in the decision thresholds, temperature, validation metrics and the training record."""
-    if bundle.good_label:
+    if bundle.normal_class is not None:
         bundle.thresholds["good_min"] = round(config.miss_cost / (config.miss_cost + 1.0), 4)
-    bundle.training = {"data": data_dir, "config": asdict(config), "history": result.history,
-                       "best_epoch": result.best_epoch, "stopped_because": result.stopped_because,
-                       "split": {"train": sorted(str(s.path.name) for s in train_set),
-                                 "validation": sorted(str(s.path.name) for s in val_set)}}
+    bundle.training = {
+        "data": data_dir,
+        "config": asdict(config),
+        "history": result.history,
+        "best_epoch": result.best_epoch,
+        "stopped_because": result.stopped_because,
+        "split": {
+            "train": sorted(str(s.path.name) for s in train_set),
+            "validation": sorted(str(s.path.name) for s in val_set),
+        },
+    }
     if not len(result.val_labels):
         return
     logits, labels = result.val_logits, result.val_labels
     bundle.temperature = round(calibration.fit_temperature(logits, labels), 4)
     before = torch.softmax(logits, 1).numpy()
-    after = torch.softmax(logits / bundle.temperature, 1).numpy()
-    predicted = decide_labels(bundle, after)
+    policy = DecisionPolicy.from_bundle(bundle)
+    after = policy.calibrate(logits).numpy()
+    predicted = policy.decide_labels(after)
     metrics = classification_metrics(labels.numpy(), predicted, bundle.classes)
-    metrics["defect_recall"] = defect_recall(labels.numpy(), predicted, bundle.classes)
+    metrics["defect_recall"] = defect_recall(labels.numpy(), predicted, bundle.classes, bundle.normal_class)
     metrics["calibration"] = {
         "ece_before": round(calibration.expected_calibration_error(before, labels.numpy()), 4),
         "ece_after": round(calibration.expected_calibration_error(after, labels.numpy()), 4),
         "nll_before": round(calibration.nll(logits, labels), 4),
-        "nll_after": round(calibration.nll(logits, labels, bundle.temperature), 4)}
+        "nll_after": round(calibration.nll(logits, labels, bundle.temperature), 4),
+    }
     bundle.metrics = {"validation": metrics}
-
 
 
 def _fit_trust(bundle: Bundle, result: TrainResult, train_set, val_set, config: TrainConfig, folder: Path) -> None:
     """Fit the unknown-photo detector and choose the review threshold (both from data)."""
     mean, std = bundle.mean, bundle.std
-    _, train_embeddings, _ = collect_outputs(result.net, plain_loader(train_set, result.cache, config.batch_size),
-                                             mean, std)
+    _, train_embeddings, _ = collect_outputs(
+        result.net, plain_loader(train_set, result.cache, config.batch_size), mean, std
+    )
     val_logits, val_embeddings, val_labels = collect_outputs(
-        result.net, plain_loader(val_set, result.cache, config.batch_size), mean, std)
+        result.net, plain_loader(val_set, result.cache, config.batch_size), mean, std
+    )
     detector = NoveltyDetector.fit(train_embeddings, val_embeddings if len(val_set) else None)
     folder.mkdir(parents=True, exist_ok=True)
     bundle.novelty = detector.save(folder)
     if len(val_set):
-        probabilities = torch.softmax(val_logits / bundle.temperature, 1).numpy()
+        probabilities = DecisionPolicy.from_bundle(bundle).calibrate(val_logits).numpy()
         bundle.thresholds["review"] = calibration.choose_review_threshold(probabilities, val_labels.numpy())

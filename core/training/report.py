@@ -7,7 +7,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import matplotlib.pyplot as plt
 
 
 def _save(figure, path: Path) -> Path:
@@ -66,8 +66,13 @@ def plot_reliability(bins: list[dict], path: Path, ece: float) -> Path:
     """Draw the reliability diagram: accuracy against confidence per bin."""
     figure, axes = plt.subplots(figsize=(4.5, 4.5))
     used = [b for b in bins if b["count"]]
-    axes.bar([(b["low"] + b["high"]) / 2 for b in used], [b["accuracy"] for b in used], width=0.09,
-             edgecolor="black", label="accuracy")
+    axes.bar(
+        [(b["low"] + b["high"]) / 2 for b in used],
+        [b["accuracy"] for b in used],
+        width=0.09,
+        edgecolor="black",
+        label="accuracy",
+    )
     axes.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
     axes.set(xlabel="confidence", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1), title=f"ECE {ece:.3f}")
     axes.legend(loc="upper left")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -77,9 +77,16 @@ class TrainResult:
     cache: PhotoCache
 
 
-def train(net: ClassMapNet, train_samples: list[Sample], val_samples: list[Sample], config: TrainConfig,
-          mean, std, on_epoch: Callable[[dict], None] | None = None,
-          on_step: Callable[[int, int], None] | None = None) -> TrainResult:
+def train(
+    net: ClassMapNet,
+    train_samples: list[Sample],
+    val_samples: list[Sample],
+    config: TrainConfig,
+    mean,
+    std,
+    on_epoch: Callable[[dict], None] | None = None,
+    on_step: Callable[[int, int], None] | None = None,
+) -> TrainResult:
     """Train ``net`` in place and restore the epoch with the lowest validation loss.
 
     :param net: the network to train (its ``model`` is what gets saved)
@@ -93,7 +100,7 @@ def train(net: ClassMapNet, train_samples: list[Sample], val_samples: list[Sampl
     :returns: a :class:`TrainResult`
     """
     torch.manual_seed(config.seed)
-    cache = PhotoCache(tuple(config.image_size))
+    cache = PhotoCache((config.image_size[0], config.image_size[1]))
     loader = _train_loader(train_samples, cache, config)
     val_loader = plain_loader(val_samples, cache, config.batch_size)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -102,31 +109,51 @@ def train(net: ClassMapNet, train_samples: list[Sample], val_samples: list[Sampl
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _lr_factor(step, warmup, plan))
     loss_fn = classification_loss(config.loss, config.label_smoothing)
     ema = WeightAverage(net, steps_per_epoch=len(loader))
-    history, best = [], {"loss": math.inf, "epoch": 0, "state": None, "logits": None, "labels": None}
-    started, reason = time.monotonic(), "reached the epoch limit"
+    history: list[dict] = []
+    best = _Best()
+    started, reason = time.monotonic(), None
     for epoch in range(1, config.epochs + 1):
         epoch_start = time.monotonic()
-        train_loss, train_acc = _train_epoch(net, loader, optimizer, scheduler, loss_fn, config, mean, std,
-                                             on_step, ema)
+        train_loss, train_acc = _train_epoch(
+            net, loader, optimizer, scheduler, loss_fn, config, mean, std, on_step, ema
+        )
         val_loss, val_acc, logits, labels = _validate(ema.net, val_loader, mean, std)
         seconds = time.monotonic() - epoch_start
-        record = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc, "val_loss": val_loss,
-                  "val_accuracy": val_acc, "lr": optimizer.param_groups[0]["lr"], "seconds": round(seconds, 1)}
+        record = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "train_accuracy": train_acc,
+            "val_loss": val_loss,
+            "val_accuracy": val_acc,
+            "lr": optimizer.param_groups[0]["lr"],
+            "seconds": round(seconds, 1),
+        }
         history.append(record)
-        if not val_samples or val_loss < best["loss"]:
-            best.update(loss=val_loss, epoch=epoch, state=copy.deepcopy(ema.net.model.state_dict()),
-                        logits=logits, labels=labels)
+        if not val_samples or val_loss < best.loss:
+            best = _Best(val_loss, epoch, copy.deepcopy(ema.net.model.state_dict()), logits, labels)
         if epoch == 1:
             fits = int((config.time_budget_s - (time.monotonic() - started)) // seconds) + 1
             plan["total_steps"] = max(1, min(config.epochs, fits)) * len(loader)
         record["epochs_planned"] = plan["total_steps"] // len(loader)
         if on_epoch:
             on_epoch(record)
-        reason = _stop_reason(epoch, best["epoch"], config, record["epochs_planned"], started)
+        reason = _stop_reason(epoch, best.epoch, config, record["epochs_planned"], started)
         if reason:
             break
-    net.model.load_state_dict(best["state"])
-    return TrainResult(net, history, best["epoch"], best["logits"], best["labels"], reason or "finished", cache)
+    if best.state is not None:
+        net.model.load_state_dict(best.state)
+    return TrainResult(net, history, best.epoch, best.logits, best.labels, reason or "finished", cache)
+
+
+@dataclass
+class _Best:
+    """The epoch kept so far: lowest validation loss (or the last, without validation photos)."""
+
+    loss: float = math.inf
+    epoch: int = 0
+    state: dict[str, torch.Tensor] | None = None
+    logits: torch.Tensor = field(default_factory=lambda: torch.empty(0))
+    labels: torch.Tensor = field(default_factory=lambda: torch.empty(0, dtype=torch.long))
 
 
 class WeightAverage:
@@ -171,20 +198,28 @@ def _lr_factor(step: int, warmup: int, plan: dict) -> float:
 
 def _train_loader(samples: list[Sample], cache: PhotoCache, config: TrainConfig) -> DataLoader:
     """Balanced sampling when classes are imbalanced (each class drawn about equally often)."""
-    dataset = _PhotoDataset(samples, cache, build_augmentation(tuple(config.image_size)))
+    dataset = _PhotoDataset(samples, cache, build_augmentation((config.image_size[0], config.image_size[1])))
     labels = np.array([s.label for s in samples])
     counts = np.bincount(labels)
     generator = torch.Generator().manual_seed(config.seed)
     if counts[counts > 0].max() > 1.5 * counts[counts > 0].min():
         weights = torch.as_tensor(1.0 / counts[labels], dtype=torch.double)
-        sampler = WeightedRandomSampler(weights, num_samples=len(samples), generator=generator)
-        return DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, drop_last=len(samples) > config.batch_size)
-    return DataLoader(dataset, batch_size=config.batch_size, shuffle=True, generator=generator,
-                      drop_last=len(samples) > config.batch_size)
+        sampler = WeightedRandomSampler(weights.tolist(), num_samples=len(samples), generator=generator)
+        return DataLoader(
+            dataset, batch_size=config.batch_size, sampler=sampler, drop_last=len(samples) > config.batch_size
+        )
+    return DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        shuffle=True,
+        generator=generator,
+        drop_last=len(samples) > config.batch_size,
+    )
 
 
-def _train_epoch(net, loader, optimizer, scheduler, loss_fn, config, mean, std, on_step,
-                 ema: "WeightAverage") -> tuple[float, float]:
+def _train_epoch(
+    net, loader, optimizer, scheduler, loss_fn, config, mean, std, on_step, ema: WeightAverage
+) -> tuple[float, float]:
     net.train()
     total_loss, correct, seen = 0.0, 0, 0
     for step, (images, labels, masks) in enumerate(loader, 1):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import io
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -10,7 +10,6 @@ from PIL import Image, ImageFilter
 from core.explain import strong_regions
 from core.novelty import auroc
 from core.prediction import REVIEW, UNKNOWN
-from core.sources import ImageItem
 
 
 def review_summary(predictions, true_labels: list[str]) -> dict:
@@ -41,8 +40,7 @@ def localisation_scores(samples, predictions, true_labels: list[str]) -> dict:
             continue
         hits.setdefault(label, []).append(_inside(mask, prediction.peak))
         overlaps.setdefault(label, []).append(_best_iou(mask, prediction.boxes or [prediction.box]))
-    return {"pointing": _summarise(hits), "box_iou": _summarise(overlaps),
-            "count": sum(len(v) for v in hits.values())}
+    return {"pointing": _summarise(hits), "box_iou": _summarise(overlaps), "count": sum(len(v) for v in hits.values())}
 
 
 def _inside(mask: np.ndarray, peak) -> bool:
@@ -72,9 +70,15 @@ def defect_boxes(mask: np.ndarray, cell: int = 8) -> list[tuple[float, float, fl
     for region in strong_regions(grid, threshold=0.5):
         x0, y0, x1, y1 = region["box"]
         top, left = round(y0 * rows) * cell, round(x0 * cols) * cell
-        ys, xs = np.nonzero(padded[top:round(y1 * rows) * cell, left:round(x1 * cols) * cell])
-        boxes.append(((left + xs.min()) / width, (top + ys.min()) / height,
-                      (left + xs.max() + 1) / width, (top + ys.max() + 1) / height))
+        ys, xs = np.nonzero(padded[top : round(y1 * rows) * cell, left : round(x1 * cols) * cell])
+        boxes.append(
+            (
+                (left + xs.min()) / width,
+                (top + ys.min()) / height,
+                (left + xs.max() + 1) / width,
+                (top + ys.max() + 1) / height,
+            )
+        )
     return boxes
 
 
@@ -88,8 +92,10 @@ def _iou(a, b) -> float:
 
 def _summarise(values: dict[str, list]) -> dict:
     every = [v for per_class in values.values() for v in per_class]
-    return {"overall": round(float(np.mean(every)), 4) if every else None,
-            "per_class": {label: round(float(np.mean(v)), 4) for label, v in sorted(values.items())}}
+    return {
+        "overall": round(float(np.mean(every)), 4) if every else None,
+        "per_class": {label: round(float(np.mean(v)), 4) for label, v in sorted(values.items())},
+    }
 
 
 def novelty_report(inside, foreign, generated) -> dict:
@@ -99,6 +105,7 @@ def novelty_report(inside, foreign, generated) -> dict:
     :param foreign: predictions on photos of other products
     :param generated: predictions on generated non-photos and blurred frames
     """
+
     def scores(predictions):
         return np.array([p.ood_score for p in predictions if p.ok and p.ood_score is not None])
 
@@ -107,16 +114,19 @@ def novelty_report(inside, foreign, generated) -> dict:
         return round(sum(p.status == UNKNOWN for p in usable) / len(usable), 4) if usable else None
 
     report = {"flagged": {"inside": flagged(inside), "foreign": flagged(foreign), "generated": flagged(generated)}}
-    report["auroc"] = {"foreign": round(auroc(scores(inside), scores(foreign)), 4),
-                       "generated": round(auroc(scores(inside), scores(generated)), 4)}
+    report["auroc"] = {
+        "foreign": round(auroc(scores(inside), scores(foreign)), 4),
+        "generated": round(auroc(scores(inside), scores(generated)), 4),
+    }
     return report
 
 
-def generated_non_photos(real_photos: list[bytes], seed: int = 0) -> list[ImageItem]:
-    """Blank, noise, gradient and checkerboard frames, plus heavily blurred real photos.
+def generated_non_photos(real_photos: list[Path], folder: Path, seed: int = 0) -> list[Path]:
+    """Write blank, noise, gradient and checkerboard frames, plus heavily blurred real photos, as PNGs.
 
-    :param real_photos: encoded photos of the model's own kind, to blur
-    :returns: items to classify
+    :param real_photos: photos of the model's own kind, to blur
+    :param folder: where to write them
+    :returns: the files written
     """
     rng = np.random.default_rng(seed)
     frames = {
@@ -125,16 +135,16 @@ def generated_non_photos(real_photos: list[bytes], seed: int = 0) -> list[ImageI
         "grey": np.full((540, 960, 3), 128, np.uint8),
         "noise": rng.integers(0, 256, (540, 960, 3), dtype=np.uint8),
         "gradient": np.broadcast_to(np.linspace(0, 255, 960, dtype=np.uint8)[None, :, None], (540, 960, 3)).copy(),
-        "checkerboard": (((np.indices((540, 960)).sum(axis=0) // 60) % 2) * 255).astype(np.uint8)[..., None]
+        "checkerboard": (((np.indices((540, 960)).sum(axis=0) // 60) % 2) * 255)
+        .astype(np.uint8)[..., None]
         .repeat(3, axis=2),
     }
     images = {name: Image.fromarray(pixels) for name, pixels in frames.items()}
-    for number, data in enumerate(real_photos):
-        images[f"blurred-{number}"] = Image.open(io.BytesIO(data)).convert("RGB").filter(ImageFilter.GaussianBlur(25))
-    items = []
+    for number, path in enumerate(real_photos):
+        with Image.open(path) as photo:
+            images[f"blurred-{number}"] = photo.convert("RGB").filter(ImageFilter.GaussianBlur(25))
+    paths = []
     for name, image in images.items():
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
-        items.append(ImageItem(source=f"generated/{name}.png", name=f"{name}.png",
-                               read=lambda data=buffer.getvalue(): data))
-    return items
+        paths.append(Path(folder, f"{name}.png"))
+        image.save(paths[-1], format="PNG")
+    return paths

@@ -39,7 +39,7 @@ def test_weights_must_fit_the_architecture(random_bundle, tmp_path):
 
 
 def test_missing_pieces_are_clear_errors(tmp_path):
-    with pytest.raises(BundleError, match="no model.json"):
+    with pytest.raises(BundleError, match=r"no model\.json"):
         load_bundle(tmp_path)
     (tmp_path / "model.json").write_text("{not json")
     with pytest.raises(BundleError, match="cannot read"):

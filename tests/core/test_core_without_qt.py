@@ -23,7 +23,12 @@ print('imported', len(sys.argv) - 1)
 def test_every_core_module_imports_without_qt():
     names = [m.name for m in pkgutil.walk_packages(core.__path__, "core.") if not m.name.endswith("__main__")]
     assert len(names) > 15
-    result = subprocess.run([sys.executable, "-c", SCRIPT, *names], capture_output=True, text=True,
-                            cwd=Path(core.__file__).parents[1])
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, *names],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(core.__file__).parents[1],
+    )
     assert result.returncode == 0, result.stderr
     assert f"imported {len(names)}" in result.stdout

@@ -13,8 +13,11 @@ SIZE = (60, 80)  # model input (height, width)
 
 @pytest.mark.parametrize("mode", ["1", "L", "P", "RGB", "RGBA", "LA", "CMYK", "I;16", "I", "F"])
 def test_every_mode_becomes_rgb(mode):
-    image = screen_photo(2, size=(160, 120)).convert("L").convert(mode) if mode in ("I;16", "I", "F") \
+    image = (
+        screen_photo(2, size=(160, 120)).convert("L").convert(mode)
+        if mode in ("I;16", "I", "F")
         else screen_photo(2, size=(160, 120)).convert(mode)
+    )
     fmt = "TIFF" if mode in ("CMYK", "I;16", "I", "F") else "PNG"
     decoded = decode(encode(image, fmt), SIZE, thumbnail_edge=40)
     assert decoded.pixels.shape == (60, 80, 3) and decoded.pixels.dtype == np.uint8
@@ -50,10 +53,13 @@ def test_large_jpeg_is_drafted_and_matches_full_decode():
     assert np.abs(drafted - full).mean() < 4.0
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"", "empty file"),
-    (b"just some text pretending to be a jpeg", "not an image"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "empty file"),
+        (b"just some text pretending to be a jpeg", "not an image"),
+    ],
+)
 def test_junk_bytes_fail_with_one_line(data, message):
     with pytest.raises(DecodeError, match=message):
         decode(data, SIZE)

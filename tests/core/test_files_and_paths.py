@@ -8,10 +8,18 @@ from core import paths
 from core.files import safe_file_name, unique_path, write_text_atomic
 
 
-@pytest.mark.parametrize("hostile, safe", [
-    ("../../x.jpg", "x.jpg"), ("/abs/evil.jpg", "evil.jpg"), ("C:\\\\Windows\\\\a.png", "a.png"),
-    ("con.jpg", "image_con.jpg"), ("", "image"), ("we?ird*na:me.jpg", "we_ird_na_me.jpg"), ("..", "image"),
-])
+@pytest.mark.parametrize(
+    "hostile, safe",
+    [
+        ("../../x.jpg", "x.jpg"),
+        ("/abs/evil.jpg", "evil.jpg"),
+        ("C:\\\\Windows\\\\a.png", "a.png"),
+        ("con.jpg", "image_con.jpg"),
+        ("", "image"),
+        ("we?ird*na:me.jpg", "we_ird_na_me.jpg"),
+        ("..", "image"),
+    ],
+)
 def test_hostile_names_become_harmless(hostile, safe):
     assert safe_file_name(hostile) == safe
 

@@ -8,7 +8,13 @@ import torch
 from torch import nn
 
 from core import explain
-from core.network import SUPPORTED_ARCHS, ClassMapNet, Pooling, build_torchvision_model, set_output_stride
+from core.network import (
+    SUPPORTED_ARCHS,
+    ClassMapNet,
+    Pooling,
+    build_torchvision_model,
+    set_output_stride,
+)
 
 
 class _HandBuilt(nn.Module):
@@ -75,10 +81,18 @@ def test_strong_regions_are_separate_boxes_strongest_first():
     assert [r["box"] for r in regions] == [[0.75, 0.75, 1.0, 1.0], [0.0, 0.0, 0.25, 0.5]]
 
 
-@pytest.mark.parametrize("point, words", [
-    ((0.2, 0.2), "at the upper left"), ((0.5, 0.5), "at the centre"), ((0.5, 0.95), "near the bottom edge"),
-    ((0.8, 0.5), "at the right side"), ((0.93, 0.5), "near the right edge"), ((0.5, 0.25), "at the top"), ((0.02, 0.02), "at the upper left"),
-])
+@pytest.mark.parametrize(
+    "point, words",
+    [
+        ((0.2, 0.2), "at the upper left"),
+        ((0.5, 0.5), "at the centre"),
+        ((0.5, 0.95), "near the bottom edge"),
+        ((0.8, 0.5), "at the right side"),
+        ((0.93, 0.5), "near the right edge"),
+        ((0.5, 0.25), "at the top"),
+        ((0.02, 0.02), "at the upper left"),
+    ],
+)
 def test_locations_in_plain_words(point, words):
     assert explain.describe_location(*point) == words
 

@@ -6,7 +6,8 @@ import zipfile
 import pytest
 
 from core import sources
-from core.sources import SourceError, collect_items
+from core.reader import SourceReader, read_once
+from core.sources import SourceError, collect_items, iter_items
 from tests.images import encode, screen_photo, zip_bytes
 
 PNG = encode(screen_photo(1))
@@ -25,29 +26,48 @@ def test_folder_is_recursive_skips_junk_and_keeps_equal_names_apart(tmp_path):
     for junk in ("notes.txt", ".DS_Store", "Thumbs.db", "day1/._1.jpg", "__MACOSX/day1/1.jpg"):
         _write(tmp_path / junk, b"junk")
     items = collect_items([tmp_path])
-    assert [i.source for i in items] == [str(tmp_path / "day1" / "1.jpg"), str(tmp_path / "day2" / "1.JPG"),
-                                         str(tmp_path / "day2" / "x.WebP")]
-    assert all(i.error is None and i.read() == PNG for i in items)
+    assert [i.source for i in items] == [
+        str(tmp_path / "day1" / "1.jpg"),
+        str(tmp_path / "day2" / "1.JPG"),
+        str(tmp_path / "day2" / "x.WebP"),
+    ]
+    assert all(i.error is None and read_once(i.ref) == PNG for i in items)
 
 
 def test_zip_members_are_read_in_place_with_their_origin(tmp_path):
-    archive = _write(tmp_path / "batch.zip", zip_bytes({
-        "returns/day1/1.jpg": PNG, "returns/day2/1.jpg": PNG, "__MACOSX/returns/._1.jpg": b"x",
-        "returns/.DS_Store": b"x", "readme.txt": b"hello",
-        "inner.zip": zip_bytes({"deep/2.png": PNG}),
-    }))
+    archive = _write(
+        tmp_path / "batch.zip",
+        zip_bytes(
+            {
+                "returns/day1/1.jpg": PNG,
+                "returns/day2/1.jpg": PNG,
+                "__MACOSX/returns/._1.jpg": b"x",
+                "returns/.DS_Store": b"x",
+                "readme.txt": b"hello",
+                "inner.zip": zip_bytes({"deep/2.png": PNG}),
+            }
+        ),
+    )
     items = collect_items([archive])
-    assert [i.source for i in items] == [f"{archive}!/inner.zip!/deep/2.png", f"{archive}!/returns/day1/1.jpg",
-                                         f"{archive}!/returns/day2/1.jpg"]
+    assert [i.source for i in items] == [
+        f"{archive}!/inner.zip!/deep/2.png",
+        f"{archive}!/returns/day1/1.jpg",
+        f"{archive}!/returns/day2/1.jpg",
+    ]
     assert [i.name for i in items] == ["2.png", "1.jpg", "1.jpg"]
-    assert all(i.read() == PNG for i in items)
+    assert items[0].ref.members == ("inner.zip", "deep/2.png") and items[1].ref.path == str(archive)
+    with SourceReader() as reader:
+        assert all(reader.read_item(i) == PNG for i in items)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["batch.zip"]  # nothing extracted
 
 
-@pytest.mark.parametrize("data, reason", [
-    (b"", "not a readable ZIP"),
-    (b"PK\x03\x04 this is not really a zip", "not a readable ZIP"),
-])
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"", "not a readable ZIP"),
+        (b"PK\x03\x04 this is not really a zip", "not a readable ZIP"),
+    ],
+)
 def test_fake_zip_is_one_error_item(tmp_path, data, reason):
     items = collect_items([_write(tmp_path / "fake.zip", data)])
     assert len(items) == 1 and reason in items[0].error
@@ -68,7 +88,7 @@ def test_member_inflating_beyond_the_limit_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(sources, "MAX_MEMBER_BYTES", 1000)
     items = collect_items([_write(tmp_path / "bomb.zip", zip_bytes({"big.png": b"\0" * 50_000}))])
     with pytest.raises(SourceError, match="over the 1,000-byte limit"):
-        items[0].read()
+        read_once(items[0].ref)
 
 
 def test_member_lying_about_its_size_is_stopped_at_the_limit(tmp_path, monkeypatch):
@@ -77,17 +97,17 @@ def test_member_lying_about_its_size_is_stopped_at_the_limit(tmp_path, monkeypat
     archive = zipfile.ZipFile(path)
     archive.getinfo("big.png").file_size = 10  # what a hostile central directory would claim
     with pytest.raises(SourceError):
-        sources._read_member(archive, archive.getinfo("big.png"), 1000)
+        sources.read_member(archive, archive.getinfo("big.png"), 1000)
 
 
 def test_encrypted_member_is_refused(tmp_path):
     data = bytearray(zip_bytes({"secret.png": PNG}))
     data[6:8] = struct.pack("<H", 0x1)  # local header: encrypted
     central = data.rfind(b"PK\x01\x02")
-    data[central + 8:central + 10] = struct.pack("<H", 0x1)  # central directory: encrypted
+    data[central + 8 : central + 10] = struct.pack("<H", 0x1)  # central directory: encrypted
     items = collect_items([_write(tmp_path / "locked.zip", bytes(data))])
     with pytest.raises(SourceError, match="encrypted"):
-        items[0].read()
+        read_once(items[0].ref)
 
 
 def test_missing_path_and_unsupported_file_are_error_items(tmp_path):
@@ -101,3 +121,44 @@ def test_nesting_depth_is_limited(tmp_path, monkeypatch):
     nested = zip_bytes({"a.zip": zip_bytes({"b.zip": zip_bytes({"c.png": PNG})})})
     items = collect_items([_write(tmp_path / "n.zip", nested)])
     assert len(items) == 1 and "nested deeper" in items[0].error
+
+
+def test_items_come_as_the_walk_finds_them(tmp_path):
+    for i in range(3):
+        _write(tmp_path / f"{i}.png", PNG)
+    walk = iter_items([tmp_path, tmp_path / "missing"])
+    assert next(walk).name == "0.png"  # nothing else was listed yet: a generator, not a list
+    assert [i.name for i in walk] == ["1.png", "2.png", "missing"]
+
+
+def test_archives_are_closed_when_the_reader_is_done_and_reopened_on_demand(tmp_path):
+    archive = _write(tmp_path / "batch.zip", zip_bytes({"a.png": PNG, "inner.zip": zip_bytes({"b.png": PNG})}))
+    items = collect_items([archive])
+    reader = SourceReader()
+    assert [reader.read_item(i) for i in items] == [PNG, PNG]
+    assert _open_files(archive) == 1
+    reader.close()
+    assert _open_files(archive) == 0 and not reader._nested  # nothing locked, no inner bytes kept
+    assert read_once(items[0].ref) == PNG and _open_files(archive) == 0
+
+
+def test_a_photo_gone_from_its_archive_is_a_clear_error(tmp_path):
+    archive = _write(tmp_path / "batch.zip", zip_bytes({"a.png": PNG, "b.png": PNG}))
+    items = collect_items([archive])
+    archive.write_bytes(zip_bytes({"a.png": PNG}))
+    with pytest.raises(SourceError, match="no longer holds this photo"):
+        read_once(items[1].ref)
+    archive.unlink()
+    with pytest.raises(SourceError, match="cannot open the ZIP archive"):
+        read_once(items[0].ref)
+
+
+def _open_files(path) -> int:
+    """:returns: how many file descriptors of this process point at ``path`` (Linux)."""
+    import os
+    from pathlib import Path
+
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        pytest.skip("needs /proc to count open files")
+    return sum(1 for fd in fds.iterdir() if os.path.realpath(fd) == str(Path(path).resolve()))

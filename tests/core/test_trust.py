@@ -6,18 +6,38 @@ import torch
 from PIL import Image
 
 from core.bundle import Bundle
+from core.decision import DecisionPolicy
 from core.decode import DecodedImage
-from core.interpret import decide_labels, interpret, other_defects, status_of
+from core.interpret import interpret
 from core.novelty import NoveltyDetector, auroc
-from core.sources import ImageItem
+from core.postprocess import decide_photo
+from core.sources import ImageItem, SourceRef
 from core.training.calibration import choose_review_threshold
 from core.training.dataset import Sample
 from core.training.trust_metrics import localisation_scores, novelty_report
 
-BUNDLE = Bundle(name="t", arch="mobilenet_v2", classes=["good", "oil", "scratch", "stain"], input_size=[8, 8],
-                subject="screen", thresholds={"review": 0.6, "also": 0.2}, novelty={"threshold": 0.3})
-ITEM = ImageItem(source="a.jpg", name="a.jpg", read=lambda: b"")
+BUNDLE = Bundle(
+    name="t",
+    arch="mobilenet_v2",
+    classes=["good", "oil", "scratch", "stain"],
+    input_size=[8, 8],
+    subject="screen",
+    thresholds={"review": 0.6, "also": 0.2},
+    novelty={"threshold": 0.3},
+)
+POLICY = DecisionPolicy.from_bundle(BUNDLE)
+ITEM = ImageItem(source="a.jpg", name="a.jpg", ref=SourceRef("a.jpg"))
 DECODED = DecodedImage(pixels=np.zeros((8, 8, 3), np.uint8), original_size=(80, 80))
+
+
+def _predict(probabilities, heatmap, map_peaks, ood_score, policy=POLICY):
+    """The post-process and interpret stages for one photo, its label decided by ``policy``."""
+    probabilities = np.asarray(probabilities, dtype=np.float32)
+    index = int(policy.decide_labels(probabilities)[0])
+    decision = decide_photo(
+        policy, index, probabilities, np.asarray(heatmap, np.float32), np.asarray(map_peaks), ood_score
+    )
+    return interpret(decision, ITEM, DECODED, 10, policy.classes, "screen")
 
 
 def _heatmap_with_two_spots():
@@ -28,40 +48,103 @@ def _heatmap_with_two_spots():
 
 
 def test_status_unknown_before_review_before_ok():
-    assert status_of(BUNDLE, 0.99, 0.5) == "unknown"
-    assert status_of(BUNDLE, 0.55, 0.1) == "review"
-    assert status_of(BUNDLE, 0.9, 0.1) == "ok"
-    assert status_of(BUNDLE, 0.9, None) == "ok"
+    assert POLICY.status(0.99, 0.5) == "unknown"
+    assert POLICY.status(0.55, 0.1) == "review"
+    assert POLICY.status(0.9, 0.1) == "ok"
+    assert POLICY.status(0.9, None) == "ok"
 
 
 def test_other_defects_need_probability_and_map_evidence():
     probabilities = np.array([0.05, 0.25, 0.6, 0.1])
-    assert other_defects(BUNDLE, probabilities, np.array([0.0, 3.0, 4.0, 3.9]), top=2) == ["oil"]
-    assert other_defects(BUNDLE, probabilities, np.array([0.0, 1.0, 4.0, 3.9]), top=2) == []  # weak oil map
-    assert other_defects(BUNDLE, np.array([0.5, 0.1, 0.4, 0.0]), np.array([5.0, 0, 5.0, 0]), top=0) == ["scratch"]
-    assert other_defects(BUNDLE, np.array([0.1, 0.1, 0.4, 0.4]), np.array([9.0, 0, 5.0, 5.0]), top=2) == ["stain"]
+    assert POLICY.other_defects(probabilities, np.array([0.0, 3.0, 4.0, 3.9]), top=2) == ["oil"]
+    assert POLICY.other_defects(probabilities, np.array([0.0, 1.0, 4.0, 3.9]), top=2) == []  # weak oil map
+    assert POLICY.other_defects(np.array([0.5, 0.1, 0.4, 0.0]), np.array([5.0, 0, 5.0, 0]), top=0) == ["scratch"]
+    assert POLICY.other_defects(np.array([0.1, 0.1, 0.4, 0.4]), np.array([9.0, 0, 5.0, 5.0]), top=2) == ["stain"]
 
 
 def test_doubtful_good_goes_to_the_likeliest_defect():
     bundle = Bundle(**{**BUNDLE.to_json(), "thresholds": {"good_min": 2 / 3}})
     probabilities = np.array([[0.9, 0.05, 0.03, 0.02], [0.6, 0.1, 0.05, 0.25], [0.1, 0.8, 0.05, 0.05]])
-    assert decide_labels(bundle, probabilities).tolist() == [0, 3, 1]
-    assert decide_labels(BUNDLE, probabilities).tolist() == [0, 0, 1]  # no cost rule: plain argmax
+    assert DecisionPolicy.from_bundle(bundle).decide_labels(probabilities).tolist() == [0, 3, 1]
+    assert POLICY.decide_labels(probabilities).tolist() == [0, 0, 1]  # no cost rule: plain argmax
+
+
+def test_the_normal_class_is_a_field_not_a_name():
+    renamed = Bundle(
+        **{
+            **BUNDLE.to_json(),
+            "classes": ["ok_part", "dent"],
+            "normal_class": "ok_part",
+            "thresholds": {"good_min": 0.8},
+        }
+    )
+    policy = DecisionPolicy.from_bundle(renamed)
+    assert policy.normal_class == "ok_part"
+    assert policy.decide_labels(np.array([[0.7, 0.3], [0.9, 0.1]])).tolist() == [1, 0]
+    assert DecisionPolicy.from_bundle(BUNDLE).normal_class == "good"  # older bundles: "good" when present
+    with pytest.raises(ValueError, match="normal class"):
+        DecisionPolicy(classes=("a", "b"), normal_class="c")
+
+
+def test_older_bundles_get_todays_numbers_and_new_ones_override_them():
+    assert (POLICY.region_threshold, POLICY.region_min_peak, POLICY.also_map_ratio) == (0.35, 0.5, 0.5)
+    assert (POLICY.heatmap_cells, POLICY.resize, POLICY.review_below, POLICY.unknown_above) == (
+        7168,
+        "bilinear",
+        0.6,
+        0.3,
+    )
+    tuned = Bundle(
+        **{
+            **BUNDLE.to_json(),
+            "thresholds": {"region": 0.5, "also_map_ratio": 0.8},
+            "heatmap_cells": 100,
+            "resize": "bicubic",
+        }
+    )
+    policy = DecisionPolicy.from_bundle(tuned)
+    assert (policy.region_threshold, policy.also_map_ratio, policy.heatmap_cells, policy.resize) == (
+        0.5,
+        0.8,
+        100,
+        "bicubic",
+    )
+
+
+def test_a_review_override_is_a_new_policy_applied_to_predictions():
+    prediction = _predict([0.02, 0.3, 0.68, 0.0], _heatmap_with_two_spots(), [0.0, 3.0, 4.0, 0.0], 0.05)
+    assert prediction.status == "ok"
+    stricter = POLICY.with_review_threshold(0.7)
+    assert POLICY.review_below == 0.6 and stricter.review_below == 0.7
+    reviewed = stricter.apply(prediction)
+    assert reviewed.status == "review" and reviewed.explanation.endswith("Low confidence: please review.")
+    assert POLICY.apply(reviewed).status == "ok"
+    failed = POLICY.apply(reviewed.__class__(source="x", name="x", status="error", error="broken"))
+    assert failed.status == "error" and failed.explanation == "Not classified: broken"
 
 
 def test_interpret_lists_boxes_also_and_names_every_region():
-    prediction = interpret(BUNDLE, ITEM, DECODED, 10, np.array([0.02, 0.3, 0.68, 0.0]), _heatmap_with_two_spots(),
-                           np.array([0.0, 3.0, 4.0, 0.0]), 0.05)
+    prediction = _predict([0.02, 0.3, 0.68, 0.0], _heatmap_with_two_spots(), [0.0, 3.0, 4.0, 0.0], 0.05)
     assert prediction.label == "scratch" and prediction.status == "ok" and prediction.also == ["oil"]
     assert len(prediction.boxes) == 2 and prediction.box == prediction.boxes[0]
-    assert prediction.explanation == ("Scratch (68 %): the model looked mostly at the upper left of the screen, "
-                                      "and also at the bottom. Also: Oil.")
+    assert prediction.explanation == (
+        "Scratch (68 %): the model looked mostly at the upper left of the screen, and also at the bottom. Also: Oil."
+    )
     assert prediction.to_dict()["also"] == ["oil"] and prediction.to_dict()["ood_score"] == 0.05
 
 
+def test_a_good_photo_shows_its_strongest_defect_evidence_faintly():
+    prediction = _predict([0.9, 0.06, 0.04, 0.0], _heatmap_with_two_spots(), [5.0, 1.0, 1.0, 0.0], 0.05)
+    assert prediction.label == "good" and prediction.boxes == [] and prediction.box is None
+    assert prediction.heatmap.max() == pytest.approx(0.1, abs=1e-6)  # as strong as any defect is likely
+    assert prediction.peak == (0.15, 0.15)
+    assert prediction.explanation == (
+        "Good (90 %): no defect found on the screen; the strongest (weak) hint of one is at the upper left."
+    )
+
+
 def test_unknown_photo_says_so():
-    prediction = interpret(BUNDLE, ITEM, DECODED, 10, np.array([0.9, 0.1, 0, 0]), _heatmap_with_two_spots(),
-                           np.zeros(4), 0.9)
+    prediction = _predict([0.9, 0.1, 0, 0], _heatmap_with_two_spots(), np.zeros(4), 0.9)
     assert prediction.status == "unknown"
     assert prediction.explanation.startswith("Unlike the photos this model was trained on; good (90 %)")
 
@@ -102,7 +185,7 @@ def test_localisation_scores_point_and_overlap(tmp_path):
     mask[20:40, 50:90] = 255
     Image.fromarray(mask).save(tmp_path / "m.png")
     sample = Sample(path=tmp_path / "x.jpg", label=1, group="g", mask_path=tmp_path / "m.png")
-    hit = interpret(BUNDLE, ITEM, DECODED, 1, np.array([0, 0.9, 0.1, 0]), np.zeros((2, 2)), np.zeros(4), None)
+    hit = _predict([0, 0.9, 0.1, 0], np.zeros((2, 2)), np.zeros(4), None)
     hit = hit.__class__(**{**hit.__dict__, "peak": (0.35, 0.3), "boxes": [[0.25, 0.2, 0.45, 0.4]]})
     miss = hit.__class__(**{**hit.__dict__, "peak": (0.9, 0.9), "boxes": [[0.5, 0.5, 1.0, 1.0]]})
     scores = localisation_scores([sample, sample], [hit, miss], ["oil", "oil"])
@@ -112,7 +195,10 @@ def test_localisation_scores_point_and_overlap(tmp_path):
 
 def test_novelty_report_counts_flags():
     def fake(status, score):
-        return interpret(BUNDLE, ITEM, DECODED, 1, np.array([0.9, 0.1, 0, 0]), np.zeros((2, 2)), np.zeros(4), score)
+        prediction = _predict([0.9, 0.1, 0, 0], np.zeros((2, 2)), np.zeros(4), score)
+        assert prediction.status == status  # the score decides the status: the report must count that
+        return prediction
+
     inside = [fake("ok", 0.1), fake("ok", 0.2)]
     foreign = [fake("unknown", 0.5), fake("unknown", 0.6)]
     report = novelty_report(inside, foreign, [fake("ok", 0.15)])

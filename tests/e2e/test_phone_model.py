@@ -52,14 +52,14 @@ def test_all_shared_phone_photos_meet_the_readme_claims(phone_bundle):
 
 
 @pytest.mark.parametrize("defect, label", [(None, "good"), ("scratch", "scratch"), ("stain", "stain")])
-def test_bundled_model_finds_drawn_defects_on_generated_phones(phone_bundle, defect, label):
+def test_bundled_model_finds_drawn_defects_on_generated_phones(phone_bundle, defect, label, tmp_path):
     from core.engine import Engine
-    from core.sources import ImageItem
-    from tests.images import encode, phone_photo
+    from core.samples import jpeg_bytes, phone_photo
+    from core.sources import iter_items
 
-    photos = [encode(phone_photo(200 + seed, defect), "JPEG", quality=92) for seed in range(3)]
-    items = [ImageItem(source=f"{label}-{i}.jpg", name=f"{i}.jpg", read=lambda d=d: d) for i, d in enumerate(photos)]
-    predictions = list(Engine(phone_bundle).classify(items))
+    for seed in range(3):
+        (tmp_path / f"{label}-{seed}.jpg").write_bytes(jpeg_bytes(phone_photo(200 + seed, defect), quality=92))
+    predictions = list(Engine(phone_bundle).classify(iter_items([tmp_path])))
     assert [p.label for p in predictions] == [label] * 3
     # generated photos are not camera photos: the unknown-photo detector must notice
     assert all(p.status == "unknown" for p in predictions)

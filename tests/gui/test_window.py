@@ -7,14 +7,15 @@ from PySide6.QtCore import QMimeData, QPoint, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
 
 from gui.gallery_model import ITEMS_MIME
-from tests.gui.conftest import wait_idle
+from tests.gui.conftest import export_and_wait, wait_idle
 
 
 def _drop_urls(window, paths):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    event = QDropEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                       Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     window.dropEvent(event)
 
 
@@ -25,7 +26,15 @@ def _section(window, key):
 def test_window_starts_empty_with_the_drop_area(window):
     assert window.windowTitle() == "DefectSort"
     assert window.stack.currentWidget() is window.drop_area
-    assert [s.title for s in window.gallery.sections] == ["Good", "Oil", "Scratch", "Stain", "Review", "Unknown", "Errors"]
+    assert [s.title for s in window.gallery.sections] == [
+        "Good",
+        "Oil",
+        "Scratch",
+        "Stain",
+        "Review",
+        "Unknown",
+        "Errors",
+    ]
 
 
 def test_dropping_a_zip_fills_the_sections(qtbot, window, photo_zip):
@@ -65,8 +74,9 @@ def test_relabel_by_api_keys_and_drop_then_undo_redo(qtbot, window, photo_zip):
     target = _section(window, "scratch").view
     mime = QMimeData()
     mime.setData(ITEMS_MIME, str(third).encode())
-    drop = QDropEvent(QPoint(5, 5), Qt.DropAction.MoveAction, mime, Qt.MouseButton.LeftButton,
-                      Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(
+        QPoint(5, 5), Qt.DropAction.MoveAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     target.dropEvent(drop)
     assert window.model.entry(third).final_label == "scratch"
     assert _section(window, "scratch").count() >= 1
@@ -95,21 +105,15 @@ def test_export_writes_corrections_and_never_overwrites(qtbot, window, photo_zip
     new_label = "stain" if moved.prediction.label != "stain" else "oil"
     window.relabel([moved.key], new_label)
     target = tmp_path / "export"
-    monkeypatch.setattr("gui.dialogs.ask_export", lambda *_: (str(target), True))
-    monkeypatch.setattr("gui.dialogs.show_export_done", lambda *_: None)
-    folders = []
-    window.client.worker.export_finished.connect(folders.append)
-    window.export()
-    qtbot.waitUntil(lambda: len(folders) == 1, timeout=30_000)
+    assert export_and_wait(qtbot, window, monkeypatch, target, overlays=True) == str(target)
     document = json.loads((target / "results.json").read_text())
     item = next(i for i in document["items"] if i["source"] == moved.prediction.source)
     assert item["final_label"] == new_label and item["corrected"] is True
     assert item["model_label"] == moved.prediction.label
     assert len(list((target / new_label).iterdir())) >= 1
     assert len(list((target / "overlays").glob("*.png"))) == 5
-    window.export()
-    qtbot.waitUntil(lambda: len(folders) == 2, timeout=30_000)
-    assert folders[1] != str(target) and folders[1].startswith(str(target))
+    again = export_and_wait(qtbot, window, monkeypatch, target, overlays=True)
+    assert again != str(target) and again.startswith(str(target))
     assert json.loads((target / "results.json").read_text()) == document  # untouched
 
 
@@ -124,7 +128,7 @@ def test_settings_persist_between_runs(qtbot, window):
     qtbot.addWidget(again)
     qtbot.waitUntil(lambda: again.bundle is not None, timeout=20_000)
     assert again.toolbar.size_slider.value() == 222
-    assert again.model.review_threshold == 0.4  # remembered for this model
+    assert again.policy.review_below == 0.4 and again.model.policy is again.policy  # remembered for this model
     again.client.shutdown()
 
 

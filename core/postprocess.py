@@ -1,0 +1,131 @@
+"""Post-processing: a batch's raw network outputs -> one :class:`Decision` per photo.
+
+The one place where results are decided, each step a small function: calibrate the
+logits, decide every label once (:class:`core.decision.DecisionPolicy`), choose and
+refine the heatmap, find its peak and boxes, name other defects, score novelty, set the
+status. :mod:`core.interpret` then only words the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from core import explain
+from core.decision import DecisionPolicy
+from core.network import NetworkOutputs
+from core.novelty import NoveltyDetector
+from core.refine import local_contrast, refined_heatmaps
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Everything decided about one photo, before it is put into words.
+
+    :param index: the class index of ``label``
+    :param probabilities: calibrated probabilities, one per class
+    :param heatmap: the small 0..1 evidence map for ``label`` (see :func:`evidence_maps`)
+    :param strength: the heatmap's maximum: 1 for a defect label, the probability of any defect
+        for the "no defect" class (its heatmap then stays faint when the evidence is weak)
+    :param peak: ``(x, y)`` of the heatmap's maximum, normalised to 0..1
+    :param boxes: strong regions ``[x0, y0, x1, y1]``, strongest first (none for the "no defect" class)
+    :param normal: True when ``label`` is the "no defect" class
+    """
+
+    index: int
+    label: str
+    confidence: float
+    probabilities: np.ndarray
+    status: str
+    heatmap: np.ndarray
+    strength: float
+    peak: tuple[float, float]
+    boxes: list[list[float]]
+    also: list[str]
+    ood_score: float | None
+    normal: bool = False
+
+
+def postprocess(
+    outputs: NetworkOutputs, policy: DecisionPolicy, novelty: NoveltyDetector | None, detail_window: int
+) -> list[Decision]:
+    """Decide every photo of a batch.
+
+    :param outputs: the network's raw float32 outputs for ``N`` photos
+    :param policy: the decision policy
+    :param novelty: the unknown-photo detector, or None
+    :param detail_window: neighbourhood size of the local contrast (from the bundle)
+    :returns: ``N`` decisions, in batch order
+    """
+    probabilities = policy.calibrate(outputs.logits).numpy()
+    labels = policy.decide_labels(probabilities)
+    evidence = policy.strongest_defects(probabilities) if policy.normal_index is not None else labels
+    shown = np.where(labels == policy.normal_index, evidence, labels)
+    heatmaps = evidence_maps(outputs, torch.from_numpy(shown), detail_window).numpy()
+    map_peaks = outputs.maps.amax(dim=(2, 3)).numpy()
+    ood_scores = novelty.scores(outputs.embedding) if novelty is not None else None
+    return [
+        decide_photo(
+            policy,
+            int(labels[row]),
+            probabilities[row],
+            heatmaps[row],
+            map_peaks[row],
+            None if ood_scores is None else float(ood_scores[row]),
+        )
+        for row in range(len(labels))
+    ]
+
+
+def evidence_maps(outputs: NetworkOutputs, classes: torch.Tensor, detail_window: int) -> torch.Tensor:
+    """:returns: ``N x H x W`` heatmaps of ``classes`` (one class per photo), refined with the
+    fine detail of the same pass when the network returns it (:mod:`core.refine`)."""
+    chosen = outputs.maps[torch.arange(len(outputs.maps)), classes]
+    if outputs.detail is None:
+        return chosen
+    return refined_heatmaps(chosen, local_contrast(outputs.detail, detail_window))
+
+
+def decide_photo(
+    policy: DecisionPolicy,
+    index: int,
+    probabilities: np.ndarray,
+    heatmap: np.ndarray,
+    map_peaks: np.ndarray,
+    ood_score: float | None,
+) -> Decision:
+    """Decide one photo whose label is already chosen.
+
+    :param index: the decided class index
+    :param probabilities: its calibrated probabilities
+    :param heatmap: the raw (or refined) evidence map for the shown class, any scale
+    :param map_peaks: each class map's maximum (raw), for "also"
+    :param ood_score: its unknown-photo score, or None
+    """
+    confidence = round(float(probabilities[index]), 6)
+    heatmap = explain.normalise_map(heatmap)
+    peak = explain.find_peak(heatmap)
+    small = explain.shrink(heatmap, policy.heatmap_cells)
+    if index == policy.normal_index:
+        strength = 1.0 - float(probabilities[index])
+        small, boxes = small * np.float32(strength), []
+    else:
+        strength = 1.0
+        regions = explain.strong_regions(small, policy.region_threshold, policy.region_min_peak)
+        boxes = [region["box"] for region in regions]
+    return Decision(
+        index=index,
+        label=policy.classes[index],
+        confidence=confidence,
+        probabilities=probabilities,
+        status=policy.status(confidence, ood_score),
+        heatmap=small,
+        strength=strength,
+        peak=peak,
+        boxes=boxes,
+        also=policy.other_defects(probabilities, map_peaks, index),
+        ood_score=ood_score,
+        normal=index == policy.normal_index,
+    )

@@ -1,0 +1,63 @@
+"""The JSON contract of ``classify`` did not move: labels, probabilities, statuses and the heatmaps
+of defect labels are those the engine gave before its decision stage was rebuilt.
+
+``tests/data/golden`` holds generated photos and what the old engine wrote for them with
+:func:`tests.conftest.strict_phone_bundle` (``expected.json``: the classify JSON items,
+``heatmaps.npz``: each photo's heatmap).
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from core.cli import main
+from tests.conftest import GOLDEN
+
+
+@pytest.fixture(scope="module")
+def today(strict_phone_bundle, tmp_path_factory):
+    out = tmp_path_factory.mktemp("golden") / "results.json"
+    main(["classify", str(GOLDEN), "--model", str(strict_phone_bundle.folder), "--json", str(out)])
+    return {item["name"]: item for item in json.loads(out.read_text())["items"]}
+
+
+@pytest.fixture(scope="module")
+def before():
+    return {item["name"]: item for item in json.loads((GOLDEN / "expected.json").read_text())}
+
+
+def test_every_status_is_covered(before):
+    assert {item["status"] for item in before.values()} == {"ok", "review", "unknown", "error"}
+
+
+def test_fields_labels_probabilities_and_statuses_are_unchanged(today, before):
+    assert today.keys() == before.keys()
+    for name, old in before.items():
+        new = today[name]
+        assert set(new) == set(old), name
+        assert (new["label"], new["status"], new["error"]) == (old["label"], old["status"], old["error"]), name
+        assert new["probabilities"] == old["probabilities"] and new["confidence"] == old["confidence"], name
+        assert new["ood_score"] == old["ood_score"] and new["also"] == old["also"], name
+
+
+def test_defect_heatmaps_peaks_boxes_and_sentences_are_unchanged(today, before, strict_phone_bundle, tmp_path):
+    from core.engine import Engine
+    from core.sources import iter_items
+
+    old_maps = np.load(GOLDEN / "heatmaps.npz")
+    predictions = {p.name: p for p in Engine(strict_phone_bundle).classify(iter_items([GOLDEN])) if p.ok}
+    defects = [name for name, item in before.items() if item["status"] != "error" and item["label"] != "good"]
+    assert len(defects) >= 5
+    for name in defects:
+        np.testing.assert_allclose(predictions[name].heatmap, old_maps[name], atol=1e-6, err_msg=name)
+        for field in ("peak", "box", "boxes", "explanation"):
+            assert today[name][field] == before[name][field], (name, field)
+
+
+def test_good_photos_now_show_faint_defect_evidence(today, before):
+    goods = [name for name, item in before.items() if item["label"] == "good"]
+    assert goods
+    for name in goods:
+        assert today[name]["boxes"] == [] and today[name]["box"] is None
+        assert "no defect found on the screen" in today[name]["explanation"]
