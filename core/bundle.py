@@ -59,6 +59,8 @@ class Bundle:
     novelty: dict = field(default_factory=dict)  # unknown-photo detector, see core.novelty
     metrics: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
+    lineage: dict = field(default_factory=dict)  # a retrained model: its parent and the corrections used
+    promotion: dict = field(default_factory=dict)  # the gate's rule and verdict (core.training.gate)
     description: str = ""
     folder: Path | None = field(default=None, repr=False, compare=False)
 

@@ -11,9 +11,11 @@ grows while the sources are still being walked) and stop when ``cancel`` is set;
 
 from __future__ import annotations
 
+import hashlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
@@ -33,7 +35,7 @@ from core.sources import ImageItem, SourceError
 from core.stream import ItemStream
 
 ProgressCallback = Callable[[int, int], None]
-Loaded = tuple[DecodedImage, int] | str  # decoded pixels and file size, or why it failed
+Loaded = tuple[DecodedImage, int, str] | str  # decoded pixels, file size and SHA-256, or why it failed
 
 
 class CancelFlag(Protocol):
@@ -159,26 +161,27 @@ class Engine:
         with stream, SourceReader() as reader, ThreadPoolExecutor(self.decode_workers, "decode") as pool:
             pending: deque[tuple[ImageItem, Future[Loaded]]] = deque()
 
-            def decode_ahead() -> None:  # waits for the walk only when there is nothing else to do
+            def decode_ahead(may_wait: bool) -> None:
+                """Queue found photos for decoding; wait for the walk only when nothing else is left to do."""
                 while len(pending) < lookahead:
-                    item = stream.poll(wait=not pending)
+                    item = stream.poll(wait=may_wait and not pending)
                     if item is None:
                         return
                     pending.append((item, pool.submit(self._load, item, reader)))
 
-            decode_ahead()
+            decode_ahead(may_wait=True)
             while pending:
                 if cancel is not None and cancel.is_set():
                     for _, future in pending:
                         future.cancel()
                     return
                 batch = [pending.popleft() for _ in range(min(self.batch_size, len(pending)))]
-                decode_ahead()
+                decode_ahead(may_wait=False)  # the current batch never waits for the walk
                 yield from self._classify_batch([(item, future.result()) for item, future in batch])
                 done += len(batch)
                 if progress is not None:
                     progress(done, max(done, stream.found))
-                decode_ahead()
+                decode_ahead(may_wait=True)
 
     def _load(self, item: ImageItem, reader: SourceReader) -> Loaded:
         """Read and decode one item; a failure becomes its one-line reason."""
@@ -186,7 +189,8 @@ class Engine:
             return item.error
         try:
             data = reader.read_item(item)
-            return decode(data, self.bundle.input_hw, self.thumbnail_edge, self.policy.resize), len(data)
+            decoded = decode(data, self.bundle.input_hw, self.thumbnail_edge, self.policy.resize)
+            return decoded, len(data), hashlib.sha256(data).hexdigest()
         except (SourceError, DecodeError) as error:
             return str(error)
         except MemoryError:
@@ -195,20 +199,21 @@ class Engine:
     def _classify_batch(self, loaded: list[tuple[ImageItem, Loaded]]) -> list[Prediction]:
         """Run the decoded photos of one batch through the stages; failures pass straight through."""
         results: dict[int, Prediction] = {}
-        readable: list[tuple[int, ImageItem, DecodedImage, int]] = []
+        readable: list[tuple[int, ImageItem, DecodedImage, int, str]] = []
         for index, (item, outcome) in enumerate(loaded):
             if isinstance(outcome, str):
                 results[index] = Prediction.failed(item, outcome)
             else:
                 readable.append((index, item, *outcome))
         if readable:
-            pixels = np.stack([decoded.pixels for _, _, decoded, _ in readable])
+            pixels = np.stack([decoded.pixels for _, _, decoded, _, _ in readable])
             decisions = postprocess(
                 self.forward(self.preprocess(pixels)), self.policy, self.novelty, self.bundle.detail_window
             )
             classes = self.policy.classes
-            for (index, item, decoded, size), decision in zip(readable, decisions):
-                results[index] = interpret(decision, item, decoded, size, classes, self.bundle.subject)
+            for (index, item, decoded, size, sha256), decision in zip(readable, decisions):
+                prediction = interpret(decision, item, decoded, size, classes, self.bundle.subject)
+                results[index] = replace(prediction, sha256=sha256)
         return [results[index] for index in range(len(loaded))]
 
     def preprocess(self, pixels: np.ndarray) -> torch.Tensor:

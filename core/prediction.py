@@ -39,7 +39,7 @@ class Prediction:
     low-resolution 0..1 map of the evidence for ``label`` (for the "no defect" class: of the
     strongest defect, scaled by how likely a defect is, so it stays faint when weak).
     ``description`` is the sentence about the photo; ``explanation`` adds what the status means.
-    ``ref`` says where to read the photo again (see :mod:`core.reader`).
+    ``ref`` says where to read the photo again (see :mod:`core.reader`); ``sha256`` identifies its bytes.
     """
 
     source: str
@@ -59,6 +59,7 @@ class Prediction:
     thumbnail: np.ndarray | None = field(default=None, repr=False, compare=False)
     image_size: tuple[int, int] | None = None
     file_size: int | None = None
+    sha256: str | None = None  # of the photo's bytes: the same photo is recognised wherever it is
     ref: SourceRef | None = None
 
     @classmethod

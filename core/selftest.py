@@ -16,7 +16,7 @@ import numpy as np
 from core.bundle import BundleError
 from core.engine import Engine
 from core.export import results_document
-from core.prediction import Prediction
+from core.prediction import UNKNOWN, Prediction
 from core.registry import resolve_bundle
 from core.samples import jpeg_bytes, phone_photo
 from core.sources import iter_items
@@ -61,7 +61,7 @@ def run_selftest(model: str | None = None, say=print) -> int:
     for text, passed in checks:
         say(f"{'ok' if passed else 'FAIL':5} {text}")
     say(f"      result: {prediction.explanation}")
-    if prediction.status == "unknown":
+    if prediction.status == UNKNOWN:
         say("      (a generated photo is no camera photo: 'unknown' is the detector doing its job)")
     failed = [text for text, passed in checks if not passed]
     say("Self-test passed." if not failed else f"Self-test FAILED: {', '.join(failed)}")

@@ -42,6 +42,12 @@ class SourceRef:
     path: str
     members: tuple[str, ...] = ()
 
+    @classmethod
+    def parse(cls, source: str) -> SourceRef:
+        """:returns: the reference a ``source`` string names (``batch.zip!/inner.zip!/day1/1.jpg``)."""
+        path, *members = source.split(ARCHIVE_SEPARATOR)
+        return cls(path, tuple(members))
+
 
 @dataclass(frozen=True)
 class ImageItem:

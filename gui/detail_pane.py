@@ -6,6 +6,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from core.prediction import UNKNOWN
 from gui.gallery_model import Entry
 from gui.palette import label_colour
 
@@ -147,7 +148,7 @@ class DetailPane(QFrame):
         if prediction.ood_score is not None:
             lines.append(
                 f"Unusualness: {prediction.ood_score:.3f}"
-                + (" (unlike the training photos)" if prediction.status == "unknown" else "")
+                + (" (unlike the training photos)" if prediction.status == UNKNOWN else "")
             )
         if prediction.file_size is not None:
             lines.append(f"File: {prediction.file_size / 1024:,.0f} KB")

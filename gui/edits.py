@@ -4,10 +4,24 @@ from __future__ import annotations
 
 from PySide6.QtGui import QUndoCommand
 
+from core.journal import DO, REDO, UNDO
 from gui.gallery_model import GalleryModel
 
 
-class RelabelCommand(QUndoCommand):
+class _JournalledCommand(QUndoCommand):
+    """Knows whether its ``redo`` is the first doing (``do``) or a redo, for the journal."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self._done_once = False
+
+    def _cause(self) -> str:
+        cause = REDO if self._done_once else DO
+        self._done_once = True
+        return cause
+
+
+class RelabelCommand(_JournalledCommand):
     """Give items a new final label; undo restores each item's previous label."""
 
     def __init__(self, model: GalleryModel, keys: list[int], label: str):
@@ -17,13 +31,13 @@ class RelabelCommand(QUndoCommand):
         self._label = label
 
     def redo(self) -> None:
-        self._model.set_labels({key: self._label for key in self._before})
+        self._model.set_labels({key: self._label for key in self._before}, self._cause())
 
     def undo(self) -> None:
-        self._model.set_labels(self._before)
+        self._model.set_labels(self._before, UNDO)
 
 
-class RemoveCommand(QUndoCommand):
+class RemoveCommand(_JournalledCommand):
     """Take items out of the session (nothing on disk is touched); undo brings them back."""
 
     def __init__(self, model: GalleryModel, keys: list[int]):
@@ -32,7 +46,7 @@ class RemoveCommand(QUndoCommand):
         self._keys = list(keys)
 
     def redo(self) -> None:
-        self._model.set_removed(self._keys, True)
+        self._model.set_removed(self._keys, True, self._cause())
 
     def undo(self) -> None:
-        self._model.set_removed(self._keys, False)
+        self._model.set_removed(self._keys, False, UNDO)

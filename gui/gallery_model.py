@@ -21,6 +21,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QImage
 
 from core.decision import DecisionPolicy
+from core.journal import DO, RELABEL, REMOVE, UNREMOVE, Edit
 from core.prediction import REVIEW, UNKNOWN, Prediction
 
 ITEMS_MIME = "application/x-defectsort-items"
@@ -42,6 +43,7 @@ class Entry:
     heat: QImage | None = None
     final_label: str | None = None  # None until the inspector decides
     removed: bool = False
+    missing: str | None = None  # why a restored photo's source can no longer be read
 
     @property
     def label(self) -> str | None:
@@ -63,6 +65,7 @@ class GalleryModel(QAbstractListModel):
     """Every classified item of the session, in arrival order."""
 
     counts_changed = Signal()
+    entries_edited = Signal(list)  # [core.journal.Edit]: what the inspector changed, for the journal
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -163,17 +166,34 @@ class GalleryModel(QAbstractListModel):
         self._changed(range(len(self._entries)))
 
     # -- edits (called by the undo commands) -------------------------------------------
-    def set_labels(self, labels: dict[int, str | None]) -> None:
-        """Set the inspector's label of items by key (None: back to the model's)."""
-        for key, label in labels.items():
-            self.entry(key).final_label = label
-        self._changed(self._row_of[k] for k in labels)
+    def set_labels(self, labels: dict[int, str | None], cause: str = DO) -> None:
+        """Set the inspector's label of items by key (None: back to the model's).
 
-    def set_removed(self, keys, removed: bool) -> None:
-        """Hide (or restore) items by key."""
+        :param cause: ``do``, ``undo`` or ``redo`` (recorded in the journal)
+        """
+        edits = []
+        for key, label in labels.items():
+            entry = self.entry(key)
+            edits.append(Edit(RELABEL, cause, key, entry.prediction, entry.final_label, label))
+            entry.final_label = label
+        self._changed(self._row_of[k] for k in labels)
+        self.entries_edited.emit(edits)
+
+    def set_removed(self, keys: list[int], removed: bool, cause: str = DO) -> None:
+        """Hide (or bring back) items by key."""
         for key in keys:
             self.entry(key).removed = removed
         self._changed(self._row_of[k] for k in keys)
+        kind = REMOVE if removed else UNREMOVE
+        self.entries_edited.emit([Edit(kind, cause, key, self.entry(key).prediction) for key in keys])
+
+    def restore(self, labels: dict[int, str | None], removed: set[int]) -> None:
+        """Put back a restored session's decisions (not new edits: nothing is journalled again)."""
+        for key, label in labels.items():
+            self.entry(key).final_label = label
+        for key in removed:
+            self.entry(key).removed = True
+        self._changed(range(len(self._entries)))
 
     def _changed(self, rows) -> None:
         rows = list(rows)

@@ -70,6 +70,10 @@ class MenuActions:
         menu.addAction(self.export)
         menu.addAction(self.clear)
         menu.addSeparator()
+        journal = w.journal_actions
+        menu.addAction(_action(w, "Export audit trail (CSV)…", journal.export_audit))
+        menu.addAction(_action(w, "Clear old sessions…", journal.clear_old_sessions))
+        menu.addSeparator()
         menu.addAction(_action(w, "Quit", w.close, "Ctrl+Q"))
         toolbar = w.toolbar
         first = toolbar.actions()[0]
@@ -137,6 +141,7 @@ class MenuActions:
             action.triggered.connect(lambda _=False, folder=str(bundle.folder): self.window.choose_model(folder))
         self.model_menu.addSeparator()
         self.model_menu.addAction("Open model folder…", self._open_model_folder)
+        self.model_menu.addAction("Improve from corrections…", self.window.journal_actions.improve_model)
 
     def _open_model_folder(self) -> None:
         folder = dialogs.ask_model_folder(self.window)

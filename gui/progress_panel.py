@@ -34,16 +34,16 @@ class ProgressPanel(QWidget):
         layout.addWidget(self.label)
         layout.addWidget(self.bar, 1)
         layout.addWidget(self.cancel)
-        self._started, self._done_before, self._shown_at = 0.0, 0, 0.0
+        self._started, self._shown_at = 0.0, 0.0
         self.rate = 0.0
         self.hide()
 
-    def start(self, total: int, done_before: int = 0) -> None:
-        """Begin (or extend) a run of ``total`` items."""
-        self._started, self._done_before, self.rate = time.monotonic(), done_before, 0.0
+    def start(self, total: int) -> None:
+        """Begin a run of ``total`` items (0 while the sources are still being walked)."""
+        self._started, self.rate = time.monotonic(), 0.0
         self.bar.setRange(0, max(total, 1))
-        self.bar.setValue(done_before)
-        self.label.setText(progress_text(done_before, total, 0.0))
+        self.bar.setValue(0)
+        self.label.setText(progress_text(0, total, 0.0))
         self.show()
 
     def update_progress(self, done: int, total: int) -> None:
@@ -54,7 +54,7 @@ class ProgressPanel(QWidget):
             return
         self._shown_at = now
         elapsed = now - self._started
-        self.rate = (done - self._done_before) / elapsed if elapsed > 0.2 else 0.0
+        self.rate = done / elapsed if elapsed > 0.2 else 0.0
         self.bar.setRange(0, max(total, 1))
         self.bar.setValue(done)
         self.label.setText(progress_text(done, total, self.rate))

@@ -21,14 +21,18 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from core.bundle import Bundle, BundleError
+from core.bundle import Bundle, BundleError, load_bundle
 from core.decision import DecisionPolicy
 from core.decode import DecodeError, decode_for_display
 from core.engine import Engine
 from core.export import export_session
-from core.reader import read_once
+from core.journal import JournalError, JournalWriter, journal_path
+from core.journal_read import clear_sessions, export_audit_csv, list_sessions, load_session, unfinished_session
+from core.prediction import Prediction
+from core.reader import SourceReader, read_once
 from core.registry import find_bundles, resolve_bundle
 from core.sources import SourceError, SourceRef, iter_items
+from core.training.retrain import retrain
 from gui.gallery_model import Entry
 from gui.images import heatmap_image, rgb_image
 
@@ -47,6 +51,10 @@ class _JobCancelled:
         return self._job <= self._worker.cancelled_through
 
 
+class _RetrainCancelledError(Exception):
+    """Raised from the training callback when the user cancels."""
+
+
 class Worker(QObject):
     """Runs on the worker thread. Only :class:`WorkerClient` talks to it."""
 
@@ -59,6 +67,12 @@ class Worker(QObject):
     preview_loaded = Signal(int, object)  # request, QImage
     preview_failed = Signal(int, str)  # request, one-line reason
     models_listed = Signal(list)  # [Bundle]
+    retrain_progressed = Signal(str, int, int)  # message, step, steps
+    retrain_finished = Signal(object)  # core.training.retrain.RetrainOutcome, or None when cancelled or failed
+    sessions_listed = Signal(list)  # [core.journal_read.SessionSummary]
+    noted = Signal(str)  # a side job's result, for the status bar
+    unfinished_session_found = Signal(object)  # core.journal_read.SessionSummary
+    session_restored = Signal(object, list)  # core.journal_read.RestoredSession, [Entry]
     failed = Signal(str)  # a message for the user
 
     def __init__(self):
@@ -144,6 +158,70 @@ class Worker(QObject):
             self.failed.emit("Some photos could not be exported:\n" + "\n".join(problems[:20]))
         self.export_finished.emit(str(folder))
 
+    @Slot(str, str, str, float, int)
+    def retrain(self, parent_folder: str, journal: str, out: str, time_budget_s: float, job: int) -> None:
+        """Retrain the model in ``parent_folder`` with the ``journal``'s corrections into ``out`` (cancellable)."""
+        cancel = _JobCancelled(self, job)
+
+        def on_step(step: int, steps: int) -> None:
+            if cancel.is_set():
+                raise _RetrainCancelledError
+            self.retrain_progressed.emit("", step, steps)
+
+        try:
+            outcome = retrain(
+                load_bundle(parent_folder),
+                [Path(journal)],
+                Path(out),
+                time_budget_s=time_budget_s,
+                say=lambda message: self.retrain_progressed.emit(message, -1, -1),
+                on_step=on_step,
+            )
+        except _RetrainCancelledError:
+            outcome = None
+        except (BundleError, ValueError, OSError) as error:
+            self.failed.emit(f"The model cannot be improved: {error}")
+            outcome = None
+        self.retrain_finished.emit(outcome)
+
+    @Slot(str)
+    def find_unfinished_session(self, journal: str) -> None:
+        """Look for a session the window did not end (a crash); ``unfinished_session_found`` answers if there is one."""
+        try:
+            session = unfinished_session(Path(journal))
+        except JournalError as error:
+            self.failed.emit(f"The session journal cannot be read: {error}")
+            return
+        if session is not None:
+            self.unfinished_session_found.emit(session)
+
+    @Slot(str, str)
+    def restore_session(self, journal: str, session_id: str) -> None:
+        """Bring a session back from the journal, re-making thumbnails from the photos' sources."""
+        try:
+            restored = load_session(Path(journal), session_id)
+        except JournalError as error:
+            self.failed.emit(f"The session cannot be restored: {error}")
+            return
+        entries = []
+        with SourceReader() as reader:
+            for key, prediction in restored.photos:
+                entries.append(self._restored_entry(key, prediction, reader))
+        self._next_key = max([self._next_key, *(key for key, _ in restored.photos)])
+        self.session_restored.emit(restored, entries)
+
+    def _restored_entry(self, key: int, prediction: Prediction, reader: SourceReader) -> Entry:
+        entry = Entry(key=key, prediction=prediction)
+        if prediction.heatmap is not None:
+            entry.heat = heatmap_image(prediction.heatmap)
+        if prediction.ref is None or not prediction.ok:
+            return entry
+        try:
+            entry.thumbnail = rgb_image(decode_for_display(reader.read(prediction.ref), THUMBNAIL_EDGE))
+        except (SourceError, DecodeError, OSError, MemoryError) as error:
+            entry.missing = f"Photo no longer readable ({error}); its labels are kept."
+        return entry
+
     def load_preview(self, request: int, ref: SourceRef) -> None:
         """Decode a photo for the detail pane on the side pool; ``preview_loaded`` or ``preview_failed`` answers."""
         self._side.submit(self._preview, request, ref)
@@ -151,6 +229,29 @@ class Worker(QObject):
     def list_models(self) -> None:
         """Scan the model folders on the side pool; ``models_listed`` answers."""
         self._side.submit(self._list_models)
+
+    def export_audit(self, journal: Path, out: Path) -> None:
+        """Write the journal's audit trail as CSV on the side pool; ``noted`` or ``failed`` answers."""
+        self._side.submit(self._journal_job, lambda: f"Wrote {export_audit_csv(journal, out)} decisions to {out}.")
+
+    def list_sessions(self, journal: Path) -> None:
+        """List the journal's sessions on the side pool; ``sessions_listed`` answers."""
+        self._side.submit(self._journal_job, lambda: self.sessions_listed.emit(list_sessions(journal)))
+
+    def clear_sessions(self, journal: Path, session_ids: list[str]) -> None:
+        """Drop old sessions' photo results (their decisions stay in the audit trail); ``noted`` answers."""
+        self._side.submit(
+            self._journal_job, lambda: f"Cleared {clear_sessions(journal, session_ids)} stored photo results."
+        )
+
+    def _journal_job(self, job) -> None:
+        try:
+            note = job()
+        except (JournalError, OSError) as error:
+            self.failed.emit(f"Session journal: {error}")
+            return
+        if isinstance(note, str):
+            self.noted.emit(note)
 
     def stop_side_work(self) -> None:
         """Drop queued previews and wait for the one running (called on shutdown)."""
@@ -180,11 +281,21 @@ class WorkerClient(QObject):
     """The GUI-thread side: owns the thread, numbers jobs, forwards requests."""
 
     _load_requested = Signal(str)
+    _find_session_requested = Signal(str)
+    _restore_requested = Signal(str, str)
     _classify_requested = Signal(int, list)
+    _retrain_requested = Signal(str, str, str, float, int)
     _export_requested = Signal(str, list, object, object, dict, bool)
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, journal: Path | None = None):
         super().__init__(parent)
+        self.journal_file = journal or journal_path()
+        self.journal: JournalWriter | None = None  # every result and decision, as it happens
+        self.journal_problem = ""
+        try:
+            self.journal = JournalWriter(self.journal_file)
+        except (JournalError, OSError) as error:
+            self.journal_problem = f"Corrections cannot be kept safely: {error}"
         # PySide6 initialises a binding on its first use, holding the GIL for up to ~250 ms.
         # Do that here for what the worker calls, so the worker never freezes the window.
         rgb_image(np.zeros((2, 2, 3), np.uint8))
@@ -194,7 +305,10 @@ class WorkerClient(QObject):
         self.worker = Worker()
         self.worker.moveToThread(self.thread)
         self._load_requested.connect(self.worker.load_model)
+        self._find_session_requested.connect(self.worker.find_unfinished_session)
+        self._restore_requested.connect(self.worker.restore_session)
         self._classify_requested.connect(self.worker.classify)
+        self._retrain_requested.connect(self.worker.retrain)
         self._export_requested.connect(self.worker.export)
         self.thread.started.connect(self.worker.lower_priority)
         self.thread.start(QThread.Priority.LowPriority)
@@ -237,9 +351,30 @@ class WorkerClient(QObject):
         """Ask for the installed models; ``worker.models_listed`` answers."""
         self.worker.list_models()
 
+    def retrain(self, parent_folder: str, out: str, time_budget_s: float) -> int:
+        """Queue a retraining with the journal's corrections (after writing what is queued). :returns: the job."""
+        if self.journal is not None:
+            self.journal.flush()
+        self._last_job += 1
+        self._retrain_requested.emit(parent_folder, str(self.journal_file), out, time_budget_s, self._last_job)
+        return self._last_job
+
+    def find_unfinished_session(self) -> None:
+        """Ask whether the last session ended without the window closing it; ``worker.unfinished_session_found``
+        answers when there is one."""
+        if self.journal is not None:
+            self._find_session_requested.emit(str(self.journal_file))
+
+    def restore_session(self, session_id: str) -> None:
+        """Bring a session back; ``worker.session_restored`` answers."""
+        self._restore_requested.emit(str(self.journal_file), session_id)
+
     def shutdown(self, timeout_ms: int = 10_000) -> None:
-        """Cancel everything, stop the threads and wait for them (call before quitting)."""
+        """Cancel everything, stop the threads and wait for them, write the journal (call before quitting)."""
         self.cancel()
         self.worker.stop_side_work()
         self.thread.quit()
         self.thread.wait(timeout_ms)
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None

@@ -5,10 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.cli import bench, classify, evaluate, models, train
+from core.cli import bench, classify, evaluate, journal, models, retrain, train
 from core.selftest import run_selftest
 
-COMMANDS = {"classify": classify, "models": models, "train": train, "evaluate": evaluate, "bench": bench}
+COMMANDS = {
+    "classify": classify,
+    "models": models,
+    "train": train,
+    "evaluate": evaluate,
+    "bench": bench,
+    "journal": journal,
+    "retrain": retrain,
+}
 EXIT_CANNOT_RUN = 2  # commands return 0 (all done), 1 (some inputs failed) or this
 
 

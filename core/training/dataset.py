@@ -36,28 +36,37 @@ class Sample:
     mask_path: Path | None = None
 
 
-def scan_dataset(data_dir, masks_dir=None, group_by: str | None = None) -> tuple[list[str], list[Sample]]:
+def scan_dataset(
+    data_dir, masks_dir=None, group_by: str | None = None, classes: list[str] | None = None
+) -> tuple[list[str], list[Sample]]:
     """List class folders and their photos.
 
     :param data_dir: folder with one sub-folder per class
     :param masks_dir: folder of masks named ``<photo stem>.png``, or None
     :param group_by: regular expression whose first group (or whole match) names a file's group
-    :returns: ``(classes, samples)``, classes sorted by name
-    :raises ValueError: fewer than two class folders with photos
+    :param classes: the classes in this order (a model's, when retraining it); a class may have no
+        folder, a folder of another name is an error. Default: the folders with photos, by name.
+    :returns: ``(classes, samples)``
+    :raises ValueError: fewer than two class folders with photos, or a folder that is no class
     """
     data_dir = Path(data_dir)
-    folders = sorted(p for p in data_dir.iterdir() if p.is_dir() and any(_photos(p)))
-    if len(folders) < 2:
-        raise ValueError(f"{data_dir} needs at least two class folders with photos")
+    found = sorted(p.name for p in data_dir.iterdir() if p.is_dir() and any(_photos(p)))
+    if classes is None:
+        if len(found) < 2:
+            raise ValueError(f"{data_dir} needs at least two class folders with photos")
+        classes = found
+    unknown = sorted(set(found) - set(classes))
+    if unknown:
+        raise ValueError(f"class folders that are not classes of the model: {', '.join(unknown)}")
     pattern = re.compile(group_by) if group_by else None
     samples = []
-    for label, folder in enumerate(folders):
-        for path in _photos(folder):
+    for label, folder in enumerate(data_dir / name for name in classes):
+        for path in _photos(folder) if folder.is_dir() else []:
             mask = Path(masks_dir, path.stem + ".png") if masks_dir else None
             samples.append(
                 Sample(path, label, _group_of(path, folder.name, pattern), mask if mask and mask.is_file() else None)
             )
-    return [f.name for f in folders], samples
+    return list(classes), samples
 
 
 def _photos(folder: Path) -> list[Path]:

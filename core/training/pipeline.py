@@ -38,6 +38,7 @@ def train_bundle(
     name: str | None = None,
     subject: str = "image",
     normal_class: str | None = None,
+    classes: list[str] | None = None,
     description: str = "",
     say=print,
     on_epoch=None,
@@ -55,13 +56,14 @@ def train_bundle(
     :param name: bundle name (default: the output folder's name)
     :param subject: what the photos show, for explanations ("screen")
     :param normal_class: the class meaning "no defect" (default: ``good`` when there is such a class)
+    :param classes: fixed classes in this order (see :func:`scan_dataset`), e.g. when retraining a model
     :param description: one line for model.json
     :param say: receives progress messages
     :param on_epoch: receives each epoch's record
     :param on_step: receives ``(step, steps_in_epoch)``
     :returns: the saved bundle
     """
-    classes, samples = scan_dataset(data_dir, masks_dir, group_by)
+    classes, samples = scan_dataset(data_dir, masks_dir, group_by, classes)
     if normal_class is not None and normal_class not in classes:
         raise ValueError(f"--normal-class '{normal_class}' is not one of the class folders ({', '.join(classes)})")
     train_set, val_set = grouped_split(samples, val_fraction, config.seed)
@@ -94,6 +96,7 @@ def train_bundle(
         f"{time.monotonic() - started:.0f} s; best epoch {result.best_epoch}."
     )
     _describe(bundle, result, config, train_set, val_set, str(data_dir))
+    bundle.training["group_by"] = group_by  # retraining keeps the same groups apart
     _fit_trust(bundle, result, train_set, val_set, config, Path(out_dir))
     say(
         f"Review threshold {bundle.thresholds.get('review')}; unknown-photo threshold "

@@ -8,6 +8,7 @@ import pytest
 from core.bundle import load_bundle
 from core.engine import Engine
 from core.sources import ImageItem, collect_items
+from core.stream import ItemStream
 from tests.images import encode, screen_photo
 
 
@@ -96,3 +97,25 @@ def test_bf16_stays_close_to_fp32(random_bundle, photo_dir):
     fast = list(Engine(bundle, precision="bf16").classify(items))
     for a, b in zip(exact, fast):
         assert max(abs(a.probabilities[c] - b.probabilities[c]) for c in a.probabilities) < 0.05
+
+
+def test_results_come_while_the_sources_are_still_being_walked(engine, photo_dir):
+    """A slow walk (a network share, a huge folder) does not hold back the photos already found."""
+    walk_may_go_on = threading.Event()
+    seen_before_the_walk_ended = []
+
+    def slow_walk():
+        yield from _items(photo_dir, 3)
+        walk_may_go_on.wait(timeout=30)
+        yield from _items(photo_dir, 2)
+
+    totals = []
+    stream = ItemStream(slow_walk())
+    results = engine.classify(stream, progress=lambda done, found: totals.append((done, found)))
+    for _ in range(3):
+        seen_before_the_walk_ended.append(next(results))
+    assert stream.found == 3
+    walk_may_go_on.set()
+    rest = list(results)
+    assert len(seen_before_the_walk_ended) == 3 and len(rest) == 2
+    assert totals[-1] == (5, 5)  # the total grew as photos were found

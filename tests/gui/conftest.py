@@ -7,6 +7,13 @@ import pytest
 from tests.images import encode, screen_photo, zip_bytes
 
 
+@pytest.fixture(autouse=True)
+def no_modal_questions_at_close(monkeypatch):
+    """Closing a window with unexported corrections asks; tests that do not answer it themselves quit
+    keeping the session (what the next start would offer to restore)."""
+    monkeypatch.setattr("gui.session_dialogs.ask_quit_with_unexported", lambda *_: "keep")
+
+
 def open_window(qtbot, monkeypatch, bundle):
     """:returns: a shown main window with ``bundle`` loaded (settings isolated per test)."""
     monkeypatch.setenv("DEFECTSORT_MODELS", str(bundle.folder.parent))

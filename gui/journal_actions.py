@@ -1,0 +1,78 @@
+"""What the window does with the session journal: the audit trail, clearing old sessions, improving the model."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import platformdirs
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from core.journal_read import SessionSummary
+from core.paths import APP_NAME
+from gui import dialogs
+from gui.improve_dialog import run_improve
+
+
+class JournalActions(QObject):
+    """The File and Model menu entries that read the journal; the work runs on the worker.
+
+    :param window: the main window (its ``client``, ``bundle``, ``session_id`` and status bar)
+    """
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        worker = window.client.worker
+        worker.sessions_listed.connect(self._on_sessions_listed)
+        worker.noted.connect(self._on_noted)
+
+    def export_audit(self) -> None:
+        """Ask for a file, then write every decision of every session into it as CSV."""
+        path, _ = QFileDialog.getSaveFileName(
+            self.window, "Export the audit trail", "defectsort-audit.csv", "CSV files (*.csv)"
+        )
+        if path:
+            self.window.client.worker.export_audit(self.window.client.journal_file, Path(path))
+
+    def clear_old_sessions(self) -> None:
+        """List the sessions; the answer asks which to clear."""
+        self.window.client.worker.list_sessions(self.window.client.journal_file)
+
+    def improve_model(self) -> None:
+        """Retrain the current model with the journal's corrections; show the comparison; promote or keep."""
+        window = self.window
+        if window.bundle is None or window.busy:
+            QMessageBox.information(
+                window, "Improve the model", "Wait until the model is loaded and the photos are classified."
+            )
+            return
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = (
+            Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "candidates" / f"{window.bundle.name}-{stamp}"
+        )
+        outcome = run_improve(window, window.client, str(window.bundle.folder), out)
+        if outcome is not None and outcome.bundle.promotion.get("promoted"):
+            window.client.list_models()
+            window.statusBar().showMessage(
+                f"{outcome.bundle.name} {outcome.bundle.version} is now the version in "
+                "use; choose it in the Model menu to classify with it.",
+                15000,
+            )
+
+    def _on_sessions_listed(self, sessions: list[SessionSummary]) -> None:
+        old = [s for s in sessions if s.id != self.window.session_id and s.photos]
+        if not old:
+            QMessageBox.information(self.window, "Clear old sessions", "There are no old sessions with stored photos.")
+            return
+        photos = sum(s.photos for s in old)
+        question = (
+            f"Clear {len(old)} old session(s) with {photos} stored photo results? They can then no longer "
+            "be restored; their decisions stay in the audit trail."
+        )
+        if dialogs.confirm(self.window, "Clear old sessions", question):
+            self.window.client.worker.clear_sessions(self.window.client.journal_file, [s.id for s in old])
+
+    def _on_noted(self, message: str) -> None:
+        self.window.statusBar().showMessage(message, 10000)

@@ -1,0 +1,196 @@
+"""Corrections as training data, retraining, the promotion gate, installing and rolling back versions."""
+
+import json
+
+import pytest
+
+from core.bundle import load_bundle
+from core.cli import main
+from core.corrections import load_photos, read_corrections
+from core.journal import DO, RELABEL, UNDO, Edit, JournalWriter
+from core.promotion import active_versions, promote
+from core.registry import find_bundles, resolve_bundle
+from core.training.retrain import bump_version, hold_back
+from tests.images import shape_image, zip_bytes
+
+SHAPES = ("bar", "circle", "square")
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory):
+    """Class folders of drawn shapes, a small model trained on them, and a second batch in a ZIP."""
+    root = tmp_path_factory.mktemp("retrain")
+    for index, kind in enumerate(SHAPES):
+        (root / "data" / kind).mkdir(parents=True)
+        for i in range(10):
+            shape_image(kind, 100 * index + i).save(root / "data" / kind / f"{kind}_{i:02d}.png")
+    batch = {
+        f"day2/{kind}_{i}.png": _png(shape_image(kind, 1000 + 100 * n + i))
+        for n, kind in enumerate(SHAPES)
+        for i in range(6)
+    }
+    (root / "batch2.zip").write_bytes(zip_bytes(batch))
+    code = main(
+        [
+            "train",
+            str(root / "data"),
+            "--out",
+            str(root / "model"),
+            "--name",
+            "shapes",
+            "--epochs",
+            "2",
+            "--image-size",
+            "64",
+            "64",
+            "--batch-size",
+            "8",
+            "--seed",
+            "1",
+        ]
+    )
+    assert code == 0
+    return root
+
+
+def _png(image):
+    from tests.images import encode
+
+    return encode(image)
+
+
+def _window_results(shapes, tmp_path, label_of):
+    """A results.json as the window exports it, with ``label_of(true class)`` as the inspector's label."""
+    document = {"items": []}
+    for kind in SHAPES:
+        for i in range(6):
+            source = f"{shapes / 'batch2.zip'}!/day2/{kind}_{i}.png"
+            document["items"].append({"source": source, "status": "ok", "label": "bar", "final_label": label_of(kind)})
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_corrections_from_every_kind_of_source_and_the_last_decision_wins(shapes, tmp_path):
+    journal = JournalWriter(tmp_path / "journal.sqlite3")
+    from core.prediction import Prediction
+
+    photo = Prediction(source=f"{shapes / 'batch2.zip'}!/day2/circle_0.png", name="circle_0.png", label="bar")
+    journal.begin_session("s", "shapes", "1.0.0", "x")
+    journal.add_edits(
+        "s",
+        ("shapes", "1.0.0", "x"),
+        [
+            Edit(RELABEL, DO, 1, photo, None, "square"),
+            Edit(RELABEL, UNDO, 1, photo, "square", None),
+            Edit(RELABEL, DO, 1, photo, None, "circle"),
+        ],
+    )
+    journal.close()
+    results = _window_results(shapes, tmp_path, lambda kind: kind)
+    cli_results = tmp_path / "cli.json"
+    cli_results.write_text(json.dumps({"items": [{"source": "x.png", "label": "bar"}]}))
+    corrections, problems = read_corrections([tmp_path / "journal.sqlite3", results, shapes / "data", cli_results])
+    assert len(corrections) == 1 + 18 + 30
+    assert corrections[0].label == "circle" and corrections[0].event == 3  # the undo and redo were replayed
+    assert problems == [
+        f"{cli_results}: has no final_label column: export the results from the window, where inspectors decide"
+    ]
+    (tmp_path / "gone").mkdir()
+    photos, unusable = load_photos(
+        [
+            *corrections,
+            corrections[1].__class__("gone.png", "bar", "x"),
+            corrections[1].__class__(corrections[1].source, "hexagon", "x"),
+        ],
+        list(SHAPES),
+    )
+    assert len(photos) == 48  # circle_0 came from the journal and again from results.json: counted once
+    assert [p.correction.origin for p in photos if p.correction.source.endswith("circle_0.png")] == [str(results)]
+    assert any("cannot be read" in u for u in unusable) and any("'hexagon' is not a class" in u for u in unusable)
+
+
+def test_held_back_corrections_keep_groups_together(shapes, tmp_path):
+    import re
+
+    corrections, _ = read_corrections([_window_results(shapes, tmp_path, lambda kind: kind)])
+    photos, _ = load_photos(corrections, list(SHAPES))
+    held, used = hold_back(photos, re.compile(r"^([a-z]+)_"), seed=0)  # one group per class: all or nothing
+    assert len(held) + len(used) == 18
+    for kind in SHAPES:
+        sides = {p in held for p in photos if p.correction.label == kind}
+        assert len(sides) == 1
+    assert bump_version("1.0.0") == "1.1.0" and bump_version("2.9") == "2.10.0"
+
+
+@pytest.mark.slow
+def test_retrain_writes_a_candidate_with_lineage_and_a_comparison(shapes, tmp_path, capsys):
+    results = _window_results(shapes, tmp_path, lambda kind: kind)
+    code = main(
+        [
+            "retrain",
+            str(shapes / "model"),
+            "--corrections",
+            str(results),
+            "--out",
+            str(tmp_path / "new"),
+            "--time-budget",
+            "0.5",
+        ]
+    )
+    candidate = load_bundle(tmp_path / "new")
+    comparison = json.loads((tmp_path / "new" / "comparison.json").read_text())
+    assert code == (0 if candidate.promotion["passed"] else 3)
+    assert candidate.version == "1.1.0" and candidate.classes == list(SHAPES)
+    assert candidate.lineage["parent"]["version"] == "1.0.0" and sum(candidate.lineage["corrections"].values()) == 18
+    assert comparison["frozen_holdout"]["photos"] == len(load_bundle(shapes / "model").training["split"]["validation"])
+    assert comparison["held_back_corrections"]["photos"] == candidate.lineage["held_back"] > 0
+    counts = comparison["held_back_corrections"]["agreement"]["counts"]
+    assert sum(counts.values()) == comparison["held_back_corrections"]["photos"]
+    assert (tmp_path / "new" / "comparison.png").is_file()
+    assert "Verdict:" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_wrong_corrections_are_refused_by_the_gate(shapes, tmp_path, capsys):
+    wrong = _window_results(shapes, tmp_path, lambda kind: SHAPES[(SHAPES.index(kind) + 1) % 3])
+    code = main(
+        [
+            "retrain",
+            str(shapes / "model"),
+            "--corrections",
+            str(wrong),
+            "--out",
+            str(tmp_path / "bad"),
+            "--time-budget",
+            "0.5",
+            "--promote",
+        ]
+    )
+    assert code == 3
+    assert load_bundle(tmp_path / "bad").promotion["passed"] is False
+    assert "NOT promoted" in capsys.readouterr().out and active_versions() == {}
+
+
+def test_nothing_usable_is_a_clear_error(shapes, tmp_path, capsys):
+    results = _window_results(shapes, tmp_path, lambda kind: "hexagon")
+    assert main(["retrain", str(shapes / "model"), "--corrections", str(results), "--out", str(tmp_path / "x")]) == 2
+    assert "no usable corrections" in capsys.readouterr().err
+
+
+def test_promote_installs_the_version_in_use_and_models_use_rolls_back(shapes, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DEFECTSORT_MODELS", str(shapes))  # the bundled "shapes" 1.0.0 lives there
+    parent = load_bundle(shapes / "model")
+    candidate = load_bundle(shapes / "model")
+    candidate.version, candidate.promotion = "1.1.0", {"passed": False}
+    with pytest.raises(Exception, match="did not pass"):
+        promote(candidate)
+    candidate.promotion = {"passed": True}
+    installed = promote(candidate)
+    assert load_bundle(installed).promotion["promoted"] is True
+    assert [(b.name, b.version) for b in find_bundles() if b.name == "shapes"] == [("shapes", "1.1.0")]
+    assert main(["models", "--use", f"shapes@{parent.version}"]) == 0
+    assert resolve_bundle("shapes").version == "1.0.0" and resolve_bundle("shapes@1.1.0").version == "1.1.0"
+    listing = capsys.readouterr().out
+    assert "* shapes 1.0.0" in listing and "  shapes 1.1.0" in listing
+    assert main(["models", "--use", "shapes"]) == 2
