@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Iterable
 from types import TracebackType
 
@@ -77,10 +78,15 @@ class ItemStream:
         assert isinstance(entry, ImageItem)
         return entry
 
-    def close(self) -> None:
-        """Stop the walk (items not yet consumed are dropped)."""
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the walk (items not yet consumed are dropped).
+
+        :param timeout: longest wait for a walk stuck in a slow folder listing (a network share);
+            after it the walk's thread is left to end by itself (it is a daemon and puts nothing more)
+        """
         self._stop.set()
-        while self._thread.is_alive():
+        deadline = time.monotonic() + timeout
+        while self._thread.is_alive() and time.monotonic() < deadline:
             try:
                 self._queue.get_nowait()  # make room so a blocked walk can see the stop
             except queue.Empty:

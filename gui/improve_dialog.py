@@ -20,7 +20,7 @@ from core.bundle import BundleError
 from core.promotion import promote
 from core.training.gate import CORRECTIONS, FROZEN
 from core.training.retrain import RetrainOutcome
-from gui.worker import WorkerClient
+from gui.worker_client import WorkerClient
 
 PART_TITLES = {FROZEN: "Frozen holdout", CORRECTIONS: "Held-back corrections"}
 

@@ -62,7 +62,7 @@ class JournalActions(QObject):
             )
 
     def _on_sessions_listed(self, sessions: list[SessionSummary]) -> None:
-        old = [s for s in sessions if s.id != self.window.session_id and s.photos]
+        old = [s for s in sessions if s.id != self.window.recorder.session_id and s.photos]
         if not old:
             QMessageBox.information(self.window, "Clear old sessions", "There are no old sessions with stored photos.")
             return

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -21,7 +20,6 @@ from PySide6.QtWidgets import (
 
 from core.bundle import Bundle
 from core.decision import DecisionPolicy
-from core.journal_read import RestoredSession, SessionSummary
 from gui import dialogs, session_dialogs
 from gui.detail_pane import DetailPane
 from gui.drop_area import DropArea
@@ -32,9 +30,10 @@ from gui.icons import icon
 from gui.journal_actions import JournalActions
 from gui.menus import build_menus
 from gui.progress_panel import ProgressPanel
+from gui.session_recorder import SessionRecorder
 from gui.settings import Settings
 from gui.toolbar import ViewToolbar
-from gui.worker import WorkerClient
+from gui.worker_client import WorkerClient
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +56,10 @@ class MainWindow(QMainWindow):
         self._jobs: set[int] = set()  # classification jobs queued or running
         self._incoming: list = []  # results waiting for the next gallery update
         self._discarded_through = 0  # jobs whose late results belong to a cleared session
-        self.session_id: str | None = None  # the journal's name for this window's results
-        self._unexported = False  # corrections made since the last export
         self._flush_timer = QTimer(self, singleShot=True, interval=150)
         self._flush_timer.timeout.connect(self._flush_incoming)
         self._build_widgets()
+        self.recorder = SessionRecorder(self)  # before the menus and signals: it records from the start
         self.journal_actions = JournalActions(self)
         self.menu_actions = build_menus(self)
         self._connect()
@@ -108,9 +106,6 @@ class MainWindow(QMainWindow):
         worker.preview_loaded.connect(self.detail.on_preview_loaded)
         worker.preview_failed.connect(self.detail.on_preview_failed)
         worker.models_listed.connect(self._on_models_listed)
-        worker.unfinished_session_found.connect(self._on_unfinished_session_found)
-        worker.session_restored.connect(self._on_session_restored)
-        self.model.entries_edited.connect(self._on_entries_edited)
         worker.failed.connect(self._on_worker_failed)
         self.detail.preview_requested.connect(self.client.load_preview)
         self.progress.cancel_clicked.connect(self.cancel)
@@ -185,7 +180,7 @@ class MainWindow(QMainWindow):
         self._forget_results()
 
     def _forget_results(self) -> None:
-        self._end_session()
+        self.recorder.end()
         self.client.cancel()
         self._discarded_through = self.client.last_job  # results still in flight are dropped
         self._incoming.clear()
@@ -273,48 +268,7 @@ class MainWindow(QMainWindow):
     def _flush_incoming(self) -> None:
         entries, self._incoming = self._incoming, []
         self.model.add_entries(entries)
-        journal = self.client.journal
-        if entries and journal is not None and self.bundle is not None:
-            if self.session_id is None:
-                self.session_id = uuid.uuid4().hex
-                journal.begin_session(self.session_id, self.bundle.name, self.bundle.version, self.bundle.sha256)
-            journal.add_photos(self.session_id, [(e.key, e.prediction) for e in entries])
-
-    def _on_entries_edited(self, edits: list) -> None:
-        self._unexported = True
-        journal = self.client.journal
-        if journal is not None and self.session_id is not None and self.bundle is not None:
-            model = (self.bundle.name, self.bundle.version, self.bundle.sha256)
-            journal.add_edits(self.session_id, model, edits)
-
-    def _end_session(self) -> None:
-        """The window is done with its results on purpose: the journal will not offer them for restoring."""
-        if self.client.journal is not None and self.session_id is not None:
-            self.client.journal.end_session(self.session_id)
-        self.session_id, self._unexported = None, False
-
-    def _on_unfinished_session_found(self, session: SessionSummary) -> None:
-        if self.model.entries() or self.busy:
-            return  # the user already started working: the old session stays in the journal
-        if not session_dialogs.ask_restore(self, session):
-            if self.client.journal is not None:
-                self.client.journal.end_session(session.id)
-            return
-        if self.bundle is None or session.model_name != self.bundle.name:
-            self.client.load_model(session.model_name)  # its results belong to that model
-        self.client.restore_session(session.id)
-
-    def _on_session_restored(self, restored: RestoredSession, entries: list) -> None:
-        self.session_id = restored.summary.id
-        self.model.add_entries(entries)
-        self.model.restore(restored.labels, restored.removed)
-        self._unexported = restored.corrections > 0
-        self.stack.setCurrentWidget(self.splitter)
-        missing = sum(entry.missing is not None for entry in entries)
-        note = f"; {missing} photo(s) no longer readable (labels kept)" if missing else ""
-        self.statusBar().showMessage(
-            f"Restored {len(entries)} photos and {restored.corrections} corrections{note}.", 15000
-        )
+        self.recorder.record_photos(entries)
 
     def _on_progress_changed(self, job: int, done: int, total: int) -> None:
         self.progress.update_progress(done, total)
@@ -329,7 +283,6 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Cancelled: the photos classified so far are kept.", 5000)
 
     def _on_export_finished(self, folder: str) -> None:
-        self._unexported = False
         self.progress.hide()
         self.statusBar().showMessage(f"Exported to {folder}", 10000)
         dialogs.show_export_done(self, folder)
@@ -362,7 +315,7 @@ class MainWindow(QMainWindow):
     # -- closing -----------------------------------------------------------------------
     def closeEvent(self, event) -> None:
         corrections = sum(e.corrected for e in self.model.entries())
-        if self._unexported and corrections:
+        if self.recorder.unexported and corrections:
             choice = session_dialogs.ask_quit_with_unexported(self, corrections)
             if choice != session_dialogs.KEEP:
                 event.ignore()
@@ -370,7 +323,7 @@ class MainWindow(QMainWindow):
                     self.export()
                 return
         else:
-            self._end_session()
+            self.recorder.end()
         self.settings.set_geometry(self.saveGeometry())
         self.settings.set("thumbnail_edge", self.toolbar.size_slider.value())
         self.settings.set("heatmaps", self.toolbar.heatmaps.isChecked())

@@ -1,6 +1,6 @@
 """The one worker: a QObject on its own QThread that runs core for the window.
 
-The window never calls core directly. It asks through :class:`WorkerClient` (load a
+The window never calls core directly. It asks through :class:`gui.worker_client.WorkerClient` (load a
 model, classify paths, export, show a preview, list models) and listens to the worker's
 past-tense signals. Long requests are queued signals, so jobs run one after another on
 the worker thread; cancelling sets a flag the engine checks between batches, so it takes
@@ -18,15 +18,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from core.bundle import Bundle, BundleError, load_bundle
 from core.decision import DecisionPolicy
 from core.decode import DecodeError, decode_for_display
 from core.engine import Engine
 from core.export import export_session
-from core.journal import JournalError, JournalWriter, journal_path
+from core.journal import JournalError
 from core.journal_read import clear_sessions, export_audit_csv, list_sessions, load_session, unfinished_session
 from core.prediction import Prediction
 from core.reader import SourceReader, read_once
@@ -275,106 +274,3 @@ class Worker(QObject):
         heat = heatmap_image(prediction.heatmap) if prediction.heatmap is not None else None
         # The QImage is the thumbnail from now on: the array copy would double the session's memory.
         return Entry(key=self._next_key, prediction=replace(prediction, thumbnail=None), thumbnail=thumbnail, heat=heat)
-
-
-class WorkerClient(QObject):
-    """The GUI-thread side: owns the thread, numbers jobs, forwards requests."""
-
-    _load_requested = Signal(str)
-    _find_session_requested = Signal(str)
-    _restore_requested = Signal(str, str)
-    _classify_requested = Signal(int, list)
-    _retrain_requested = Signal(str, str, str, float, int)
-    _export_requested = Signal(str, list, object, object, dict, bool)
-
-    def __init__(self, parent=None, journal: Path | None = None):
-        super().__init__(parent)
-        self.journal_file = journal or journal_path()
-        self.journal: JournalWriter | None = None  # every result and decision, as it happens
-        self.journal_problem = ""
-        try:
-            self.journal = JournalWriter(self.journal_file)
-        except (JournalError, OSError) as error:
-            self.journal_problem = f"Corrections cannot be kept safely: {error}"
-        # PySide6 initialises a binding on its first use, holding the GIL for up to ~250 ms.
-        # Do that here for what the worker calls, so the worker never freezes the window.
-        rgb_image(np.zeros((2, 2, 3), np.uint8))
-        heatmap_image(np.zeros((2, 2), np.float32))
-        self.thread = QThread()
-        self.thread.setObjectName("defectsort-worker")
-        self.worker = Worker()
-        self.worker.moveToThread(self.thread)
-        self._load_requested.connect(self.worker.load_model)
-        self._find_session_requested.connect(self.worker.find_unfinished_session)
-        self._restore_requested.connect(self.worker.restore_session)
-        self._classify_requested.connect(self.worker.classify)
-        self._retrain_requested.connect(self.worker.retrain)
-        self._export_requested.connect(self.worker.export)
-        self.thread.started.connect(self.worker.lower_priority)
-        self.thread.start(QThread.Priority.LowPriority)
-        self._last_job = 0
-
-    @property
-    def last_job(self) -> int:
-        """:returns: the number of the most recently queued job (0 before any)."""
-        return self._last_job
-
-    def load_model(self, name_or_dir: str = "") -> None:
-        """Ask for a model; ``worker.model_loaded`` or ``worker.failed`` answers."""
-        self._load_requested.emit(name_or_dir)
-
-    def classify(self, paths: list[str]) -> int:
-        """Queue ``paths`` for classification. :returns: the job number."""
-        self._last_job += 1
-        self._classify_requested.emit(self._last_job, [str(p) for p in paths])
-        return self._last_job
-
-    def cancel(self) -> None:
-        """Stop the running job and drop the queued ones (finished results stay)."""
-        self.worker.cancelled_through = self._last_job
-
-    def export(
-        self, target: str, predictions: list, bundle: Bundle, policy: DecisionPolicy, final_labels: dict, overlays: bool
-    ) -> None:
-        """Queue an export of the session, statuses set by ``policy``."""
-        self._export_requested.emit(target, predictions, bundle, policy, final_labels, overlays)
-
-    def use_policy(self, policy: DecisionPolicy) -> None:
-        """Make ``policy`` the engine's (the window applies the same object to what it shows)."""
-        self.worker.use_policy(policy)
-
-    def load_preview(self, request: int, ref: SourceRef) -> None:
-        """Ask for a large preview; ``worker.preview_loaded`` or ``worker.preview_failed`` answers."""
-        self.worker.load_preview(request, ref)
-
-    def list_models(self) -> None:
-        """Ask for the installed models; ``worker.models_listed`` answers."""
-        self.worker.list_models()
-
-    def retrain(self, parent_folder: str, out: str, time_budget_s: float) -> int:
-        """Queue a retraining with the journal's corrections (after writing what is queued). :returns: the job."""
-        if self.journal is not None:
-            self.journal.flush()
-        self._last_job += 1
-        self._retrain_requested.emit(parent_folder, str(self.journal_file), out, time_budget_s, self._last_job)
-        return self._last_job
-
-    def find_unfinished_session(self) -> None:
-        """Ask whether the last session ended without the window closing it; ``worker.unfinished_session_found``
-        answers when there is one."""
-        if self.journal is not None:
-            self._find_session_requested.emit(str(self.journal_file))
-
-    def restore_session(self, session_id: str) -> None:
-        """Bring a session back; ``worker.session_restored`` answers."""
-        self._restore_requested.emit(str(self.journal_file), session_id)
-
-    def shutdown(self, timeout_ms: int = 10_000) -> None:
-        """Cancel everything, stop the threads and wait for them, write the journal (call before quitting)."""
-        self.cancel()
-        self.worker.stop_side_work()
-        self.thread.quit()
-        self.thread.wait(timeout_ms)
-        if self.journal is not None:
-            self.journal.close()
-            self.journal = None

@@ -173,9 +173,15 @@ def test_wrong_corrections_are_refused_by_the_gate(shapes, tmp_path, capsys):
 
 
 def test_nothing_usable_is_a_clear_error(shapes, tmp_path, capsys):
+    damaged = tmp_path / "journal.sqlite3"
+    damaged.write_bytes(b"SQLite format 3\x00" + b"\xff" * 100)
     results = _window_results(shapes, tmp_path, lambda kind: "hexagon")
-    assert main(["retrain", str(shapes / "model"), "--corrections", str(results), "--out", str(tmp_path / "x")]) == 2
-    assert "no usable corrections" in capsys.readouterr().err
+    code = main(
+        ["retrain", str(shapes / "model"), "--corrections", str(damaged), str(results), "--out", str(tmp_path / "x")]
+    )
+    error = capsys.readouterr().err
+    assert code == 2 and "no usable corrections" in error and "damaged or not a DefectSort journal" in error
+    assert not (tmp_path / "x").exists()  # nothing trained, nothing written
 
 
 def test_promote_installs_the_version_in_use_and_models_use_rolls_back(shapes, tmp_path, monkeypatch, capsys):

@@ -1,0 +1,121 @@
+"""The window's side of the one worker: owns the worker thread and the journal writer, numbers jobs.
+
+See :mod:`gui.worker`. Every request the window makes of core goes through :class:`WorkerClient`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal
+
+from core.bundle import Bundle
+from core.decision import DecisionPolicy
+from core.journal import JournalError, JournalWriter, journal_path
+from core.sources import SourceRef
+from gui.images import heatmap_image, rgb_image
+from gui.worker import Worker
+
+
+class WorkerClient(QObject):
+    """The GUI-thread side: owns the thread, numbers jobs, forwards requests."""
+
+    _load_requested = Signal(str)
+    _find_session_requested = Signal(str)
+    _restore_requested = Signal(str, str)
+    _classify_requested = Signal(int, list)
+    _retrain_requested = Signal(str, str, str, float, int)
+    _export_requested = Signal(str, list, object, object, dict, bool)
+
+    def __init__(self, parent=None, journal: Path | None = None):
+        super().__init__(parent)
+        self.journal_file = journal or journal_path()
+        self.journal: JournalWriter | None = None  # every result and decision, as it happens
+        self.journal_problem = ""
+        try:
+            self.journal = JournalWriter(self.journal_file)
+        except (JournalError, OSError) as error:
+            self.journal_problem = f"Corrections cannot be kept safely: {error}"
+        # PySide6 initialises a binding on its first use, holding the GIL for up to ~250 ms.
+        # Do that here for what the worker calls, so the worker never freezes the window.
+        rgb_image(np.zeros((2, 2, 3), np.uint8))
+        heatmap_image(np.zeros((2, 2), np.float32))
+        self.thread = QThread()
+        self.thread.setObjectName("defectsort-worker")
+        self.worker = Worker()
+        self.worker.moveToThread(self.thread)
+        self._load_requested.connect(self.worker.load_model)
+        self._find_session_requested.connect(self.worker.find_unfinished_session)
+        self._restore_requested.connect(self.worker.restore_session)
+        self._classify_requested.connect(self.worker.classify)
+        self._retrain_requested.connect(self.worker.retrain)
+        self._export_requested.connect(self.worker.export)
+        self.thread.started.connect(self.worker.lower_priority)
+        self.thread.start(QThread.Priority.LowPriority)
+        self._last_job = 0
+
+    @property
+    def last_job(self) -> int:
+        """:returns: the number of the most recently queued job (0 before any)."""
+        return self._last_job
+
+    def load_model(self, name_or_dir: str = "") -> None:
+        """Ask for a model; ``worker.model_loaded`` or ``worker.failed`` answers."""
+        self._load_requested.emit(name_or_dir)
+
+    def classify(self, paths: list[str]) -> int:
+        """Queue ``paths`` for classification. :returns: the job number."""
+        self._last_job += 1
+        self._classify_requested.emit(self._last_job, [str(p) for p in paths])
+        return self._last_job
+
+    def cancel(self) -> None:
+        """Stop the running job and drop the queued ones (finished results stay)."""
+        self.worker.cancelled_through = self._last_job
+
+    def export(
+        self, target: str, predictions: list, bundle: Bundle, policy: DecisionPolicy, final_labels: dict, overlays: bool
+    ) -> None:
+        """Queue an export of the session, statuses set by ``policy``."""
+        self._export_requested.emit(target, predictions, bundle, policy, final_labels, overlays)
+
+    def use_policy(self, policy: DecisionPolicy) -> None:
+        """Make ``policy`` the engine's (the window applies the same object to what it shows)."""
+        self.worker.use_policy(policy)
+
+    def load_preview(self, request: int, ref: SourceRef) -> None:
+        """Ask for a large preview; ``worker.preview_loaded`` or ``worker.preview_failed`` answers."""
+        self.worker.load_preview(request, ref)
+
+    def list_models(self) -> None:
+        """Ask for the installed models; ``worker.models_listed`` answers."""
+        self.worker.list_models()
+
+    def retrain(self, parent_folder: str, out: str, time_budget_s: float) -> int:
+        """Queue a retraining with the journal's corrections (after writing what is queued). :returns: the job."""
+        if self.journal is not None:
+            self.journal.flush()
+        self._last_job += 1
+        self._retrain_requested.emit(parent_folder, str(self.journal_file), out, time_budget_s, self._last_job)
+        return self._last_job
+
+    def find_unfinished_session(self) -> None:
+        """Ask whether the last session ended without the window closing it; ``worker.unfinished_session_found``
+        answers when there is one."""
+        if self.journal is not None:
+            self._find_session_requested.emit(str(self.journal_file))
+
+    def restore_session(self, session_id: str) -> None:
+        """Bring a session back; ``worker.session_restored`` answers."""
+        self._restore_requested.emit(str(self.journal_file), session_id)
+
+    def shutdown(self, timeout_ms: int = 10_000) -> None:
+        """Cancel everything, stop the threads and wait for them, write the journal (call before quitting)."""
+        self.cancel()
+        self.worker.stop_side_work()
+        self.thread.quit()
+        self.thread.wait(timeout_ms)
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None
