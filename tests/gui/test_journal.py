@@ -130,3 +130,19 @@ def test_improve_from_corrections_shows_the_comparison_and_refuses_without_a_hol
     assert "no frozen holdout" in dialog.details.toPlainText()
     assert dialog.outcome.bundle.lineage["corrections"] == {"good": 2, "oil": 2, "scratch": 2, "stain": 2}
     assert (tmp_path / "candidate" / "comparison.json").is_file()
+
+
+def test_improving_can_be_cancelled(qtbot, window, photo_zip, tmp_path):
+    from gui.improve_dialog import ImproveDialog
+
+    window.open_paths([photo_zip(4, broken=0)])
+    wait_idle(qtbot, window, 4)
+    for number, entry in enumerate(window.model.entries()):
+        window.relabel([entry.key], ["good", "oil"][number % 2])
+    finished = []
+    window.client.worker.retrain_finished.connect(finished.append)
+    dialog = ImproveDialog(window.client, str(window.bundle.folder), tmp_path / "candidate", time_budget_s=600)
+    qtbot.waitUntil(lambda: dialog.bar.maximum() > 0, timeout=60_000)  # training has started
+    dialog.cancel_button.click()
+    qtbot.waitUntil(lambda: finished == [None], timeout=60_000)
+    assert dialog.outcome is None and dialog.result() == dialog.DialogCode.Rejected
