@@ -15,7 +15,6 @@ import hashlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
@@ -24,8 +23,8 @@ from PIL import Image
 
 from core.bundle import Bundle, BundleError, build_network
 from core.decision import DecisionPolicy
-from core.decode import DecodedImage, DecodeError, decode
-from core.interpret import interpret
+from core.decode import DecodeError, decode
+from core.interpret import ReadPhoto, interpret
 from core.network import NetworkOutputs
 from core.novelty import NoveltyDetector
 from core.postprocess import postprocess
@@ -35,7 +34,7 @@ from core.sources import ImageItem, SourceError
 from core.stream import ItemStream
 
 ProgressCallback = Callable[[int, int], None]
-Loaded = tuple[DecodedImage, int, str] | str  # decoded pixels, file size and SHA-256, or why it failed
+Loaded = ReadPhoto | str  # what was read, or why it failed
 
 
 class CancelFlag(Protocol):
@@ -190,7 +189,7 @@ class Engine:
         try:
             data = reader.read_item(item)
             decoded = decode(data, self.bundle.input_hw, self.thumbnail_edge, self.policy.resize)
-            return decoded, len(data), hashlib.sha256(data).hexdigest()
+            return ReadPhoto(decoded, len(data), hashlib.sha256(data).hexdigest())
         except (SourceError, DecodeError) as error:
             return str(error)
         except MemoryError:
@@ -199,21 +198,20 @@ class Engine:
     def _classify_batch(self, loaded: list[tuple[ImageItem, Loaded]]) -> list[Prediction]:
         """Run the decoded photos of one batch through the stages; failures pass straight through."""
         results: dict[int, Prediction] = {}
-        readable: list[tuple[int, ImageItem, DecodedImage, int, str]] = []
+        readable: list[tuple[int, ImageItem, ReadPhoto]] = []
         for index, (item, outcome) in enumerate(loaded):
             if isinstance(outcome, str):
                 results[index] = Prediction.failed(item, outcome)
             else:
-                readable.append((index, item, *outcome))
+                readable.append((index, item, outcome))
         if readable:
-            pixels = np.stack([decoded.pixels for _, _, decoded, _, _ in readable])
+            pixels = np.stack([photo.decoded.pixels for _, _, photo in readable])
             decisions = postprocess(
                 self.forward(self.preprocess(pixels)), self.policy, self.novelty, self.bundle.detail_window
             )
             classes = self.policy.classes
-            for (index, item, decoded, size, sha256), decision in zip(readable, decisions):
-                prediction = interpret(decision, item, decoded, size, classes, self.bundle.subject)
-                results[index] = replace(prediction, sha256=sha256)
+            for (index, item, photo), decision in zip(readable, decisions):
+                results[index] = interpret(decision, item, photo, classes, self.bundle.subject)
         return [results[index] for index in range(len(loaded))]
 
     def preprocess(self, pixels: np.ndarray) -> torch.Tensor:

@@ -6,6 +6,8 @@ rounds the numbers for the JSON contract and words the sentence.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from core import explain
 from core.decode import DecodedImage
 from core.postprocess import Decision
@@ -15,15 +17,22 @@ from core.sources import ImageItem
 MAX_EXTRA_REGIONS = 2  # further strong regions named in a sentence
 
 
+class ReadPhoto(NamedTuple):
+    """What reading and decoding one item gave: pixels, thumbnail and size, and facts about its bytes."""
+
+    decoded: DecodedImage
+    file_size: int
+    sha256: str
+
+
 def interpret(
-    decision: Decision, item: ImageItem, decoded: DecodedImage, file_size: int, classes: tuple[str, ...], subject: str
+    decision: Decision, item: ImageItem, photo: ReadPhoto, classes: tuple[str, ...], subject: str
 ) -> Prediction:
     """Build the Prediction of one photo.
 
     :param decision: what post-processing decided
     :param item: the item the photo came from
-    :param decoded: its decoded pixels (for the thumbnail and the original size)
-    :param file_size: bytes read
+    :param photo: what was read (for the thumbnail, the original size, the file size and SHA-256)
     :param classes: the model's classes, in output order
     :param subject: what the photos show ("screen"), for the sentence
     """
@@ -41,9 +50,10 @@ def interpret(
         ood_score=None if decision.ood_score is None else round(decision.ood_score, 5),
         description=describe(decision, subject),
         heatmap=decision.heatmap,
-        thumbnail=decoded.thumbnail,
-        image_size=decoded.original_size,
-        file_size=file_size,
+        thumbnail=photo.decoded.thumbnail,
+        image_size=photo.decoded.original_size,
+        file_size=photo.file_size,
+        sha256=photo.sha256,
         ref=item.ref,
     )
 

@@ -8,7 +8,7 @@ from PIL import Image
 from core.bundle import Bundle
 from core.decision import DecisionPolicy
 from core.decode import DecodedImage
-from core.interpret import interpret
+from core.interpret import ReadPhoto, interpret
 from core.novelty import NoveltyDetector, auroc
 from core.postprocess import decide_photo
 from core.sources import ImageItem, SourceRef
@@ -37,7 +37,7 @@ def _predict(probabilities, heatmap, map_peaks, ood_score, policy=POLICY):
     decision = decide_photo(
         policy, index, probabilities, np.asarray(heatmap, np.float32), np.asarray(map_peaks), ood_score
     )
-    return interpret(decision, ITEM, DECODED, 10, policy.classes, "screen")
+    return interpret(decision, ITEM, ReadPhoto(DECODED, 10, "0" * 64), policy.classes, "screen")
 
 
 def _heatmap_with_two_spots():
