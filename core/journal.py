@@ -14,12 +14,14 @@ the disk; reads (:mod:`core.journal_read`) open their own connection.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import json
 import logging
 import queue
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -125,6 +127,18 @@ def heatmap_blob(heatmap: np.ndarray | None) -> bytes | None:
     return shape + heatmap.astype(np.float16).tobytes()
 
 
+def _photo_row(session_id: str, key: int, added: str, prediction: Prediction) -> tuple[object, ...]:
+    return (
+        session_id,
+        key,
+        added,
+        prediction.source,
+        prediction.sha256,
+        photo_record(prediction),
+        heatmap_blob(prediction.heatmap),
+    )
+
+
 class JournalWriter:
     """Appends to the journal on a thread of its own; callers never wait for the disk.
 
@@ -135,7 +149,10 @@ class JournalWriter:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._connection = connect(self.path)
-        self._queue: queue.Queue[tuple[str, tuple[object, ...]] | None] = queue.Queue()
+        # (sql, values) or (sql, a function making the values on this thread); None stops the thread
+        self._queue: queue.Queue[tuple[str, tuple[object, ...] | Callable[[], tuple[object, ...]]] | None] = (
+            queue.Queue()
+        )
         self._thread = threading.Thread(target=self._run, name="journal", daemon=True)
         self._thread.start()
         self.user = user_name()
@@ -150,20 +167,11 @@ class JournalWriter:
         )
 
     def add_photos(self, session_id: str, photos: list[tuple[int, Prediction]]) -> None:
-        """Record classified photos by their gallery key."""
+        """Record classified photos by their gallery key (serialised on the writer thread, not the caller's)."""
+        added = now()
         for key, prediction in photos:
-            self._put(
-                "INSERT OR REPLACE INTO photos VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    session_id,
-                    key,
-                    now(),
-                    prediction.source,
-                    prediction.sha256,
-                    photo_record(prediction),
-                    heatmap_blob(prediction.heatmap),
-                ),
-            )
+            row = functools.partial(_photo_row, session_id, key, added, prediction)
+            self._queue.put(("INSERT OR REPLACE INTO photos VALUES (?, ?, ?, ?, ?, ?, ?)", row))
 
     def add_edits(self, session_id: str, model: tuple[str, str, str], edits: list[Edit]) -> None:
         """Record the inspector's edits (one event each) under ``model`` = (name, version, sha256)."""
@@ -212,12 +220,14 @@ class JournalWriter:
     def _run(self) -> None:
         while (job := self._queue.get()) is not None:
             sql, values = job
-            if sql == "__flush__":
+            if sql == "__flush__" and isinstance(values, tuple):
                 flushed = values[0]
                 assert isinstance(flushed, threading.Event)
                 flushed.set()
                 continue
             try:
+                if callable(values):
+                    values = values()
                 self._connection.execute(sql, values)  # autocommit: each row is on disk once written
             except sqlite3.Error as error:
                 log.error("journal write failed: %s", error)

@@ -119,9 +119,15 @@ class DetailPane(QFrame):
         self.show_entry(None)
 
     def show_entry(self, entry: Entry | None) -> None:
-        """Show ``entry`` (or nothing); the full-size preview loads in the background."""
-        self._request += 1
-        self.photo.show_entry(entry, entry.thumbnail if entry else None)
+        """Show ``entry`` (or nothing); the full-size preview loads in the background. Showing the same
+        photo again (after a move or a new review threshold) only refreshes the words: the preview stays."""
+        shown = self.photo.entry
+        same_photo = entry is not None and shown is not None and shown.key == entry.key
+        if same_photo:
+            self.photo.show_entry(entry, self.photo.image)
+        else:
+            self._request += 1
+            self.photo.show_entry(entry, entry.thumbnail if entry else None)
         if entry is None:
             self.explanation.setText("Select a thumbnail to see where the model looked.")
             self.bars.set_probabilities({})
@@ -134,7 +140,7 @@ class DetailPane(QFrame):
         self.explanation.setText(text)
         self.bars.set_probabilities(prediction.probabilities)
         self.facts.setText(self._facts(entry))
-        if prediction.ref is not None and prediction.ok:
+        if not same_photo and prediction.ref is not None and prediction.ok:
             self.preview_requested.emit(self._request, prediction.ref)
 
     def set_heatmap(self, visible: bool, opacity: float) -> None:
