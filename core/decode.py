@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+COPY_AGAIN = "copy the photo again from the camera or the share"  # what an inspector can do about a bad file
 MAX_PIXELS = 120_000_000  # refuse decompression bombs well before they fill memory
 _SWAPS_AXES = {5, 6, 7, 8}  # EXIF orientations that rotate by 90 degrees
 _BACKGROUND = (255, 255, 255)  # transparent pixels are shown on white
@@ -80,7 +81,7 @@ def open_upright(data: bytes, draft_size: tuple[int, int] | None = None) -> Imag
     :raises DecodeError: when the bytes are not a usable image
     """
     if not data:
-        raise DecodeError("empty file (0 bytes)")
+        raise DecodeError(f"empty file (0 bytes): {COPY_AGAIN}")
     image = _open(data)
     orientation = image.getexif().get(0x0112, 1)
     width, height = image.size
@@ -96,7 +97,7 @@ def open_upright(data: bytes, draft_size: tuple[int, int] | None = None) -> Imag
         image = ImageOps.exif_transpose(image)
         rgb = to_rgb(image)
     except (OSError, ValueError, SyntaxError) as error:
-        raise DecodeError(f"damaged or truncated image ({_one_line(error)})") from None
+        raise DecodeError(f"damaged or cut-short photo ({_one_line(error)}): {COPY_AGAIN}") from None
     rgb.info["upright_size"] = (width, height)
     return rgb
 
@@ -105,14 +106,14 @@ def _open(data: bytes) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
-        raise DecodeError("not an image, or a format Pillow cannot read") from None
+        raise DecodeError("not a photo DefectSort can open: save it as JPEG, PNG, BMP, TIFF or WebP") from None
     except Image.DecompressionBombError:
-        raise DecodeError("image has too many pixels (decompression bomb protection)") from None
+        raise DecodeError("photo too large to open safely: save a smaller copy (at most 120 megapixels)") from None
     except (OSError, ValueError, SyntaxError) as error:
-        raise DecodeError(f"damaged image header ({_one_line(error)})") from None
+        raise DecodeError(f"damaged photo header ({_one_line(error)}): {COPY_AGAIN}") from None
     width, height = image.size
     if width * height > MAX_PIXELS:
-        raise DecodeError(f"image has too many pixels ({width}x{height}; limit {MAX_PIXELS:,})")
+        raise DecodeError(f"photo too large ({width} x {height} pixels; limit {MAX_PIXELS:,}): save a smaller copy")
     if width == 0 or height == 0:
         raise DecodeError("image has no pixels")
     return image

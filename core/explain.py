@@ -140,19 +140,19 @@ def describe_location(x: float, y: float) -> str:
 
 def explanation(
     label: str,
-    confidence: float,
     peak: tuple[float, float],
     subject: str,
     also: list[str] | None = None,
     other_places: list[str] | None = None,
 ) -> str:
-    """:returns: e.g. ``"Scratch (87 %): the model looked mostly at the upper left of the screen."``
+    """:returns: e.g. ``"Scratch: the model looked mostly at the upper left of the screen."`` (the confidence
+    is shown beside it, with the decimals the review threshold needs: :mod:`core.percent`)
 
     :param other_places: phrases for further strong regions ("near the bottom edge")
     :param also: other defect classes with strong evidence
     """
     where = describe_location(*peak)
-    sentence = f"{label.capitalize()} ({confidence * 100:.0f} %): the model looked mostly {where} of the {subject}"
+    sentence = f"{label.capitalize()}: the model looked mostly {where} of the {subject}"
     places = list(dict.fromkeys(p for p in other_places or [] if p != where))
     sentence += f", and also {' and '.join(places)}." if places else "."
     if also:
@@ -160,13 +160,11 @@ def explanation(
     return sentence
 
 
-def no_defect_sentence(
-    label: str, confidence: float, peak: tuple[float, float], subject: str, also: list[str] | None = None
-) -> str:
-    """:returns: e.g. ``"Good (99 %): no defect found on the screen; the strongest (weak) hint of one
+def no_defect_sentence(label: str, peak: tuple[float, float], subject: str, also: list[str] | None = None) -> str:
+    """:returns: e.g. ``"Good: no defect found on the screen; the strongest (weak) hint of one
     is at the upper left."`` (the heatmap of a "no defect" photo shows that hint, faintly)"""
     sentence = (
-        f"{label.capitalize()} ({confidence * 100:.0f} %): no defect found on the {subject}; "
+        f"{label.capitalize()}: no defect found on the {subject}; "
         f"the strongest (weak) hint of one is {describe_location(*peak)}."
     )
     if also:

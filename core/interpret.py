@@ -61,8 +61,6 @@ def interpret(
 def describe(decision: Decision, subject: str) -> str:
     """:returns: the sentence about one photo, e.g. ``"Scratch (87 %): the model looked mostly ..."``."""
     if decision.normal:
-        return explain.no_defect_sentence(decision.label, decision.confidence, decision.peak, subject, decision.also)
+        return explain.no_defect_sentence(decision.label, decision.peak, subject, decision.also)
     places = [explain.describe_location((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in decision.boxes[1:]]
-    return explain.explanation(
-        decision.label, decision.confidence, decision.peak, subject, decision.also, places[:MAX_EXTRA_REGIONS]
-    )
+    return explain.explanation(decision.label, decision.peak, subject, decision.also, places[:MAX_EXTRA_REGIONS])

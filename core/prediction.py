@@ -78,7 +78,7 @@ class Prediction:
         if self.status == ERROR:
             return f"Not classified: {self.error}"
         if self.status == UNKNOWN:
-            return f"Unlike the photos this model was trained on; {self.description[:1].lower()}{self.description[1:]}"
+            return f"Unlike the photos this model was trained on: its answer is only a guess. {self.description}"
         if self.status == REVIEW:
             return f"{self.description} Low confidence: please review."
         return self.description

@@ -193,7 +193,7 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int | No
     """
     limit = MAX_MEMBER_BYTES if limit is None else limit
     if info.flag_bits & 0x1:
-        raise SourceError("encrypted ZIP member (password protected)")
+        raise SourceError("password-protected ZIP member: unpack the archive with its password first")
     if info.file_size > limit:
         raise SourceError(f"ZIP member declares {info.file_size:,} bytes, over the {limit:,}-byte limit")
     try:

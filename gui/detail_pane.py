@@ -6,7 +6,9 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from core.prediction import UNKNOWN
+from core.decision import DecisionPolicy
+from core.percent import percent_text
+from gui.detail_text import unusualness_text, verdict_text
 from gui.gallery_model import Entry
 from gui.palette import label_colour
 
@@ -79,7 +81,7 @@ class ProbabilityBars(QWidget):
             top = 2 + number * row
             painter.setPen(QColor("#1f2328"))
             painter.drawText(QRectF(0, top, label_width - 6, row - 4), Qt.AlignmentFlag.AlignRight, label.capitalize())
-            track = QRectF(label_width, top + 3, self.width() - label_width - 56, row - 10)
+            track = QRectF(label_width, top + 3, self.width() - label_width - 72, row - 10)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor("#e6e9ee"))
             painter.drawRoundedRect(track, 3, 3)
@@ -87,7 +89,7 @@ class ProbabilityBars(QWidget):
             painter.drawRoundedRect(QRectF(track.x(), track.y(), track.width() * value, track.height()), 3, 3)
             painter.setPen(QColor("#1f2328"))
             painter.drawText(
-                QRectF(track.right() + 6, top, 50, row - 4), Qt.AlignmentFlag.AlignLeft, f"{value * 100:.1f} %"
+                QRectF(track.right() + 6, top, 64, row - 4), Qt.AlignmentFlag.AlignLeft, percent_text(value)
             )
 
 
@@ -102,20 +104,23 @@ class DetailPane(QFrame):
         super().__init__(parent)
         self.setObjectName("detailPane")
         self.photo = PhotoView(self)
+        self.verdict = QLabel(wordWrap=True, objectName="verdict")
         self.bars = ProbabilityBars(self)
         self.explanation = QLabel(wordWrap=True, objectName="explanation")
         self.facts = QLabel(wordWrap=True, objectName="facts")
         self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        for label in (self.explanation, self.facts):
+        for label in (self.verdict, self.explanation, self.facts):
             label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         self.bars.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         layout = QVBoxLayout(self)
         layout.addWidget(self.photo, 1)  # the photo takes what the text leaves
+        layout.addWidget(self.verdict)
         layout.addWidget(self.explanation)
         layout.addWidget(self.bars)
         layout.addWidget(self.facts)
         self._request = 0
         self.model_text = ""
+        self.policy: DecisionPolicy | None = None  # the window's: the numbers shown are the ones that decide
         self.show_entry(None)
 
     def show_entry(self, entry: Entry | None) -> None:
@@ -129,15 +134,14 @@ class DetailPane(QFrame):
             self._request += 1
             self.photo.show_entry(entry, entry.thumbnail if entry else None)
         if entry is None:
+            self.verdict.setText("")
             self.explanation.setText("Select a thumbnail to see where the model looked.")
             self.bars.set_probabilities({})
             self.facts.setText("")
             return
         prediction = entry.prediction
-        text = prediction.explanation
-        if entry.corrected:
-            text += f"\nCorrected by the inspector to {entry.label.capitalize()}."
-        self.explanation.setText(text)
+        self.verdict.setText(verdict_text(entry, self.policy))
+        self.explanation.setText(prediction.explanation)
         self.bars.set_probabilities(prediction.probabilities)
         self.facts.setText(self._facts(entry))
         if not same_photo and prediction.ref is not None and prediction.ok:
@@ -151,11 +155,8 @@ class DetailPane(QFrame):
     def _facts(self, entry: Entry) -> str:
         prediction = entry.prediction
         lines = [f"Origin: {prediction.source}"]
-        if prediction.ood_score is not None:
-            lines.append(
-                f"Unusualness: {prediction.ood_score:.3f}"
-                + (" (unlike the training photos)" if prediction.status == UNKNOWN else "")
-            )
+        if prediction.ood_score is not None and self.policy is not None:
+            lines.append(unusualness_text(prediction.ood_score, self.policy.unknown_above))
         if prediction.file_size is not None:
             lines.append(f"File: {prediction.file_size / 1024:,.0f} KB")
         if prediction.image_size:

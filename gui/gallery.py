@@ -66,10 +66,17 @@ class Gallery(QScrollArea):
         for section in self.sections:
             section.view.viewport().update()
 
+    def set_review_threshold(self, threshold: float) -> None:
+        """Show confidences with the decimals needed to tell them from ``threshold``."""
+        self.delegate.review_below = threshold
+        for section in self.sections:
+            section.view.viewport().update()
+
     def set_filter(self, text: str) -> None:
-        """Show only items whose name contains ``text``."""
+        """Show only items whose name contains ``text`` (the detail pane empties if its photo is hidden)."""
         self._filter = text
         self._apply_filter_and_sort()
+        self.entry_selected.emit(self.current_entry())
 
     def set_sort_by_confidence(self, enabled: bool) -> None:
         """Sort each section by confidence, lowest first (the doubtful ones on top)."""
@@ -106,13 +113,38 @@ class Gallery(QScrollArea):
     def select(self, key: int) -> None:
         """Select and show the item with ``key``."""
         for section in self.sections:
-            source = self.model.index_of(key)
-            index = section.proxy.mapFromSource(source)
+            index = section.proxy.mapFromSource(self.model.index_of(key))
             if index.isValid():
-                section.view.setFocus()
-                section.view.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
-                self.ensureWidgetVisible(section.view, 0, 0)
+                self._select_index(section, index.row())
                 return
+
+    def position(self) -> tuple[str, int] | None:
+        """:returns: ``(section, row)`` of the photo shown in the detail pane, if any."""
+        for section in self.sections:
+            index = section.view.currentIndex()
+            if index.isValid() and section.view.selectionModel().isSelected(index):
+                return section.section, index.row()
+        return None
+
+    def select_at(self, section_key: str, row: int) -> bool:
+        """Select the photo at ``row`` of a section (its last one if there are fewer), as image viewers
+        do after a photo leaves: the inspector stays in place. :returns: False if the section is empty."""
+        section = next((s for s in self.sections if s.section == section_key), None)
+        if section is None or section.count() == 0:
+            return False
+        self._select_index(section, min(row, section.count() - 1))
+        return True
+
+    def _select_index(self, section: Section, row: int) -> None:
+        """Select one row and scroll just enough to show it (the gallery does not jump)."""
+        view = section.view
+        view.setFocus()
+        view.selectionModel().setCurrentIndex(
+            section.proxy.index(row, 0), QItemSelectionModel.SelectionFlag.ClearAndSelect
+        )
+        cell = view.cell_rect(row)
+        centre = view.mapTo(self._content, cell.center())
+        self.ensureVisible(centre.x(), centre.y(), cell.width() // 2 + 8, cell.height() // 2 + 8)
 
     def _on_current_changed(self, view: SectionView, current) -> None:
         if not current.isValid():

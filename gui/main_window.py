@@ -24,6 +24,7 @@ from gui import dialogs, session_dialogs
 from gui.detail_pane import DetailPane
 from gui.drop_area import DropArea
 from gui.edits import RelabelCommand, RemoveCommand
+from gui.focus import FocusReturner
 from gui.gallery import Gallery
 from gui.gallery_model import SPECIAL_SECTIONS, GalleryModel
 from gui.icons import icon
@@ -33,6 +34,7 @@ from gui.progress_panel import ProgressPanel
 from gui.session_recorder import SessionRecorder
 from gui.settings import Settings
 from gui.toolbar import ViewToolbar
+from gui.unfinished import Unfinished
 from gui.worker_client import WorkerClient
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,10 @@ class MainWindow(QMainWindow):
         self._jobs: set[int] = set()  # classification jobs queued or running
         self._incoming: list = []  # results waiting for the next gallery update
         self._discarded_through = 0  # jobs whose late results belong to a cleared session
+        self._job_paths: dict[int, list[str]] = {}  # what each queued or running job was asked to classify
+        self._job_progress: dict[int, tuple[int, int]] = {}  # job -> (done, found) as last reported
+        self._unfinished = Unfinished()  # what cancelled jobs left, for "Continue"
+        self._skipped = 0  # photos opened again and left out: the session already had them
         self._flush_timer = QTimer(self, singleShot=True, interval=150)
         self._flush_timer.timeout.connect(self._flush_incoming)
         self._build_widgets()
@@ -64,7 +70,9 @@ class MainWindow(QMainWindow):
         self.menu_actions = build_menus(self)
         self._connect()
         self._restore_settings()
+        self.focus_returner = FocusReturner(self, self.gallery)
         self.client.load_model(self.settings.get("model"))
+        self.progress.show_waiting("Loading the model…")
         self.client.list_models()
         self.client.find_unfinished_session()  # answered after the model is loaded (jobs run in order)
 
@@ -101,6 +109,7 @@ class MainWindow(QMainWindow):
         worker.batch_started.connect(self._on_batch_started)
         worker.items_classified.connect(self._on_items_classified)
         worker.progress_changed.connect(self._on_progress_changed)
+        worker.photos_skipped.connect(self._on_photos_skipped)
         worker.batch_finished.connect(self._on_batch_finished)
         worker.export_finished.connect(self._on_export_finished)
         worker.preview_loaded.connect(self.detail.on_preview_loaded)
@@ -109,6 +118,7 @@ class MainWindow(QMainWindow):
         worker.failed.connect(self._on_worker_failed)
         self.detail.preview_requested.connect(self.client.load_preview)
         self.progress.cancel_clicked.connect(self.cancel)
+        self.progress.continue_clicked.connect(self.continue_unfinished)
         self.drop_area.open_files_clicked.connect(lambda: self.open_paths(dialogs.ask_photos(self)))
         self.drop_area.open_folder_clicked.connect(lambda: self.open_paths(dialogs.ask_folder(self)))
         self.drop_area.open_zip_clicked.connect(lambda: self.open_paths(dialogs.ask_zips(self)))
@@ -147,7 +157,18 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(self.splitter)
         job = self.client.classify(paths)
         self._jobs.add(job)
+        self._job_paths[job] = paths
+        if self.bundle is None:
+            self.progress.show_waiting("Loading the model… your photos are classified as soon as it is ready")
+        elif self._unfinished:
+            self.progress.hide()  # new work: the offer to continue is still in the File menu
         log.info("queued job %d: %d path(s)", job, len(paths))
+
+    def continue_unfinished(self) -> None:
+        """Classify what cancelled batches left (the photos they finished are skipped, not redone)."""
+        paths = self._unfinished.take()
+        self.menu_actions.resume.setEnabled(False)
+        self.open_paths(paths)
 
     def cancel(self) -> None:
         """Stop the running batch and the queued ones; finished results stay."""
@@ -158,9 +179,21 @@ class MainWindow(QMainWindow):
     def relabel(self, keys: list[int], label: str) -> None:
         """Put items in ``label`` (undoable), which also confirms a doubtful item; errors stay errors."""
         keys = [k for k in keys if self.model.entry(k).prediction.ok and self.model.entry(k).final_label != label]
-        if keys:
-            self.undo_stack.push(RelabelCommand(self.model, keys, label))
-            self.detail.show_entry(self.gallery.current_entry())
+        if not keys:
+            return
+        position = self.gallery.position()
+        self.undo_stack.push(RelabelCommand(self.model, keys, label))
+        self._step_on(position, keys)
+
+    def _step_on(self, position: tuple[str, int] | None, moved: list[int]) -> None:
+        """After photos moved, select the photo that took the current one's place in its section (or the
+        next one, when the current photo stayed), so "look, press 3, look, press 1" flows."""
+        if position is not None:
+            section, row = position
+            current = self.gallery.current_entry()
+            stayed = current is not None and current.key in moved and self.model.section_of(current) == section
+            self.gallery.select_at(section, row + 1 if stayed else row)
+        self.detail.show_entry(self.gallery.current_entry())
 
     def relabel_selection(self, label: str) -> None:
         """Move the selected items to ``label``."""
@@ -169,7 +202,9 @@ class MainWindow(QMainWindow):
     def remove(self, keys: list[int]) -> None:
         """Take items out of the session (undoable)."""
         if keys:
+            position = self.gallery.position()
             self.undo_stack.push(RemoveCommand(self.model, keys))
+            self._step_on(position, keys)
 
     def clear_session(self) -> None:
         """Forget every result (asks first when there are corrections)."""
@@ -182,6 +217,11 @@ class MainWindow(QMainWindow):
     def _forget_results(self) -> None:
         self.recorder.end()
         self.client.cancel()
+        self.client.forget_session()
+        self._skipped = 0
+        self._unfinished.take()
+        self.menu_actions.resume.setEnabled(False)
+        self.progress.hide()
         self._discarded_through = self.client.last_job  # results still in flight are dropped
         self._incoming.clear()
         self.model.clear()
@@ -211,6 +251,8 @@ class MainWindow(QMainWindow):
             if not dialogs.confirm(self, "Switch model", "The results of the current model will be cleared. Continue?"):
                 return
             self._forget_results()
+        self.client.forget_session()  # photos opened again are classified by the new model
+        self.progress.show_waiting("Loading the model…")
         self.client.load_model(name_or_dir)
 
     # -- drag and drop of files from the desktop ----------------------------------------
@@ -226,6 +268,8 @@ class MainWindow(QMainWindow):
 
     # -- worker signals ----------------------------------------------------------------
     def _on_model_loaded(self, bundle: Bundle, policy: DecisionPolicy) -> None:
+        if not self._jobs:
+            self.progress.hide()  # "Loading the model…"
         self.bundle = bundle
         self.settings.set("model", bundle.name)
         self.gallery.set_classes(bundle.classes)
@@ -250,6 +294,8 @@ class MainWindow(QMainWindow):
             return
         self.policy = self.policy.with_review_threshold(threshold)
         self.model.set_policy(self.policy)
+        self.gallery.set_review_threshold(self.policy.review_below)
+        self.detail.policy = self.policy
         self.client.use_policy(self.policy)
         self.detail.show_entry(self.gallery.current_entry())
 
@@ -271,16 +317,27 @@ class MainWindow(QMainWindow):
         self.recorder.record_photos(entries)
 
     def _on_progress_changed(self, job: int, done: int, total: int) -> None:
+        self._job_progress[job] = (done, total)
         self.progress.update_progress(done, total)
         self._update_status()
 
     def _on_batch_finished(self, job: int, cancelled: bool) -> None:
         self._flush_incoming()
         self._jobs.discard(job)
-        if not self._jobs:
+        paths, progress = self._job_paths.pop(job, []), self._job_progress.pop(job, None)
+        if cancelled and job > self._discarded_through:
+            self._unfinished.add(paths, progress)
+        if self._jobs:
+            return
+        if self._unfinished:
+            self.progress.show_cancelled(self._unfinished.summary(), self._unfinished.offer())
+            self.menu_actions.resume.setEnabled(True)
+        else:
             self.progress.hide()
-        if cancelled:
-            self.statusBar().showMessage("Cancelled: the photos classified so far are kept.", 5000)
+
+    def _on_photos_skipped(self, job: int, count: int) -> None:
+        self._skipped += count
+        self._update_status()
 
     def _on_export_finished(self, folder: str) -> None:
         self.progress.hide()
@@ -310,13 +367,14 @@ class MainWindow(QMainWindow):
         parts += [f"{title} {counts.get(key, 0)}" for key, title in SPECIAL_SECTIONS.items()]
         rate = f"  ·  {self.progress.rate:.1f} img/s" if self.progress.isVisible() and self.progress.rate else ""
         noun = "photo" if len(entries) == 1 else "photos"
-        self.counts_label.setText(f"{len(entries)} {noun}: " + ", ".join(parts) + rate)
+        skipped = f"  ·  {self._skipped} opened again and skipped (already here)" if self._skipped else ""
+        self.counts_label.setText(f"{len(entries)} {noun}: " + ", ".join(parts) + rate + skipped)
 
     # -- closing -----------------------------------------------------------------------
     def closeEvent(self, event) -> None:
         corrections = sum(e.corrected for e in self.model.entries())
         if self.recorder.unexported and corrections:
-            choice = session_dialogs.ask_quit_with_unexported(self, corrections)
+            choice = session_dialogs.ask_quit_with_unexported(self, corrections, len(self.model.entries()))
             if choice != session_dialogs.KEEP:
                 event.ignore()
                 if choice == session_dialogs.EXPORT:

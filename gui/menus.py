@@ -12,8 +12,7 @@ SHORTCUTS = [
     ("Ctrl+O", "Open photos"),
     ("Ctrl+Shift+O", "Open a folder"),
     ("Ctrl+E", "Export results"),
-    ("1 … 9", "Move the selected photos to class 1 … 9"),
-    ("Drag thumbnails", "Move them to another section"),
+    ("Drag thumbnails", "Move them to another section (drop on a photo or on a section's title)"),
     ("Delete", "Remove the selected photos from the session"),
     ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo"),
     ("Arrow keys", "Step through photos"),
@@ -21,6 +20,12 @@ SHORTCUTS = [
     ("Ctrl+F", "Filter by name"),
     ("Ctrl+Q", "Quit"),
 ]
+
+
+def shortcut_rows(classes: list[str]) -> list[tuple[str, str]]:
+    """:returns: the keyboard shortcuts, with one row per class key of the active model (1 Good, 2 Oil ...)."""
+    keys = [(str(n), f"Move the selected photos to {label.capitalize()}") for n, label in enumerate(classes[:9], 1)]
+    return SHORTCUTS[:3] + keys + SHORTCUTS[3:]
 
 
 def _action(parent, text: str, slot, shortcut=None, icon_name: str | None = None) -> QAction:
@@ -64,7 +69,9 @@ class MenuActions:
         self.open_zip = _action(w, "Open ZIP archive…", lambda: w.open_paths(dialogs.ask_zips(w)), None, "open-zip")
         self.export = _action(w, "Export…", w.export, "Ctrl+E", "export")
         self.clear = _action(w, "Clear session", w.clear_session, None, "clear")
-        for action in (self.open_photos, self.open_folder, self.open_zip):
+        self.resume = _action(w, "Continue classifying", w.continue_unfinished)
+        self.resume.setEnabled(False)  # until a batch is cancelled
+        for action in (self.open_photos, self.open_folder, self.open_zip, self.resume):
             menu.addAction(action)
         menu.addSeparator()
         menu.addAction(self.export)
@@ -97,7 +104,9 @@ class MenuActions:
 
     def _build_help_menu(self) -> None:
         w = self.window
-        self.help_menu.addAction(_action(w, "Keyboard shortcuts", lambda: dialogs.show_shortcuts(w, SHORTCUTS), "F1"))
+        self.help_menu.addAction(
+            _action(w, "Keyboard shortcuts", lambda: dialogs.show_shortcuts(w, shortcut_rows(w.gallery.classes)), "F1")
+        )
         self.help_menu.addAction(_action(w, "Open log folder", dialogs.open_log_folder))
         self.help_menu.addAction(_action(w, "About DefectSort", lambda: dialogs.show_about(w)))
 

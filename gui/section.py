@@ -8,14 +8,8 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QListView,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QRect, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtWidgets import QAbstractItemView, QListView, QVBoxLayout, QWidget
 
 from gui.gallery_model import (
     CONFIDENCE_ROLE,
@@ -26,6 +20,7 @@ from gui.gallery_model import (
     GalleryModel,
 )
 from gui.palette import label_colour
+from gui.section_header import SectionHeader, dragged_keys
 from gui.thumbnail_delegate import ThumbnailDelegate
 
 
@@ -70,15 +65,25 @@ class SectionView(QListView):
         # pay it while the window opens, not when the first results arrive.
         self.viewport().setAcceptDrops(True)
 
+    def _grid(self) -> tuple[int, int, int]:
+        """:returns: ``(cell width, cell height, columns)`` of the icon grid at the current width."""
+        cell = self.itemDelegate().sizeHint(None, None)
+        step_x, step_y = cell.width() + 2 * self.spacing(), cell.height() + 2 * self.spacing()
+        return step_x, step_y, max(1, (self.viewport().width() - self.spacing()) // step_x)
+
     def content_height(self) -> int:
         """:returns: the height that shows every row at the current width."""
         rows = self.model().rowCount()
         if rows == 0:
             return 0
-        cell = self.itemDelegate().sizeHint(None, None)
-        step_x, step_y = cell.width() + 2 * self.spacing(), cell.height() + 2 * self.spacing()
-        columns = max(1, (self.viewport().width() - self.spacing()) // step_x)
+        _, step_y, columns = self._grid()
         return math.ceil(rows / columns) * step_y + 2 * self.spacing()
+
+    def cell_rect(self, row: int) -> QRect:
+        """:returns: where the thumbnail of ``row`` is drawn, in the view's coordinates (the grid of
+        :meth:`content_height`, so it is right before Qt's batched layout has reached that row)."""
+        step_x, step_y, columns = self._grid()
+        return QRect((row % columns) * step_x, (row // columns) * step_y, step_x, step_y)
 
     def selected_keys(self) -> list[int]:
         """:returns: the keys of the selected items."""
@@ -100,7 +105,7 @@ class SectionView(QListView):
         if not event.mimeData().hasFormat(ITEMS_MIME):
             event.ignore()
             return
-        keys = [int(k) for k in bytes(event.mimeData().data(ITEMS_MIME)).decode().split(",") if k]
+        keys = dragged_keys(event.mimeData())
         event.setDropAction(Qt.DropAction.CopyAction)  # the model relabels; Qt must not delete rows
         event.accept()
         self.items_dropped.emit(keys, self.model().section)
@@ -115,8 +120,7 @@ class Section(QWidget):
         self.proxy = SectionProxy(section, self)
         self.proxy.setSourceModel(model)
         self.view = SectionView(self.proxy, delegate, self)
-        self.header = QToolButton(self)
-        self.header.setObjectName("sectionHeader")
+        self.header = SectionHeader(self)
         self.header.setCheckable(True)
         self.header.setChecked(True)
         self.header.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
@@ -124,6 +128,7 @@ class Section(QWidget):
             f"QToolButton#sectionHeader {{ border-left: 4px solid {label_colour(section).name()}; }}"
         )
         self.header.toggled.connect(self._on_header_toggled)
+        self.header.items_dropped.connect(lambda keys: self.view.items_dropped.emit(keys, section))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 6)
         layout.setSpacing(2)

@@ -25,8 +25,8 @@ def ask_restore(window: QWidget, session: SessionSummary) -> bool:
     return answer == QMessageBox.StandardButton.Yes
 
 
-def ask_quit_with_unexported(window: QWidget, corrections: int) -> str:
-    """Ask before quitting over corrections that were never exported.
+def ask_quit_with_unexported(window: QWidget, corrections: int, photos: int) -> str:
+    """Ask before quitting over corrections that were never exported, saying what a restore brings back.
 
     :returns: ``export`` (export first), ``keep`` (quit; the next start offers to restore) or ``cancel``
     """
@@ -37,7 +37,8 @@ def ask_quit_with_unexported(window: QWidget, corrections: int) -> str:
         parent=window,
     )
     box.setInformativeText(
-        "If you quit now, the next start offers to restore this session with every photo and correction."
+        f"If you quit now, the next start offers to restore this session: all {_count(photos, 'photo')} "
+        f"in their sections, with your {_count(corrections, 'correction')}. Exporting first writes them out now."
     )
     export = box.addButton("Export…", QMessageBox.ButtonRole.AcceptRole)
     keep = box.addButton("Quit, restore next time", QMessageBox.ButtonRole.DestructiveRole)

@@ -6,6 +6,8 @@ from PySide6.QtCore import QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate
 
+from core.percent import percent_text
+from core.prediction import UNKNOWN
 from gui.gallery_model import ENTRY_ROLE, Entry
 from gui.palette import label_colour
 
@@ -21,6 +23,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         self.edge = 160
         self.show_heatmaps = True
         self.opacity = 0.5
+        self.review_below: float | None = None  # the threshold confidences are shown against
 
     def sizeHint(self, option, index) -> QSize:
         return QSize(self.edge + 2 * PADDING, int(self.edge * 0.6) + TEXT_HEIGHT + 2 * PADDING)
@@ -69,8 +72,9 @@ class ThumbnailDelegate(QStyledItemDelegate):
         font.setBold(True)
         painter.setFont(font)
         top = photo.top() + 4
-        badges = [(f"{(entry.prediction.confidence or 0) * 100:.0f}%", entry.prediction.label)]
-        badges += [(f"+{label.capitalize()}", label) for label in entry.prediction.also]
+        badges = [badge_of(entry, self.review_below)]
+        if not _is_unknown(entry):
+            badges += [(f"+{label.capitalize()}", label) for label in entry.prediction.also]
         for text, label in badges:  # the confidence, then a badge per other defect found
             width = painter.fontMetrics().horizontalAdvance(text) + 10
             badge = QRectF(photo.right() - width - 4, top, width, painter.fontMetrics().height() + 2)
@@ -88,12 +92,29 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.setPen(QColor("#1f2328"))
         name = metrics.elidedText(entry.prediction.name, Qt.TextElideMode.ElideMiddle, lines.width())
         painter.drawText(lines, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, name)
-        label = (entry.label or "error").capitalize()
+        label = "Unknown" if _is_unknown(entry) else (entry.label or "error").capitalize()
         if entry.corrected:
             label = f"✎ {label}  (model: {entry.prediction.label.capitalize()})"
         painter.setPen(QColor("#b3261e") if not entry.prediction.ok else QColor("#57606a"))
         label = metrics.elidedText(label, Qt.TextElideMode.ElideRight, lines.width())
         painter.drawText(lines, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, label)
+
+
+def badge_of(entry: Entry, review_below: float | None) -> tuple[str, str]:
+    """:returns: the text of a thumbnail's badge and the label whose colour it wears: the confidence
+    (with the decimals the review threshold needs), "Unknown" for a photo unlike the training
+    photos (the model's guess is only named in the detail pane), or the inspector's mark on a
+    corrected photo (the model's confidence was about another class)."""
+    if _is_unknown(entry):
+        return "Unknown", UNKNOWN
+    if entry.corrected:
+        return "✎ Inspector", entry.label or ""
+    return percent_text(entry.prediction.confidence or 0.0, review_below), entry.label or ""
+
+
+def _is_unknown(entry: Entry) -> bool:
+    """:returns: True for a photo the model does not know and the inspector has not decided."""
+    return entry.prediction.status == UNKNOWN and not entry.decided
 
 
 def _fit(size: QSize, area: QRect) -> QRectF:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
-    QDoubleSpinBox,
     QLabel,
     QLineEdit,
     QSlider,
@@ -13,6 +12,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.icons import icon
+from gui.threshold_box import ThresholdSpinBox
 
 
 class ViewToolbar(QToolBar):
@@ -40,8 +40,10 @@ class ViewToolbar(QToolBar):
         self.opacity_slider.valueChanged.connect(self._emit_heatmaps)
         self.addSeparator()
         self.addWidget(QLabel(" Review below "))
-        self.threshold = QDoubleSpinBox(decimals=1, minimum=0, maximum=100, suffix=" %", singleStep=5)
-        self.threshold.setToolTip("Photos whose confidence is below this go to the Review group")
+        self.threshold = ThresholdSpinBox()
+        self.threshold.setToolTip(
+            "Photos whose confidence is below this go to the Review group (arrows step 99, 99.5, 99.9, 99.95 …)"
+        )
         self.threshold.valueChanged.connect(lambda v: self.review_threshold_changed.emit(v / 100.0))
         self.addWidget(self.threshold)
         self.addSeparator()

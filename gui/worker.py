@@ -30,6 +30,7 @@ from core.journal_read import clear_sessions, export_audit_csv, list_sessions, l
 from core.prediction import Prediction
 from core.reader import SourceReader, read_once
 from core.registry import find_bundles, resolve_bundle
+from core.seen import SeenPhotos
 from core.sources import SourceError, SourceRef, iter_items
 from core.training.retrain import retrain
 from gui.gallery_model import Entry
@@ -61,6 +62,7 @@ class Worker(QObject):
     batch_started = Signal(int)  # job
     items_classified = Signal(int, list)  # job, [Entry]
     progress_changed = Signal(int, int, int)  # job, done, found so far
+    photos_skipped = Signal(int, int)  # job, photos left out because the session already has them
     batch_finished = Signal(int, bool)  # job, cancelled
     export_finished = Signal(str)  # folder written
     preview_loaded = Signal(int, object)  # request, QImage
@@ -79,6 +81,7 @@ class Worker(QObject):
         self.cancelled_through = 0  # written by the GUI thread, read here (an int: atomic)
         self._engine: Engine | None = None
         self._next_key = 0
+        self._seen = SeenPhotos()  # every photo of the session: opening it again skips it
         self._side = ThreadPoolExecutor(1, thread_name_prefix="side")  # previews, model list
 
     @Slot()
@@ -116,6 +119,7 @@ class Worker(QObject):
             return
         cancel = _JobCancelled(self, job)
         pending: list[Entry] = []
+        skipped = []  # appended to by the walk thread
 
         def flush(done: int, found: int) -> None:  # once per engine batch: small, few signals
             self.items_classified.emit(job, pending.copy())
@@ -124,15 +128,23 @@ class Worker(QObject):
 
         try:
             self.batch_started.emit(job)
-            items = iter_items([] if cancel.is_set() else paths)
+            items = self._seen.unseen(iter_items([] if cancel.is_set() else paths), on_skip=skipped.append)
             for prediction in self._engine.classify(items, progress=flush, cancel=cancel):
+                self._seen.add(prediction)
                 pending.append(self._entry(prediction))
         except Exception:
             log.exception("classification failed")
             self.failed.emit(f"Classification stopped by an unexpected error:\n{traceback.format_exc(limit=3)}")
         if pending:
             self.items_classified.emit(job, pending)
+        if skipped:
+            self.photos_skipped.emit(job, len(skipped))
         self.batch_finished.emit(job, cancel.is_set())
+
+    @Slot()
+    def forget_session(self) -> None:
+        """Start a new session: photos opened from now on are classified even if seen before."""
+        self._seen.clear()
 
     @Slot(str, list, object, object, dict, bool)
     def export(
@@ -205,6 +217,7 @@ class Worker(QObject):
         entries = []
         with SourceReader() as reader:
             for key, prediction in restored.photos:
+                self._seen.add(prediction)
                 entries.append(self._restored_entry(key, prediction, reader))
         self._next_key = max([self._next_key, *(key for key, _ in restored.photos)])
         self.session_restored.emit(restored, entries)

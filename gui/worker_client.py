@@ -25,6 +25,7 @@ class WorkerClient(QObject):
     _find_session_requested = Signal(str)
     _restore_requested = Signal(str, str)
     _classify_requested = Signal(int, list)
+    _forget_requested = Signal()
     _retrain_requested = Signal(str, str, str, float, int)
     _export_requested = Signal(str, list, object, object, dict, bool)
 
@@ -49,6 +50,7 @@ class WorkerClient(QObject):
         self._find_session_requested.connect(self.worker.find_unfinished_session)
         self._restore_requested.connect(self.worker.restore_session)
         self._classify_requested.connect(self.worker.classify)
+        self._forget_requested.connect(self.worker.forget_session)
         self._retrain_requested.connect(self.worker.retrain)
         self._export_requested.connect(self.worker.export)
         self.thread.started.connect(self.worker.lower_priority)
@@ -69,6 +71,10 @@ class WorkerClient(QObject):
         self._last_job += 1
         self._classify_requested.emit(self._last_job, [str(p) for p in paths])
         return self._last_job
+
+    def forget_session(self) -> None:
+        """Start a new session on the worker (after the jobs queued so far): nothing counts as seen."""
+        self._forget_requested.emit()
 
     def cancel(self) -> None:
         """Stop the running job and drop the queued ones (finished results stay)."""

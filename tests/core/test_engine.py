@@ -41,7 +41,7 @@ def test_predictions_are_complete_and_in_range(engine, photo_dir):
         assert p.confidence == max(p.probabilities.values())
         assert all(0.0 <= v <= 1.0 for v in (*p.peak, *(v for box in p.boxes for v in box)))
         assert p.heatmap.dtype == np.float32 and p.image_size == (320, 180) and max(p.thumbnail.shape[:2]) == 48
-        assert p.explanation.startswith(f"{p.label.capitalize()} (")
+        assert p.explanation.startswith(f"{p.label.capitalize()}: ")
         if p.label == "good":  # the faint strongest defect evidence, no box
             assert p.box is None and p.heatmap.max() == pytest.approx(1 - p.probabilities["good"], abs=1e-5)
         else:
@@ -60,7 +60,7 @@ def test_broken_items_become_errors_in_place(engine, photo_dir):
     items = [*_items(photo_dir, 5, broken={1, 3}), gone]
     predictions = list(engine.classify(items))
     assert [p.status for p in predictions] == ["ok", "error", "ok", "error", "ok", "error"]
-    assert predictions[1].error == "not an image, or a format Pillow cannot read"
+    assert predictions[1].error == "not a photo DefectSort can open: save it as JPEG, PNG, BMP, TIFF or WebP"
     assert predictions[5].error == "file or folder not found"
 
 

@@ -98,5 +98,5 @@ def test_locations_in_plain_words(point, words):
 
 
 def test_explanation_sentence():
-    text = explain.explanation("scratch", 0.871, (0.2, 0.2), "screen")
-    assert text == "Scratch (87 %): the model looked mostly at the upper left of the screen."
+    text = explain.explanation("scratch", (0.2, 0.2), "screen")
+    assert text == "Scratch: the model looked mostly at the upper left of the screen."

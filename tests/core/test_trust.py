@@ -128,7 +128,7 @@ def test_interpret_lists_boxes_also_and_names_every_region():
     assert prediction.label == "scratch" and prediction.status == "ok" and prediction.also == ["oil"]
     assert len(prediction.boxes) == 2 and prediction.box == prediction.boxes[0]
     assert prediction.explanation == (
-        "Scratch (68 %): the model looked mostly at the upper left of the screen, and also at the bottom. Also: Oil."
+        "Scratch: the model looked mostly at the upper left of the screen, and also at the bottom. Also: Oil."
     )
     assert prediction.to_dict()["also"] == ["oil"] and prediction.to_dict()["ood_score"] == 0.05
 
@@ -139,14 +139,16 @@ def test_a_good_photo_shows_its_strongest_defect_evidence_faintly():
     assert prediction.heatmap.max() == pytest.approx(0.1, abs=1e-6)  # as strong as any defect is likely
     assert prediction.peak == (0.15, 0.15)
     assert prediction.explanation == (
-        "Good (90 %): no defect found on the screen; the strongest (weak) hint of one is at the upper left."
+        "Good: no defect found on the screen; the strongest (weak) hint of one is at the upper left."
     )
 
 
 def test_unknown_photo_says_so():
     prediction = _predict([0.9, 0.1, 0, 0], _heatmap_with_two_spots(), np.zeros(4), 0.9)
     assert prediction.status == "unknown"
-    assert prediction.explanation.startswith("Unlike the photos this model was trained on; good (90 %)")
+    assert prediction.explanation.startswith(
+        "Unlike the photos this model was trained on: its answer is only a guess. Good: "
+    )
 
 
 def test_novelty_detector_flags_outliers_and_round_trips(tmp_path):

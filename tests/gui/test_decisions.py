@@ -27,7 +27,7 @@ def _shown(window):
     return shown
 
 
-@pytest.mark.parametrize("threshold", [None, 99.99, 50.0])
+@pytest.mark.parametrize("threshold", [None, 100.0, 50.0])
 def test_every_photo_is_exported_with_the_status_of_its_section(qtbot, strict_window, tmp_path, monkeypatch, threshold):
     strict_window.open_paths([GOLDEN])
     wait_idle(qtbot, strict_window, 11)
@@ -44,8 +44,8 @@ def test_every_photo_is_exported_with_the_status_of_its_section(qtbot, strict_wi
     statuses = {status for status, _ in shown.values()}
     if threshold is None:  # the bundle's own threshold: every status occurs
         assert statuses == {"ok", "review", "unknown", "error"}
-    elif threshold == 99.99:
-        assert "ok" not in statuses  # every classified photo is below 99.99 % or unknown
+    elif threshold == 100.0:
+        assert "ok" not in statuses  # every classified photo is below 100 % or unknown
     else:
         assert "review" not in statuses
 

@@ -98,8 +98,10 @@ def test_quitting_with_unexported_corrections_asks_and_can_keep_them_for_next_ti
     entry = window.model.entries()[0]
     window.relabel([entry.key], "oil" if entry.prediction.label != "oil" else "stain")
     asked = []
-    monkeypatch.setattr("gui.session_dialogs.ask_quit_with_unexported", lambda _, n: asked.append(n) or "cancel")
-    assert not window.close() and window.isVisible() and asked == [1]
+    monkeypatch.setattr(
+        "gui.session_dialogs.ask_quit_with_unexported", lambda _, n, photos: asked.append((n, photos)) or "cancel"
+    )
+    assert not window.close() and window.isVisible() and asked == [(1, 3)]
     monkeypatch.setattr("gui.session_dialogs.ask_quit_with_unexported", lambda *_: "keep")
     assert window.close()  # the journal is written and closed on the way out
     assert unfinished_session(window.client.journal_file).edits == 1  # offered at the next start

@@ -45,17 +45,28 @@ def test_dropping_a_zip_fills_the_sections(qtbot, window, photo_zip):
     assert "2" in _section(window, "errors").header.text()
     assert window.stack.currentWidget() is window.splitter
     errors = [e for e in window.model.entries() if not e.prediction.ok]
-    assert all(e.prediction.error == "not an image, or a format Pillow cannot read" for e in errors)
+    assert all(
+        e.prediction.error == "not a photo DefectSort can open: save it as JPEG, PNG, BMP, TIFF or WebP" for e in errors
+    )
 
 
-def test_cancel_keeps_what_was_finished(qtbot, window, photo_zip):
+def test_cancel_keeps_what_was_finished_and_continuing_classifies_only_the_rest(qtbot, window, photo_zip):
     window.open_paths([photo_zip(160, broken=0)])
     qtbot.waitUntil(lambda: len(window.model.entries()) >= 8, timeout=30_000)
     window.cancel()
     qtbot.waitUntil(lambda: not window.busy, timeout=5_000)  # stops within a batch or two
     kept = len(window.model.entries())
     assert 8 <= kept < 160
-    assert not window.progress.isVisible()
+    offer = window.progress.resume
+    assert window.progress.isVisible() and offer.isVisible() and not window.progress.cancel.isVisible()
+    assert offer.text() == f"Continue the {160 - kept} photos not yet classified"
+    assert window.menu_actions.resume.isEnabled()
+    offer.click()
+    wait_idle(qtbot, window, 160)
+    sources = [e.prediction.source for e in window.model.entries()]
+    assert len(sources) == len(set(sources)) == 160  # each photo once
+    assert f"{kept} opened again and skipped" in window.counts_label.text()
+    assert not window.progress.isVisible() and not window.menu_actions.resume.isEnabled()
 
 
 def test_relabel_by_api_keys_and_drop_then_undo_redo(qtbot, window, photo_zip):
