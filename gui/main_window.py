@@ -334,6 +334,7 @@ class MainWindow(QMainWindow):
             self.menu_actions.resume.setEnabled(True)
         else:
             self.progress.hide()
+        self._update_status()  # without the rate of a batch that has ended
 
     def _on_photos_skipped(self, job: int, count: int) -> None:
         self._skipped += count
@@ -365,7 +366,7 @@ class MainWindow(QMainWindow):
         counts = Counter(self.model.section_of(e) for e in entries)
         parts = [f"{label.capitalize()} {counts.get(label, 0)}" for label in self.gallery.classes]
         parts += [f"{title} {counts.get(key, 0)}" for key, title in SPECIAL_SECTIONS.items()]
-        rate = f"  ·  {self.progress.rate:.1f} img/s" if self.progress.isVisible() and self.progress.rate else ""
+        rate = f"  ·  {self.progress.rate:.1f} img/s" if self.progress.running and self.progress.rate else ""
         noun = "photo" if len(entries) == 1 else "photos"
         skipped = f"  ·  {self._skipped} opened again and skipped (already here)" if self._skipped else ""
         self.counts_label.setText(f"{len(entries)} {noun}: " + ", ".join(parts) + rate + skipped)

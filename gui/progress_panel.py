@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QWidget
 
 
 def progress_text(done: int, total: int, rate: float) -> str:
@@ -40,6 +40,7 @@ class ProgressPanel(QWidget):
         layout.addWidget(self.label)
         layout.addWidget(self.bar, 1)
         for button in (self.cancel, self.resume, self.dismiss):
+            button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
             layout.addWidget(button)
         self._started, self._shown_at = 0.0, 0.0
         self.rate = 0.0
@@ -67,6 +68,11 @@ class ProgressPanel(QWidget):
         self.bar.setValue(done)
         self.label.setText(progress_text(done, total, self.rate))
 
+    @property
+    def running(self) -> bool:
+        """:returns: True while a batch's progress is shown (not a wait or a cancelled batch's offer)."""
+        return self.isVisible() and self.cancel.isVisible()
+
     def show_waiting(self, text: str) -> None:
         """Say why nothing has started yet (e.g. the model is loading), with a busy bar."""
         self._show_buttons(running=False, resumable=False)
@@ -80,6 +86,7 @@ class ProgressPanel(QWidget):
         self.bar.hide()
         self.label.setText(text)
         self.resume.setText(continue_text)
+        self.resume.adjustSize()
         self.show()
 
     def _show_buttons(self, running: bool, resumable: bool = False) -> None:
