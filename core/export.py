@@ -41,11 +41,20 @@ def _model_label(prediction: Prediction) -> str | None:
 
 def summary(predictions: list[Prediction], label_of: LabelOf = _model_label) -> dict:
     """:returns: ``{"total", "by_label", "errors"}`` for a list of predictions."""
-    labels = Counter(label_of(p) for p in predictions if p.ok)
+    return _summary([(label_of(p), p.ok) for p in predictions])
+
+
+def summary_of_items(items: list[dict]) -> dict:
+    """:returns: the same summary for items of a results document (e.g. stored by a service job)."""
+    return _summary([(item.get("label"), item.get("status") != "error") for item in items])
+
+
+def _summary(labels_read: list[tuple[str | None, bool]]) -> dict:
+    labels = Counter(label for label, read in labels_read if read)
     return {
-        "total": len(predictions),
+        "total": len(labels_read),
         "by_label": dict(sorted(labels.items())),
-        "errors": sum(not p.ok for p in predictions),
+        "errors": sum(not read for _, read in labels_read),
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.cli import bench, classify, evaluate, journal, models, retrain, train
+from core.cli import bench, classify, evaluate, journal, models, retrain, serve, train
 from core.selftest import run_selftest
 
 COMMANDS = {
@@ -16,6 +16,7 @@ COMMANDS = {
     "bench": bench,
     "journal": journal,
     "retrain": retrain,
+    "serve": serve,
 }
 EXIT_CANNOT_RUN = 2  # commands return 0 (all done), 1 (some inputs failed) or this
 

@@ -1,0 +1,106 @@
+"""Runs the service's jobs one after another on a thread, through the shared inference queue.
+
+A job is classified in small chunks, so single-photo requests keep being answered while
+it runs, and its progress and results reach the disk chunk by chunk. On start, jobs left
+queued or running by a previous process are taken up again; the photos already in their
+``results.jsonl`` are skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+from core.bundle import Bundle
+from core.prediction import Prediction
+from core.service.inference import InferenceQueue
+from core.service.jobs import CANCELLED, FAILED, RUNNING, UNFINISHED, JobStore
+from core.sources import ARCHIVE_SEPARATOR, ImageItem, iter_items
+
+log = logging.getLogger(__name__)
+CHUNK = 8  # photos per trip through the inference queue
+
+
+def name_in_archive(source: str, archive: Path) -> str:
+    """:returns: a source inside an uploaded archive as the client knows it (``day1/1.jpg``), without
+    the spooled file's path on the server."""
+    prefix = f"{archive}{ARCHIVE_SEPARATOR}"
+    return source[len(prefix) :] if source.startswith(prefix) else source
+
+
+def client_item(prediction: Prediction, archive: Path | None) -> dict:
+    """:returns: the ``classify --json`` item of a prediction, named as the client sent it."""
+    if archive is not None:
+        prediction = replace(prediction, source=name_in_archive(prediction.source, archive))
+    return prediction.to_dict()
+
+
+class JobRunner:
+    """The thread that works through the jobs of a :class:`JobStore`.
+
+    :param store: the jobs on disk
+    :param inference: the engine's queue (shared with the requests)
+    :param bundle: the model, named in the results files
+    """
+
+    def __init__(self, store: JobStore, inference: InferenceQueue, bundle: Bundle):
+        self.store, self.inference, self.bundle = store, inference, bundle
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._cancelled: set[str] = set()
+        self._closing = threading.Event()
+        for job_id in store.unfinished():  # left by a previous run: finish them first
+            self._queue.put(job_id)
+        self._thread = threading.Thread(target=self._run, name="jobs", daemon=True)
+        self._thread.start()
+
+    def add(self, job_id: str) -> None:
+        """Queue a job the store has just made."""
+        self._queue.put(job_id)
+
+    def cancel(self, job_id: str) -> bool:
+        """Stop a queued or running job (between chunks). :returns: False if it had already ended."""
+        state = self.store.get(job_id)
+        if state is None or state["status"] not in UNFINISHED:
+            return False
+        self._cancelled.add(job_id)
+        self.store.update(job_id, status=CANCELLED)
+        return True
+
+    def close(self) -> None:
+        """Stop after the current chunk (an interrupted job resumes at the next start)."""
+        self._closing.set()
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while (job_id := self._queue.get()) is not None:
+            if job_id in self._cancelled:
+                continue
+            try:
+                self._run_job(job_id)
+            except Exception as error:
+                log.exception("job %s failed", job_id)
+                self.store.update(job_id, status=FAILED, error=str(error).splitlines()[0][:300])
+
+    def _run_job(self, job_id: str) -> None:
+        state = self.store.get(job_id) or {}
+        source = self.store.source_of(job_id)
+        archive = source if state.get("path") is None else None  # an upload: name photos as in the ZIP
+        done = {item["source"] for item in self.store.keep_whole_results(job_id)}
+        todo = [i for i in iter_items([source]) if client_source(i, archive) not in done]
+        self.store.update(job_id, status=RUNNING, done=len(done), total=len(done) + len(todo))
+        for start in range(0, len(todo), CHUNK):
+            if job_id in self._cancelled or self._closing.is_set():
+                return
+            predictions = self.inference.classify(todo[start : start + CHUNK], wait=True)
+            self.store.append_results(job_id, [client_item(p, archive) for p in predictions])
+            self.store.update(job_id, done=len(done) + start + len(predictions))
+        self.store.finish(job_id, self.bundle)
+
+
+def client_source(item: ImageItem, archive: Path | None) -> str:
+    """:returns: the source an item will have in the job's results."""
+    return name_in_archive(item.source, archive) if archive is not None else item.source

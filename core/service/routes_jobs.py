@@ -1,0 +1,82 @@
+"""Jobs: ``POST /jobs`` (a ZIP upload, or a folder/ZIP under an allowed root), then poll, fetch, cancel."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+from flask import Blueprint, jsonify, request, send_file, url_for
+from werkzeug.exceptions import BadRequest, Conflict, Forbidden, NotFound, UnprocessableEntity
+
+from core.service.jobs import INPUT_ZIP, UNFINISHED
+from core.service.state import service
+from core.service.uploads import move_upload, receive_upload
+
+jobs_api = Blueprint("jobs", __name__)
+
+
+@jobs_api.post("/jobs")
+def create_job():
+    """Start a job on an uploaded ZIP, or on ``{"path": ...}`` under an ``--allow-root``: 202 and where to poll."""
+    state = service()
+    if request.is_json:
+        path = _allowed_path((request.get_json(silent=True) or {}).get("path"))
+        job_id, _ = state.store.create(str(path))
+    else:
+        with receive_upload(suffix=".zip", default_name="upload.zip") as upload:
+            if not zipfile.is_zipfile(upload.path):
+                raise UnprocessableEntity("not a ZIP archive: send the photos as one .zip file")
+            job_id, folder = state.store.create(None)
+            move_upload(upload, folder / INPUT_ZIP)
+    state.runner.add(job_id)
+    response = jsonify(id=job_id, status_url=url_for("jobs.job_status", job_id=job_id))
+    response.status_code = 202
+    return response
+
+
+@jobs_api.get("/jobs/<job_id>")
+def job_status(job_id: str):
+    """``{"id", "status", "done", "total", ...}``."""
+    return jsonify(_job(job_id))
+
+
+@jobs_api.get("/jobs/<job_id>/results.<kind>")
+def job_results(job_id: str, kind: str):
+    """The finished job's ``results.json`` or ``results.csv``, as ``defectsort classify`` writes them."""
+    job = _job(job_id)
+    if kind not in ("json", "csv"):
+        raise NotFound("results come as results.json or results.csv")
+    path = service().store.results_file(job_id, kind)
+    if path is None:
+        raise Conflict(f"the job is {job['status']}: results are ready when it is done")
+    return send_file(path, mimetype="application/json" if kind == "json" else "text/csv", as_attachment=True)
+
+
+@jobs_api.delete("/jobs/<job_id>")
+def cancel_job(job_id: str):
+    """Cancel a queued or running job (what it finished stays in its folder)."""
+    job = _job(job_id)
+    if job["status"] not in UNFINISHED or not service().runner.cancel(job_id):
+        raise Conflict(f"the job has already ended ({job['status']})")
+    return jsonify(_job(job_id))
+
+
+def _job(job_id: str) -> dict:
+    job = service().store.get(job_id)
+    if job is None:
+        raise NotFound(f"no job '{job_id[:40]}'")
+    return {key: job.get(key) for key in ("id", "status", "done", "total", "created", "error") if key in job}
+
+
+def _allowed_path(value) -> Path:
+    """:returns: ``value`` resolved, if it lies under an allowed root. :raises Forbidden: otherwise."""
+    if not isinstance(value, str) or not value:
+        raise BadRequest('send {"path": "FOLDER or ZIP"} as JSON, or upload a ZIP')
+    path = Path(os.path.realpath(value))
+    roots = service().allow_roots
+    if not any(path == root or path.is_relative_to(root) for root in roots):
+        raise Forbidden("that path is outside the folders this service may read (--allow-root)")
+    if not path.exists():
+        raise BadRequest("no such file or folder on the server")
+    return path

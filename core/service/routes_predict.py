@@ -1,0 +1,66 @@
+"""``POST /predict`` (one photo) and ``POST /predict_batch`` (a ZIP), answered while the client waits."""
+
+from __future__ import annotations
+
+import base64
+import zipfile
+from collections import Counter
+
+from flask import Blueprint, jsonify, request
+from werkzeug.exceptions import UnprocessableEntity
+
+from core.export import overlay_png, results_document
+from core.prediction import Prediction
+from core.service.job_runner import client_item, name_in_archive
+from core.service.state import service
+from core.service.uploads import receive_upload
+from core.sources import ImageItem, SourceRef, collect_items
+
+predict_api = Blueprint("predict", __name__)
+
+
+@predict_api.post("/predict")
+def predict():
+    """Classify one photo: the item object of ``classify --json`` (``?overlay=1`` adds a PNG, base64)."""
+    with receive_upload(suffix="", default_name="upload") as upload:
+        item = ImageItem(source=upload.name, name=upload.name, ref=SourceRef(str(upload.path)))
+        prediction = service().inference.classify([item])[0]
+        if not prediction.ok:
+            raise UnprocessableEntity(prediction.error)
+        body = prediction.to_dict()
+        if _flag("overlay"):
+            body["overlay_png"] = base64.b64encode(overlay_png(prediction, upload.path.read_bytes())).decode()
+    return jsonify(body)
+
+
+@predict_api.post("/predict_batch")
+def predict_batch():
+    """Classify every photo of a ZIP: ``{"1.jpg": "stain", ...}`` (``"error"`` for unreadable members),
+    or with ``?detail=1`` the whole ``classify --json`` document."""
+    with receive_upload(suffix=".zip", default_name="upload.zip") as upload:
+        if not zipfile.is_zipfile(upload.path):
+            raise UnprocessableEntity("not a ZIP archive: send the photos as one .zip file")
+        predictions = service().inference.classify(collect_items([upload.path]))
+        if _flag("detail"):
+            items = [client_item(p, upload.path) for p in predictions]
+            document = results_document(predictions, service().bundle)
+            return jsonify({**document, "items": items})
+        return jsonify(labels_by_name(predictions, lambda p: name_in_archive(p.source, upload.path)))
+
+
+def labels_by_name(predictions: list[Prediction], name_of) -> dict[str, str]:
+    """:returns: member name -> label (``"error"`` when unreadable); a name that occurs twice in a
+    hostile archive gets ``" (2)"``, so every photo keeps its own entry."""
+    labels: dict[str, str] = {}
+    seen: Counter[str] = Counter()
+    for prediction in predictions:
+        name = name_of(prediction)
+        seen[name] += 1
+        if seen[name] > 1:
+            name = f"{name} ({seen[name]})"
+        labels[name] = (prediction.label or "error") if prediction.ok else "error"
+    return labels
+
+
+def _flag(name: str) -> bool:
+    return request.args.get(name, "").lower() in ("1", "true", "yes")

@@ -1,0 +1,115 @@
+"""``defectsort serve`` as a real process (waitress), and its web page in a real headless browser."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.images import encode, screen_photo, zip_bytes
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT = Path(os.environ.get("DEFECTSORT_PAGE_SCREENSHOT", ""))  # set it to keep the page's picture
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def server(random_bundle, tmp_path):
+    """:returns: the base URL of a running ``defectsort serve`` (stopped after the test)."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "core",
+            "serve",
+            "--port",
+            str(port),
+            "--model",
+            str(random_bundle.folder),
+            "--jobs-dir",
+            str(tmp_path / "service"),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1) as answer:
+                if json.load(answer)["status"] == "ok":
+                    break
+        except OSError:
+            if process.poll() is not None:
+                pytest.fail(process.stdout.read())
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+def _post(url: str, data: bytes) -> dict:
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/octet-stream"})
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        return json.load(answer)
+
+
+@pytest.mark.slow
+def test_the_served_api_answers_over_http(server):
+    photo = encode(screen_photo(1, mark="scratch"), "JPEG")
+    item = _post(f"{server}/predict", photo)
+    assert item["status"] in ("ok", "review", "unknown") and set(item["probabilities"]) == {
+        "good",
+        "oil",
+        "scratch",
+        "stain",
+    }
+    assert set(_post(f"{server}/predict_batch", zip_bytes({"1.jpg": photo, "2.jpg": b"x"}))) == {"1.jpg", "2.jpg"}
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_chromium() is None, reason="needs Debian's chromium (apt-get install chromium)")
+def test_the_page_classifies_dropped_photos_and_a_zip_in_a_real_browser(server, tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api")
+    photos = []
+    for seed, mark in enumerate([None, "scratch", "stain"]):
+        path = tmp_path / f"phone{seed}.jpg"
+        path.write_bytes(encode(screen_photo(seed, mark=mark), "JPEG"))
+        photos.append(path)
+    archive = tmp_path / "batch.zip"
+    archive.write_bytes(zip_bytes({"day1/a.jpg": photos[0].read_bytes(), "day1/notes.jpg": b"not a photo"}))
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        page.goto(server)
+        page.wait_for_function("document.getElementById('model').textContent.startsWith('Model random-test')")
+        page.set_input_files("#files", [*map(str, photos), str(archive)])
+        page.wait_for_function("document.querySelectorAll('.tile').length === 5", timeout=60_000)
+        assert page.locator(".tile img").count() == 3  # overlays of the three photos
+        assert page.locator("section[data-group='error'] .tile").count() == 1
+        badges = page.locator(".tile .badge").all_inner_texts()
+        assert all(text.endswith("%") or text in ("Unknown", "error") for text in badges)
+        with page.expect_download() as download:
+            page.click("#download-json")
+        saved = json.loads(Path(download.value.path()).read_text())
+        assert len(saved["items"]) == 5 and "overlay_png" not in saved["items"][0]
+        if SCREENSHOT.name:
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
+        browser.close()
