@@ -126,6 +126,20 @@ class Gallery(QScrollArea):
                 return section.section, index.row()
         return None
 
+    def step_on(self, position: tuple[str, int] | None, moved: list[int]) -> None:
+        """After photos moved (or were removed), select the photo that took the current one's place in
+        its section, or the next one when the current photo stayed there (it was confirmed).
+
+        :param position: :meth:`position` before the move
+        :param moved: the keys of the photos that moved
+        """
+        if position is None:
+            return
+        section, row = position
+        current = self.current_entry()
+        stayed = current is not None and current.key in moved and self.model.section_of(current) == section
+        self.select_at(section, row + 1 if stayed else row)
+
     def select_at(self, section_key: str, row: int) -> bool:
         """Select the photo at ``row`` of a section (its last one if there are fewer), as image viewers
         do after a photo leaves: the inspector stays in place. :returns: False if the section is empty."""

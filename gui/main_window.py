@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from core.bundle import Bundle
 from core.decision import DecisionPolicy
 from gui import dialogs, session_dialogs
+from gui.batches import Batches
 from gui.detail_pane import DetailPane
 from gui.drop_area import DropArea
 from gui.edits import RelabelCommand, RemoveCommand
@@ -34,7 +35,6 @@ from gui.progress_panel import ProgressPanel
 from gui.session_recorder import SessionRecorder
 from gui.settings import Settings
 from gui.toolbar import ViewToolbar
-from gui.unfinished import Unfinished
 from gui.worker_client import WorkerClient
 
 log = logging.getLogger(__name__)
@@ -55,13 +55,9 @@ class MainWindow(QMainWindow):
         self.policy: DecisionPolicy | None = None  # the one deciding what is shown and exported
         self.model = GalleryModel(self)
         self.undo_stack = QUndoStack(self)
-        self._jobs: set[int] = set()  # classification jobs queued or running
+        self.batches = Batches()  # classification jobs queued or running, and what cancelled ones left
         self._incoming: list = []  # results waiting for the next gallery update
         self._discarded_through = 0  # jobs whose late results belong to a cleared session
-        self._job_paths: dict[int, list[str]] = {}  # what each queued or running job was asked to classify
-        self._job_progress: dict[int, tuple[int, int]] = {}  # job -> (done, found) as last reported
-        self._unfinished = Unfinished()  # what cancelled jobs left, for "Continue"
-        self._skipped = 0  # photos opened again and left out: the session already had them
         self._flush_timer = QTimer(self, singleShot=True, interval=150)
         self._flush_timer.timeout.connect(self._flush_incoming)
         self._build_widgets()
@@ -145,7 +141,7 @@ class MainWindow(QMainWindow):
     @property
     def busy(self) -> bool:
         """:returns: True while photos are queued or being classified."""
-        return bool(self._jobs)
+        return bool(self.batches.running)
 
     # -- what the user does ------------------------------------------------------------
     def open_paths(self, paths) -> None:
@@ -156,17 +152,16 @@ class MainWindow(QMainWindow):
         self.settings.set("last_folder", str(Path(paths[0]).parent))
         self.stack.setCurrentWidget(self.splitter)
         job = self.client.classify(paths)
-        self._jobs.add(job)
-        self._job_paths[job] = paths
+        self.batches.queued(job, paths)
         if self.bundle is None:
             self.progress.show_waiting("Loading the model… your photos are classified as soon as it is ready")
-        elif self._unfinished:
+        elif self.batches.unfinished:
             self.progress.hide()  # new work: the offer to continue is still in the File menu
         log.info("queued job %d: %d path(s)", job, len(paths))
 
     def continue_unfinished(self) -> None:
         """Classify what cancelled batches left (the photos they finished are skipped, not redone)."""
-        paths = self._unfinished.take()
+        paths = self.batches.unfinished.take()
         self.menu_actions.resume.setEnabled(False)
         self.open_paths(paths)
 
@@ -183,16 +178,7 @@ class MainWindow(QMainWindow):
             return
         position = self.gallery.position()
         self.undo_stack.push(RelabelCommand(self.model, keys, label))
-        self._step_on(position, keys)
-
-    def _step_on(self, position: tuple[str, int] | None, moved: list[int]) -> None:
-        """After photos moved, select the photo that took the current one's place in its section (or the
-        next one, when the current photo stayed), so "look, press 3, look, press 1" flows."""
-        if position is not None:
-            section, row = position
-            current = self.gallery.current_entry()
-            stayed = current is not None and current.key in moved and self.model.section_of(current) == section
-            self.gallery.select_at(section, row + 1 if stayed else row)
+        self.gallery.step_on(position, keys)  # the next photo, so "look, press 3, look, press 1" flows
         self.detail.show_entry(self.gallery.current_entry())
 
     def relabel_selection(self, label: str) -> None:
@@ -204,7 +190,8 @@ class MainWindow(QMainWindow):
         if keys:
             position = self.gallery.position()
             self.undo_stack.push(RemoveCommand(self.model, keys))
-            self._step_on(position, keys)
+            self.gallery.step_on(position, keys)
+            self.detail.show_entry(self.gallery.current_entry())
 
     def clear_session(self) -> None:
         """Forget every result (asks first when there are corrections)."""
@@ -218,8 +205,7 @@ class MainWindow(QMainWindow):
         self.recorder.end()
         self.client.cancel()
         self.client.forget_session()
-        self._skipped = 0
-        self._unfinished.take()
+        self.batches.forget()
         self.menu_actions.resume.setEnabled(False)
         self.progress.hide()
         self._discarded_through = self.client.last_job  # results still in flight are dropped
@@ -268,7 +254,7 @@ class MainWindow(QMainWindow):
 
     # -- worker signals ----------------------------------------------------------------
     def _on_model_loaded(self, bundle: Bundle, policy: DecisionPolicy) -> None:
-        if not self._jobs:
+        if not self.busy:
             self.progress.hide()  # "Loading the model…"
         self.bundle = bundle
         self.settings.set("model", bundle.name)
@@ -317,27 +303,25 @@ class MainWindow(QMainWindow):
         self.recorder.record_photos(entries)
 
     def _on_progress_changed(self, job: int, done: int, total: int) -> None:
-        self._job_progress[job] = (done, total)
+        self.batches.progressed(job, done, total)
         self.progress.update_progress(done, total)
         self._update_status()
 
     def _on_batch_finished(self, job: int, cancelled: bool) -> None:
         self._flush_incoming()
-        self._jobs.discard(job)
-        paths, progress = self._job_paths.pop(job, []), self._job_progress.pop(job, None)
-        if cancelled and job > self._discarded_through:
-            self._unfinished.add(paths, progress)
-        if self._jobs:
+        self.batches.finished(job, cancelled and job > self._discarded_through)
+        if self.busy:
             return
-        if self._unfinished:
-            self.progress.show_cancelled(self._unfinished.summary(), self._unfinished.offer())
+        unfinished = self.batches.unfinished
+        if unfinished:
+            self.progress.show_cancelled(unfinished.summary(), unfinished.offer())
             self.menu_actions.resume.setEnabled(True)
         else:
             self.progress.hide()
         self._update_status()  # without the rate of a batch that has ended
 
     def _on_photos_skipped(self, job: int, count: int) -> None:
-        self._skipped += count
+        self.batches.skipped += count
         self._update_status()
 
     def _on_export_finished(self, folder: str) -> None:
@@ -353,7 +337,7 @@ class MainWindow(QMainWindow):
 
     def _on_worker_failed(self, message: str) -> None:
         log.error("worker: %s", message)
-        if not self._jobs:
+        if not self.busy:
             self.progress.hide()
         QMessageBox.warning(self, "DefectSort", message)
 
@@ -368,8 +352,9 @@ class MainWindow(QMainWindow):
         parts += [f"{title} {counts.get(key, 0)}" for key, title in SPECIAL_SECTIONS.items()]
         rate = f"  ·  {self.progress.rate:.1f} img/s" if self.progress.running and self.progress.rate else ""
         noun = "photo" if len(entries) == 1 else "photos"
-        skipped = f"  ·  {self._skipped} opened again and skipped (already here)" if self._skipped else ""
-        self.counts_label.setText(f"{len(entries)} {noun}: " + ", ".join(parts) + rate + skipped)
+        skipped = self.batches.skipped
+        skipped_text = f"  ·  {skipped} opened again and skipped (already here)" if skipped else ""
+        self.counts_label.setText(f"{len(entries)} {noun}: " + ", ".join(parts) + rate + skipped_text)
 
     # -- closing -----------------------------------------------------------------------
     def closeEvent(self, event) -> None:

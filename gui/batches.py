@@ -1,4 +1,5 @@
-"""What cancelled batches left behind, for "Continue the 76 photos not yet classified"."""
+"""The window's classification jobs: which are running, what each was asked to classify, and what
+cancelled ones left behind, for "Continue the 76 photos not yet classified"."""
 
 from __future__ import annotations
 
@@ -49,3 +50,35 @@ class Unfinished:
             return "Continue with the photos not yet classified"
         noun = "photo" if self.remaining == 1 else "photos"
         return f"Continue the {self.remaining} {noun} not yet classified"
+
+
+class Batches:
+    """Book-keeping of the window's classification jobs (the worker runs them; this only counts)."""
+
+    def __init__(self) -> None:
+        self.running: set[int] = set()  # queued or running jobs
+        self.unfinished = Unfinished()
+        self.skipped = 0  # photos opened again and left out: the session already had them
+        self._paths: dict[int, list[str]] = {}
+        self._progress: dict[int, tuple[int, int]] = {}
+
+    def queued(self, job: int, paths: list[str]) -> None:
+        """A job was handed to the worker."""
+        self.running.add(job)
+        self._paths[job] = paths
+
+    def progressed(self, job: int, done: int, found: int) -> None:
+        """The worker reported ``done`` of ``found`` photos."""
+        self._progress[job] = (done, found)
+
+    def finished(self, job: int, cancelled: bool) -> None:
+        """A job ended; a cancelled one's paths are kept for "Continue"."""
+        self.running.discard(job)
+        paths, progress = self._paths.pop(job, []), self._progress.pop(job, None)
+        if cancelled:
+            self.unfinished.add(paths, progress)
+
+    def forget(self) -> None:
+        """A new session: nothing to continue, nothing skipped."""
+        self.unfinished.take()
+        self.skipped = 0
