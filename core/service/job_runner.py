@@ -98,7 +98,8 @@ class JobRunner:
             predictions = self.inference.classify(todo[start : start + CHUNK], wait=True)
             self.store.append_results(job_id, [client_item(p, archive) for p in predictions])
             self.store.update(job_id, done=len(done) + start + len(predictions))
-        self.store.finish(job_id, self.bundle)
+        if job_id not in self._cancelled:  # a cancel during the last chunk still counts
+            self.store.finish(job_id, self.bundle)
 
 
 def client_source(item: ImageItem, archive: Path | None) -> str:
