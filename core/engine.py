@@ -15,6 +15,7 @@ import hashlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -25,8 +26,9 @@ from core.bundle import Bundle, BundleError, build_network
 from core.decision import DecisionPolicy
 from core.decode import DecodeError, decode
 from core.interpret import ReadPhoto, interpret
-from core.network import NetworkOutputs
+from core.network import ClassMapNet, NetworkOutputs
 from core.novelty import NoveltyDetector
+from core.onnx_backend import OnnxNetwork, cached_onnx
 from core.postprocess import postprocess
 from core.prediction import Prediction
 from core.reader import SourceReader
@@ -81,6 +83,28 @@ def auto_batch_size(bundle: Bundle) -> int:
     return size
 
 
+BACKENDS = ("torch", "onnxruntime")
+DEFAULT_BACKEND = "onnxruntime"  # chosen by `defectsort bench`'s numbers: see resolve_backend
+
+
+def resolve_backend(backend: str) -> str:
+    """Choose the inference backend.
+
+    ``auto`` is :data:`DEFAULT_BACKEND`: the fastest backend whose labels match torch fp32 on every
+    validation photo and whose probabilities stay within 0.05 of it (ONNX Runtime fp32 on the phone
+    model: same labels, largest probability shift below 1e-4, about 1.5x the forward pass of torch;
+    int8 and bfloat16 are faster still but move probabilities too far, see the README).
+
+    :param backend: ``auto``, ``torch`` or ``onnxruntime``
+    :returns: ``torch`` or ``onnxruntime``
+    """
+    if backend == "auto":
+        return DEFAULT_BACKEND
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend '{backend}' (auto, torch or onnxruntime)")
+    return backend
+
+
 def resolve_precision(precision: str) -> str:
     """Choose the arithmetic for inference.
 
@@ -110,6 +134,8 @@ class Engine:
     :param thumbnail_edge: also make thumbnails with this long edge (for the GUI), or None
     :param precision: ``fp32`` (exact), ``bf16`` or ``auto``: see :func:`resolve_precision`
     :param policy: how outputs become results (default: the bundle's own); may be replaced later
+    :param backend: ``torch``, ``onnxruntime`` or ``auto`` (see :func:`resolve_backend`)
+    :param onnx_file: for ONNX Runtime, this exported file (e.g. an int8 one) instead of the cached export
     """
 
     def __init__(
@@ -121,14 +147,24 @@ class Engine:
         thumbnail_edge: int | None = None,
         precision: str = "fp32",
         policy: DecisionPolicy | None = None,
+        backend: str = "torch",
+        onnx_file: Path | None = None,
     ):
         if threads:
             torch.set_num_threads(threads)
         self.bundle = bundle
         self.policy = policy or DecisionPolicy.from_bundle(bundle)
-        self.network = build_network(bundle)
-        self.network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack it
-        self.precision = resolve_precision(precision)
+        self.backend = resolve_backend(backend)
+        self.network: ClassMapNet | OnnxNetwork
+        if self.backend == "onnxruntime":
+            if precision == "bf16":
+                raise ValueError("bf16 is a torch precision: ONNX Runtime runs its file's precision (fp32, or int8)")
+            self.network = OnnxNetwork(onnx_file or cached_onnx(bundle), bundle, threads)
+            self.precision = self.network.quantization or "fp32"
+        else:
+            self.network = build_network(bundle)
+            self.network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack it
+            self.precision = resolve_precision(precision)
         self.batch_size = max(1, batch_size or auto_batch_size(bundle))
         self.decode_workers = max(1, decode_workers)
         self.thumbnail_edge = thumbnail_edge
@@ -225,7 +261,7 @@ class Engine:
         :returns: the raw network outputs (logits, class maps, fine detail, embedding) as float32
         """
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-            outputs = self.network.forward_all(batch)
+            outputs = self.network.forward_all(batch)  # ClassMapNet, or the same graph on ONNX Runtime
         return NetworkOutputs(
             outputs.logits.float(),
             outputs.maps.float(),

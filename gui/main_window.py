@@ -30,7 +30,7 @@ from gui.gallery import Gallery
 from gui.gallery_model import SPECIAL_SECTIONS, GalleryModel
 from gui.icons import icon
 from gui.journal_actions import JournalActions
-from gui.menus import build_menus
+from gui.menus import BACKEND_NAMES, build_menus
 from gui.progress_panel import ProgressPanel
 from gui.session_recorder import SessionRecorder
 from gui.settings import Settings
@@ -67,6 +67,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self._restore_settings()
         self.focus_returner = FocusReturner(self, self.gallery)
+        self.client.backend = self.settings.get("backend")
         self.client.load_model(self.settings.get("model"))
         self.progress.show_waiting("Loading the model…")
         self.client.list_models()
@@ -253,14 +254,21 @@ class MainWindow(QMainWindow):
             self.open_paths(paths)
 
     # -- worker signals ----------------------------------------------------------------
-    def _on_model_loaded(self, bundle: Bundle, policy: DecisionPolicy) -> None:
+    def choose_backend(self, backend: str) -> None:
+        """Run the model on another inference backend (same results within rounding: the session stays)."""
+        self.settings.set("backend", backend)
+        self.client.backend = backend
+        if self.bundle is not None:
+            self.client.load_model(str(self.bundle.folder))
+
+    def _on_model_loaded(self, bundle: Bundle, policy: DecisionPolicy, backend: str) -> None:
         if not self.busy:
             self.progress.hide()  # "Loading the model…"
         self.bundle = bundle
         self.settings.set("model", bundle.name)
         self.gallery.set_classes(bundle.classes)
         self.detail.model_text = f"{bundle.name} {bundle.version}"
-        self.model_label.setText(f"Model: {bundle.name} {bundle.version}")
+        self.model_label.setText(f"Model: {bundle.name} {bundle.version} · {BACKEND_NAMES[backend]}")
         self.menu_actions.set_classes(bundle.classes)
         self.menu_actions.check_model(bundle.name)
         self.policy = policy

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 
 from core.bundle import Bundle
+from core.engine import DEFAULT_BACKEND
 from gui import dialogs
 from gui.icons import icon
 
@@ -19,6 +20,14 @@ SHORTCUTS = [
     ("H", "Heatmaps on / off"),
     ("Ctrl+F", "Filter by name"),
     ("Ctrl+Q", "Quit"),
+]
+
+
+BACKEND_NAMES = {"auto": "automatic", "torch": "PyTorch", "onnxruntime": "ONNX Runtime"}
+BACKEND_CHOICES = [
+    ("auto", f"Automatic ({BACKEND_NAMES[DEFAULT_BACKEND]}, chosen by the benchmark)"),
+    ("torch", "PyTorch (the reference)"),
+    ("onnxruntime", "ONNX Runtime"),
 ]
 
 
@@ -151,6 +160,19 @@ class MenuActions:
         self.model_menu.addSeparator()
         self.model_menu.addAction("Open model folder…", self._open_model_folder)
         self.model_menu.addAction("Improve from corrections…", self.window.journal_actions.improve_model)
+        self._add_backend_menu()
+
+    def _add_backend_menu(self) -> None:
+        """Model > Inference: which backend runs the model (persisted)."""
+        menu = self.model_menu.addMenu("Inference")
+        group = QActionGroup(menu)
+        chosen = self.window.settings.get("backend")
+        for backend, text in BACKEND_CHOICES:
+            action = menu.addAction(text)
+            action.setCheckable(True)
+            action.setChecked(backend == chosen)
+            group.addAction(action)
+            action.triggered.connect(lambda _=False, name=backend: self.window.choose_backend(name))
 
     def _open_model_folder(self) -> None:
         folder = dialogs.ask_model_folder(self.window)

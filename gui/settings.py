@@ -17,6 +17,7 @@ DEFAULTS = {
     "last_folder": "",
     "export_folder": "",
     "export_overlays": True,
+    "backend": "auto",  # inference backend: auto, torch or onnxruntime (core.engine.resolve_backend)
 }
 
 

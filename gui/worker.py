@@ -58,7 +58,7 @@ class _RetrainCancelledError(Exception):
 class Worker(QObject):
     """Runs on the worker thread. Only :class:`WorkerClient` talks to it."""
 
-    model_loaded = Signal(object, object)  # Bundle, its DecisionPolicy
+    model_loaded = Signal(object, object, str)  # Bundle, its DecisionPolicy, the backend it runs on
     batch_started = Signal(int)  # job
     items_classified = Signal(int, list)  # job, [Entry]
     progress_changed = Signal(int, int, int)  # job, done, found so far
@@ -94,16 +94,16 @@ class Worker(QObject):
             except OSError:
                 log.info("could not lower the worker's priority")
 
-    @Slot(str)
-    def load_model(self, name_or_dir: str) -> None:
-        """Load a bundle by name or folder ('' for the default) and make it the active model."""
+    @Slot(str, str)
+    def load_model(self, name_or_dir: str, backend: str) -> None:
+        """Load a bundle by name or folder ('' for the default) on ``backend`` and make it the active model."""
         try:
             bundle = resolve_bundle(name_or_dir or None)
-            self._engine = Engine(bundle, thumbnail_edge=THUMBNAIL_EDGE)
+            self._engine = Engine(bundle, thumbnail_edge=THUMBNAIL_EDGE, backend=backend)
         except (BundleError, OSError, ValueError) as error:
             self.failed.emit(f"Cannot load the model: {error}")
             return
-        self.model_loaded.emit(bundle, self._engine.policy)
+        self.model_loaded.emit(bundle, self._engine.policy, self._engine.backend)
 
     def use_policy(self, policy: DecisionPolicy) -> None:
         """Decide the next batches with ``policy`` (called from the GUI thread: one attribute write)."""

@@ -21,7 +21,7 @@ from gui.worker import Worker
 class WorkerClient(QObject):
     """The GUI-thread side: owns the thread, numbers jobs, forwards requests."""
 
-    _load_requested = Signal(str)
+    _load_requested = Signal(str, str)
     _find_session_requested = Signal(str)
     _restore_requested = Signal(str, str)
     _classify_requested = Signal(int, list)
@@ -56,6 +56,7 @@ class WorkerClient(QObject):
         self.thread.started.connect(self.worker.lower_priority)
         self.thread.start(QThread.Priority.LowPriority)
         self._last_job = 0
+        self.backend = "auto"  # the inference backend models are loaded with (core.engine.resolve_backend)
 
     @property
     def last_job(self) -> int:
@@ -63,8 +64,8 @@ class WorkerClient(QObject):
         return self._last_job
 
     def load_model(self, name_or_dir: str = "") -> None:
-        """Ask for a model; ``worker.model_loaded`` or ``worker.failed`` answers."""
-        self._load_requested.emit(name_or_dir)
+        """Ask for a model (on :attr:`backend`); ``worker.model_loaded`` or ``worker.failed`` answers."""
+        self._load_requested.emit(name_or_dir, self.backend)
 
     def classify(self, paths: list[str]) -> int:
         """Queue ``paths`` for classification. :returns: the job number."""

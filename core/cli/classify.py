@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from core.bundle import Bundle, BundleError
+from core.cli.backend_args import add_backend_arguments, engine_options
 from core.cli.progress import batch_updater, progress_bar
 from core.engine import Engine
 from core.export import (
@@ -40,8 +41,9 @@ def add_parser(subparsers, name: str) -> None:
         "--precision",
         choices=("fp32", "bf16", "auto"),
         default="fp32",
-        help="fp32 (exact, default); bf16 is faster on CPUs with native bfloat16, results move slightly",
+        help="fp32 (exact, default); bf16 (torch backend) is faster on CPUs with native bfloat16, results move",
     )
+    add_backend_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,8 +53,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         bundle = resolve_bundle(args.model)
-        engine = Engine(bundle, batch_size=args.batch_size, threads=args.threads, precision=args.precision)
-    except BundleError as error:
+        engine = Engine(
+            bundle, batch_size=args.batch_size, threads=args.threads, precision=args.precision, **engine_options(args)
+        )
+    except (BundleError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from core.bundle import BundleError
+from core.cli.backend_args import add_backend_arguments, engine_options
 from core.cli.progress import batch_updater, progress_bar
 from core.export import write_json
 from core.registry import resolve_bundle
@@ -29,6 +30,7 @@ def add_parser(subparsers, name: str) -> None:
     )
     parser.add_argument("--only-validation", action="store_true", help="only the bundle's own validation photos")
     parser.add_argument("--batch-size", type=int, help="photos per forward pass (default: by input size)")
+    add_backend_arguments(parser)
 
 
 def run(args) -> int:
@@ -44,6 +46,7 @@ def run(args) -> int:
                 args.batch_size,
                 batch_updater(bar),
                 args.foreign,
+                **engine_options(args),
             )
     except (BundleError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

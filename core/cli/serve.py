@@ -18,6 +18,7 @@ from pathlib import Path
 import platformdirs
 
 from core.bundle import BundleError
+from core.cli.backend_args import add_backend_arguments, engine_options
 from core.engine import Engine
 from core.paths import APP_NAME
 from core.registry import resolve_bundle
@@ -45,6 +46,7 @@ def add_parser(subparsers, name: str) -> None:
     )
     parser.add_argument("--threads", type=int, default=8, help="request threads (the model itself runs on one)")
     parser.add_argument("--queue", type=int, default=32, help="requests that may wait for the model (more: 503)")
+    add_backend_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         (jobs_dir / "spool").mkdir(parents=True, exist_ok=True)
         bundle = resolve_bundle(args.model)
-        engine = Engine(bundle)
-    except (BundleError, OSError) as error:
+        engine = Engine(bundle, **engine_options(args))
+    except (BundleError, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     tempfile.tempdir = str(jobs_dir / "spool")  # waitress spools large request bodies: keep them here too

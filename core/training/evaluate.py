@@ -30,6 +30,8 @@ def evaluate_bundle(
     batch_size: int | None = None,
     progress=None,
     foreign_dir=None,
+    backend: str = "torch",
+    onnx_file=None,
 ) -> dict:
     """Classify every photo under ``data_dir``'s class folders and measure the results.
 
@@ -40,6 +42,8 @@ def evaluate_bundle(
     :param batch_size: photos per forward pass
     :param progress: ``progress(done, total)`` callback
     :param foreign_dir: photos of other products: adds the unknown-photo report
+    :param backend: the inference backend (``torch``, the reference, or ``onnxruntime``)
+    :param onnx_file: for ONNX Runtime, an exported file (e.g. int8) instead of the cached export
     :returns: metrics with ``accuracy``, ``macro_f1``, ``per_class``, ``confusion``, ``classes``,
         ``calibration``, ``review`` and, when asked, ``localisation`` and ``novelty``
     :raises ValueError: a class folder the bundle does not know
@@ -53,7 +57,7 @@ def evaluate_bundle(
         samples = [s for s in samples if s.path.name in keep]
     true_names = [folder_classes[s.label] for s in samples]
     true = np.array([bundle.classes.index(name) for name in true_names], dtype=int)
-    engine = Engine(bundle, batch_size=batch_size)
+    engine = Engine(bundle, batch_size=batch_size, backend=backend, onnx_file=onnx_file)
     predictions = list(engine.classify(iter_items([s.path for s in samples]), progress=progress))
     metrics = _classification(bundle, predictions, true)
     metrics["review"] = review_summary(predictions, true_names)

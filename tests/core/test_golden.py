@@ -15,11 +15,16 @@ from core.cli import main
 from tests.conftest import GOLDEN
 
 
+def _classify(bundle, folder, *options) -> dict:
+    out = folder / "results.json"
+    main(["classify", str(GOLDEN), "--model", str(bundle.folder), "--json", str(out), *options])
+    return {item["name"]: item for item in json.loads(out.read_text())["items"]}
+
+
 @pytest.fixture(scope="module")
 def today(strict_phone_bundle, tmp_path_factory):
-    out = tmp_path_factory.mktemp("golden") / "results.json"
-    main(["classify", str(GOLDEN), "--model", str(strict_phone_bundle.folder), "--json", str(out)])
-    return {item["name"]: item for item in json.loads(out.read_text())["items"]}
+    """The reference backend (torch fp32), compared exactly."""
+    return _classify(strict_phone_bundle, tmp_path_factory.mktemp("golden"), "--backend", "torch")
 
 
 @pytest.fixture(scope="module")
@@ -61,3 +66,15 @@ def test_good_photos_now_show_faint_defect_evidence(today, before):
     for name in goods:
         assert today[name]["boxes"] == [] and today[name]["box"] is None
         assert "no defect found on the screen" in today[name]["explanation"]
+
+
+def test_the_default_backend_gives_the_same_results_within_rounding(strict_phone_bundle, today, tmp_path):
+    default = _classify(strict_phone_bundle, tmp_path)  # ONNX Runtime fp32 (see core.engine.resolve_backend)
+    assert default.keys() == today.keys()
+    for name, old in today.items():
+        new = default[name]
+        assert (new["label"], new["status"], new["also"]) == (old["label"], old["status"], old["also"]), name
+        for label, probability in old["probabilities"].items():
+            assert new["probabilities"][label] == pytest.approx(probability, abs=1e-4), name
+        if old["peak"]:
+            assert np.abs(np.subtract(new["peak"], old["peak"])).max() < 1 / 24, name  # within a heatmap cell

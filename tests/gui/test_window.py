@@ -173,3 +173,12 @@ def test_clearing_drops_results_still_in_flight(qtbot, window, photo_zip, monkey
     qtbot.wait(300)
     assert window.model.entries() == [] and window.stack.currentWidget() is window.drop_area
     assert not window.undo_stack.canUndo()
+
+
+def test_the_inference_backend_is_a_persisted_choice(qtbot, window, photo_zip):
+    assert "ONNX Runtime" in window.model_label.text()  # automatic: the benchmark's choice
+    window.open_paths([photo_zip(2, broken=0)])
+    wait_idle(qtbot, window, 2)
+    window.choose_backend("torch")
+    qtbot.waitUntil(lambda: "PyTorch" in window.model_label.text(), timeout=20_000)
+    assert window.settings.get("backend") == "torch" and len(window.model.entries()) == 2  # the session stays
