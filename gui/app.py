@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from core.logs import setup_logging
 from gui.icons import icon, style_sheet
 from gui.main_window import MainWindow
+from gui.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +37,22 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def run_app(paths: list[str], screenshot: str | None = None) -> int:
+def run_app(paths: list[str], screenshot: str | None = None, backend: str | None = None) -> int:
     """Open the window, classify ``paths`` at once, run until the window closes.
 
     :param paths: files, folders or ZIPs from the command line (Windows "Open with")
     :param screenshot: save a picture of the window here once ``paths`` are done, then quit
+    :param backend: the inference backend to use from now on (None: the one last chosen)
     :returns: the exit code
     """
     log_file = setup_logging()
     log.info("starting DefectSort GUI; log file %s", log_file)
     app = create_application()
     sys.excepthook = _report_unexpected
-    window = MainWindow()
+    settings = Settings()
+    if backend:
+        settings.set("backend", backend)
+    window = MainWindow(settings)
     window.show()
     if paths:
         window.open_paths(paths)

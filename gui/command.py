@@ -12,10 +12,15 @@ def add_parser(subparsers, name: str) -> None:
         metavar="PNG",
         help="once PATHs are classified, save a picture of the window there and quit (support)",
     )
+    parser.add_argument(
+        "--backend",
+        choices=("auto", "torch", "onnxruntime"),
+        help="inference backend; kept as the window's setting (Model > Inference)",
+    )
 
 
 def run(args) -> int:
     """Start the GUI. :returns: its exit code."""
     from gui.app import run_app  # Qt is only imported when the window is wanted
 
-    return run_app(args.paths, args.screenshot)
+    return run_app(args.paths, args.screenshot, args.backend)

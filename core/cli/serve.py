@@ -8,6 +8,7 @@ jobs and their results) goes under ``--jobs-dir``; even the server's own tempora
 from __future__ import annotations
 
 import argparse
+import gc
 import ipaddress
 import logging
 import os
@@ -66,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
     except (BundleError, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    gc.collect()
+    gc.freeze()  # the model's long-lived objects: later collections need not walk them (no latency spikes)
     tempfile.tempdir = str(jobs_dir / "spool")  # waitress spools large request bodies: keep them here too
     from waitress import serve
 
