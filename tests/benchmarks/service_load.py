@@ -45,7 +45,7 @@ def _photos(count: int, scratch: Path) -> list[Path]:
 
 
 def _engine_rate(model: str | None, photos: list[Path]) -> tuple[float, dict[str, dict]]:
-    engine = Engine(resolve_bundle(model))
+    engine = Engine(resolve_bundle(model), backend="auto")  # the backend the service runs on
     start = time.perf_counter()
     predictions = list(engine.classify(collect_items(photos)))
     rate = len(photos) / (time.perf_counter() - start)
