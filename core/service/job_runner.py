@@ -83,7 +83,8 @@ class JobRunner:
                 self._run_job(job_id)
             except Exception as error:
                 log.exception("job %s failed", job_id)
-                self.store.update(job_id, status=FAILED, error=str(error).splitlines()[0][:300])
+                reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+                self.store.update(job_id, status=FAILED, error=reason)
 
     def _run_job(self, job_id: str) -> None:
         state = self.store.get(job_id) or {}
