@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
 from core.bundle import Bundle, BundleError
 from core.cli.backend_args import add_backend_arguments, engine_options
 from core.cli.progress import batch_updater, progress_bar
-from core.engine import Engine
+from core.engine import Engine, ProgressCallback
 from core.export import (
     Overlays,
     SortedCopies,
@@ -22,7 +23,7 @@ from core.export import (
 from core.prediction import Prediction
 from core.reader import SourceReader
 from core.registry import resolve_bundle
-from core.sources import iter_items
+from core.sources import collect_items, iter_items
 
 
 def add_parser(subparsers, name: str) -> None:
@@ -44,6 +45,13 @@ def add_parser(subparsers, name: str) -> None:
         help="fp32 (exact, default); bf16 (torch backend) is faster on CPUs with native bfloat16, results move",
     )
     add_backend_arguments(parser)
+    parser.add_argument(
+        "--cluster",
+        metavar="auto|ADDRESS",
+        help='run on a Ray cluster (auto: a local one; needs pip install "defectsort[cluster]" and photos every '
+        "node can read)",
+    )
+    parser.add_argument("--actors", type=int, default=2, metavar="N", help="with --cluster: model copies (actors)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,14 +61,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         bundle = resolve_bundle(args.model)
-        engine = Engine(
-            bundle, batch_size=args.batch_size, threads=args.threads, precision=args.precision, **engine_options(args)
-        )
+        results = _cluster_results(bundle, args) if args.cluster else _local_results(bundle, args)
     except (BundleError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:
-        predictions = _classify(engine, args)
+        predictions = _write_as_they_come(results, args)
         document = results_document(predictions, bundle)
         if args.json:
             write_json(args.json, document)
@@ -73,8 +79,29 @@ def run(args: argparse.Namespace) -> int:
     return 1 if any(not p.ok for p in predictions) or not predictions else 0
 
 
-def _classify(engine: Engine, args: argparse.Namespace) -> list[Prediction]:
-    """Classify the sources as they are found, copying and drawing each photo as its result comes.
+ResultsOf = Callable[[ProgressCallback], Iterator[Prediction]]
+
+
+def _local_results(bundle: Bundle, args: argparse.Namespace) -> ResultsOf:
+    """:returns: the local engine's results, classified as the sources are walked."""
+    engine = Engine(
+        bundle, batch_size=args.batch_size, threads=args.threads, precision=args.precision, **engine_options(args)
+    )
+    return lambda progress: engine.classify(iter_items(args.paths), progress=progress)
+
+
+def _cluster_results(bundle: Bundle, args: argparse.Namespace) -> ResultsOf:
+    """:returns: the results of a Ray cluster (:mod:`core.cluster`), in input order."""
+    from core.cluster import classify_on_cluster, require_ray
+
+    require_ray()  # before anything runs: without the extra, say how to install it
+    items = collect_items(args.paths)
+    options = {"actors": args.actors, "batch_size": args.batch_size or 16, "backend": args.backend}
+    return lambda progress: classify_on_cluster(items, bundle, args.cluster, **options)
+
+
+def _write_as_they_come(results: ResultsOf, args: argparse.Namespace) -> list[Prediction]:
+    """Copy and draw each photo as its result comes.
 
     :returns: the predictions without their pixel arrays (memory stays flat however many photos)
     """
@@ -87,7 +114,7 @@ def _classify(engine: Engine, args: argparse.Namespace) -> list[Prediction]:
         writers: list[SortedCopies | Overlays] = [SortedCopies(args.out, reader, on_error=report)] if args.sort else []
         if args.overlays:
             writers.append(Overlays(args.out / "overlays", reader, on_error=report))
-        for prediction in engine.classify(iter_items(args.paths), progress=batch_updater(bar)):
+        for prediction in results(batch_updater(bar)):
             for writer in writers:
                 writer.add(prediction)
             kept.append(replace(prediction, heatmap=None, thumbnail=None))
