@@ -67,6 +67,11 @@ def _load_novelty(bundle: Bundle) -> NoveltyDetector | None:
         raise BundleError(f"unknown-photo detector of '{bundle.name}' cannot be used: {error}") from None
 
 
+def model_input(pixels: np.ndarray, bundle: Bundle) -> torch.Tensor:
+    """``N x H x W x 3`` uint8 photos -> the bundle's normalised ``N x 3 x H x W`` float input (channels-last)."""
+    return normalise(torch.from_numpy(pixels).permute(0, 3, 1, 2), bundle.mean, bundle.std)
+
+
 def auto_batch_size(bundle: Bundle) -> int:
     """Photos per forward pass for a bundle's input size.
 
@@ -252,7 +257,7 @@ class Engine:
 
     def preprocess(self, pixels: np.ndarray) -> torch.Tensor:
         """``N x H x W x 3`` uint8 -> normalised ``N x 3 x H x W`` float tensor (channels-last memory)."""
-        return normalise(torch.from_numpy(pixels).permute(0, 3, 1, 2), self.bundle.mean, self.bundle.std)
+        return model_input(pixels, self.bundle)
 
     @torch.inference_mode()
     def forward(self, batch: torch.Tensor) -> NetworkOutputs:

@@ -11,12 +11,11 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from core.bundle import Bundle, BundleError
 from core.decision import DecisionPolicy
 from core.decode import DecodeError, decode
-from core.engine import normalise
+from core.engine import model_input
 from core.model_export import INPUT, export_onnx, write_sidecar
 from core.reader import SourceReader
 from core.sources import SourceError, iter_items
@@ -38,8 +37,7 @@ def calibration_batches(bundle: Bundle, folder: Path, limit: int = MAX_CALIBRATI
                 pixels = decode(reader.read_item(item), bundle.input_hw, None, policy.resize).pixels
             except (SourceError, DecodeError):
                 continue
-            tensor = normalise(torch.from_numpy(pixels[None].copy()).permute(0, 3, 1, 2), bundle.mean, bundle.std)
-            batches.append(tensor.contiguous().numpy())
+            batches.append(model_input(np.stack([pixels]), bundle).contiguous().numpy())  # as the engine batches
     if len(batches) < MIN_CALIBRATION_PHOTOS:
         raise BundleError(
             f"int8 calibration needs at least {MIN_CALIBRATION_PHOTOS} readable photos of the product; "

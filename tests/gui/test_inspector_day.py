@@ -6,7 +6,7 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from core.percent import percent_text
-from gui.gallery_model import ITEMS_MIME
+from gui.gallery_model import ENTRY_ROLE, ITEMS_MIME
 from gui.menus import shortcut_rows
 from gui.thumbnail_delegate import badge_of
 from tests.conftest import GOLDEN
@@ -91,8 +91,8 @@ def test_after_a_move_the_next_photo_of_the_section_is_selected(qtbot, window, p
     window.gallery.set_classes(window.gallery.classes)  # a fresh layout, as after a model switch
     section = max(window.gallery.sections, key=lambda s: s.count())
     assert section.count() >= 3
-    second = section.proxy.index(1, 0).data(Qt.ItemDataRole.UserRole + 1)
-    third = section.proxy.index(2, 0).data(Qt.ItemDataRole.UserRole + 1)
+    second = section.proxy.index(1, 0).data(ENTRY_ROLE)
+    third = section.proxy.index(2, 0).data(ENTRY_ROLE)
     window.gallery.select(second.key)
     target = next(label for label in window.gallery.classes if label != section.section)
     window.relabel_selection(target)
