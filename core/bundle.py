@@ -61,6 +61,8 @@ class Bundle:
     training: dict = field(default_factory=dict)
     lineage: dict = field(default_factory=dict)  # a retrained model: its parent and the corrections used
     promotion: dict = field(default_factory=dict)  # the gate's rule and verdict (core.training.gate)
+    severity: dict = field(default_factory=dict)  # {"order": worst class first, "reason"}: see core.phones
+    baseline: dict = field(default_factory=dict)  # what validation photos look like, for drift (core.report.drift)
     description: str = ""
     folder: Path | None = field(default=None, repr=False, compare=False)
 

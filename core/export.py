@@ -6,31 +6,28 @@ whatever the original names say. Originals are only read, never moved or changed
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from PIL import Image
-
 from core.bundle import Bundle
 from core.decision import DecisionPolicy
-from core.decode import DecodeError, decode_for_display
+from core.decode import DecodeError
 from core.files import (
     safe_file_name,
     unique_path,
     write_bytes_atomic,
-    write_text_atomic,
 )
-from core.overlay import blend_heatmap
-from core.prediction import JSON_FIELDS, Prediction
+from core.overlay import overlay_png
+from core.phones import PhoneGrouping
+from core.prediction import Prediction
 from core.reader import SourceReader
+from core.report.session import session_phones, write_session_report
+from core.result_files import write_csv, write_json, write_phones_csv
 from core.sources import SourceError
 
-OVERLAY_EDGE = 1280  # long edge of overlay images, in pixels
 LabelOf = Callable[[Prediction], str | None]
 OnError = Callable[[Prediction, str], None]
 
@@ -78,26 +75,6 @@ def results_document(
         "summary": summary(predictions, label_of),
         "items": items,
     }
-
-
-def write_json(path: Path, document: dict) -> None:
-    """Write a results document as indented UTF-8 JSON, atomically."""
-    write_text_atomic(Path(path), json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-
-
-def write_csv(path: Path, document: dict, classes: list[str]) -> None:
-    """Write one CSV row per item: the JSON fields (structured ones as JSON) plus ``p_<class>`` columns."""
-    items = document["items"]
-    extra_fields = [k for k in (items[0] if items else {}) if k not in JSON_FIELDS]
-    fields = [*JSON_FIELDS, *extra_fields, *(f"p_{c}" for c in classes)]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
-    writer.writeheader()
-    for item in items:
-        row = {k: json.dumps(v) if isinstance(v, (list, dict, tuple)) else v for k, v in item.items()}
-        row.update({f"p_{c}": item["probabilities"].get(c) for c in classes})
-        writer.writerow(row)
-    write_text_atomic(Path(path), buffer.getvalue())
 
 
 class SortedCopies:
@@ -162,15 +139,6 @@ class Overlays:
         self.written += 1
 
 
-def overlay_png(prediction: Prediction, data: bytes, opacity: float = 0.5) -> bytes:
-    """:returns: PNG bytes of the photo (``data``) with its heatmap and boxes, long edge ``OVERLAY_EDGE``."""
-    assert prediction.heatmap is not None
-    blended = blend_heatmap(decode_for_display(data, OVERLAY_EDGE), prediction.heatmap, opacity, prediction.boxes)
-    buffer = io.BytesIO()
-    Image.fromarray(blended).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def fresh_export_folder(target: Path, now: datetime | None = None) -> Path:
     """Never overwrite: an existing non-empty ``target`` gets a new dated sub-folder.
 
@@ -189,23 +157,39 @@ def fresh_export_folder(target: Path, now: datetime | None = None) -> Path:
     return candidate
 
 
+@dataclass(frozen=True)
+class ExportOptions:
+    """What an export writes besides the sorted copies and results.
+
+    :param overlays: heatmap overlays into ``overlays/``
+    :param report: ``report.html`` (charts, drift, the least certain photos)
+    :param grouping: phone grouping: ``phones.csv`` and the JSON's ``phones`` section
+    :param decided: sources the inspector put in a class (settled, whatever the model's doubt)
+    """
+
+    overlays: bool = False
+    report: bool = False
+    grouping: PhoneGrouping | None = None
+    decided: frozenset[str] = frozenset()
+
+
 def export_session(
     target: Path,
     predictions: list[Prediction],
     bundle: Bundle,
     policy: DecisionPolicy,
     final_labels: dict[str, str],
-    overlays: bool = False,
+    options: ExportOptions = ExportOptions(),
     on_error: OnError | None = None,
 ) -> Path:
-    """Export an inspected batch: copies per final label, results.csv/json, optional overlays.
+    """Export an inspected batch: copies per final label, results.csv/json, and what ``options`` add.
 
     :param target: the chosen folder (see :func:`fresh_export_folder`)
     :param predictions: the model's results
     :param bundle: the model used
     :param policy: the decision policy in force (the one the window shows): it sets each status
     :param final_labels: ``source -> label`` after the inspector's corrections
-    :param overlays: also write heatmap overlays into ``overlays/``
+    :param options: overlays, report, phones
     :param on_error: told about each photo that could not be written
     :returns: the folder actually written
     """
@@ -226,13 +210,20 @@ def export_session(
         }
 
     document = results_document(predictions, bundle, extra, label_of)
+    phones = None
+    if options.grouping is not None:
+        phones = session_phones(predictions, final_labels, set(options.decided), options.grouping, bundle)
+        document["phones"] = [phone.to_dict() for phone in phones]
+        write_phones_csv(folder / "phones.csv", document["phones"])
     write_json(folder / "results.json", document)
     write_csv(folder / "results.csv", document, bundle.classes)
     with SourceReader() as reader:
         copies = SortedCopies(folder, reader, label_of, on_error)
-        overlay_writer = Overlays(folder / "overlays", reader, on_error=on_error) if overlays else None
+        overlay_writer = Overlays(folder / "overlays", reader, on_error=on_error) if options.overlays else None
         for prediction in predictions:
             copies.add(prediction)
             if overlay_writer is not None:
                 overlay_writer.add(prediction)
+    if options.report:
+        write_session_report(folder, document["items"], predictions, bundle, phones, policy.review_below)
     return folder

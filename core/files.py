@@ -7,7 +7,10 @@ import os
 import re
 import tempfile
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 _UNSAFE = re.compile(r"[^\w.\- ]+", re.UNICODE)
 FILE_MODE = 0o644
@@ -36,6 +39,29 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 def write_text_atomic(path: Path, text: str) -> None:
     """Write UTF-8 ``text`` atomically (see :func:`write_bytes_atomic`)."""
     write_bytes_atomic(path, text.encode("utf-8"))
+
+
+@contextmanager
+def atomic_text_file(path: Path) -> Iterator[IO[str]]:
+    """Write a large UTF-8 text file piece by piece; it appears whole at ``path`` when the block ends.
+
+    :param path: destination; missing parent folders are created
+    :returns: (as a context manager) the open text file to write to
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, before it replaces the target
+        "w", encoding="utf-8", newline="", dir=path.parent, prefix=".", suffix=".part", delete=False
+    )
+    temporary = Path(handle.name)
+    try:
+        with handle:
+            yield handle
+        os.chmod(temporary, FILE_MODE)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def safe_file_name(name: str, fallback: str = "image") -> str:

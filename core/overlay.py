@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import io
 from functools import lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+from core.decode import decode_for_display
+from core.prediction import Prediction
+
 BOX_COLOUR = (255, 255, 255)
+OVERLAY_EDGE = 1280  # long edge of exported overlay images, in pixels
 
 
 @lru_cache(maxsize=4)
@@ -64,3 +69,17 @@ def _draw_boxes(image: Image.Image, boxes: list[list[float]]) -> None:
     line = max(2, round(min(width, height) / 200))
     for x0, y0, x1, y1 in boxes:
         draw.rectangle([x0 * width, y0 * height, x1 * width - 1, y1 * height - 1], outline=BOX_COLOUR, width=line)
+
+
+def overlay_png(prediction: Prediction, data: bytes, opacity: float = 0.5) -> bytes:
+    """:returns: PNG bytes of the photo (``data``) with its heatmap and boxes, long edge ``OVERLAY_EDGE``."""
+    return overlay_image(prediction, data, OVERLAY_EDGE, "PNG", opacity)
+
+
+def overlay_image(prediction: Prediction, data: bytes, edge: int, kind: str = "JPEG", opacity: float = 0.5) -> bytes:
+    """:returns: the photo (``data``) with its heatmap and boxes, long edge ``edge``, encoded as ``kind``."""
+    assert prediction.heatmap is not None
+    blended = blend_heatmap(decode_for_display(data, edge), prediction.heatmap, opacity, prediction.boxes)
+    buffer = io.BytesIO()
+    Image.fromarray(blended).save(buffer, format=kind, **({"quality": 85} if kind == "JPEG" else {}))
+    return buffer.getvalue()

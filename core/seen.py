@@ -40,6 +40,11 @@ class SeenPhotos:
         with self._lock:
             self._sha256[source_key(prediction.ref, prediction.source)] = prediction.sha256
 
+    def remember(self, key: str, sha256: str | None) -> None:
+        """Remember a photo by its :func:`source_key` and the hash of its bytes (e.g. read back from a journal)."""
+        with self._lock:
+            self._sha256[key] = sha256
+
     def clear(self) -> None:
         """Forget every photo (a new session)."""
         with self._lock:

@@ -68,6 +68,8 @@ class ExportDialog(QDialog):
         browse.clicked.connect(self._browse)
         self.overlays = QCheckBox("Include heatmap overlays")
         self.overlays.setChecked(settings.get("export_overlays"))
+        self.report = QCheckBox("Include a report (report.html: totals, charts, drift, the least certain photos)")
+        self.report.setChecked(settings.get("export_report"))
         note = QLabel(
             "One folder per final label with copies of the photos, results.csv and results.json.\n"
             "A folder that is not empty is never overwritten: a new dated folder is made inside it."
@@ -83,6 +85,7 @@ class ExportDialog(QDialog):
         layout.addWidget(folder_label)
         layout.addLayout(row)
         layout.addWidget(self.overlays)
+        layout.addWidget(self.report)
         layout.addWidget(note)
         layout.addWidget(buttons)
 
@@ -92,14 +95,15 @@ class ExportDialog(QDialog):
             self.folder.setText(folder)
 
 
-def ask_export(window, settings) -> tuple[str, bool] | None:
-    """:returns: ``(folder, overlays)`` or None when cancelled."""
+def ask_export(window, settings) -> tuple[str, bool, bool] | None:
+    """:returns: ``(folder, overlays, report)`` or None when cancelled."""
     dialog = ExportDialog(window, settings)
     if dialog.exec() != QDialog.DialogCode.Accepted or not dialog.folder.text().strip():
         return None
     settings.set("export_folder", dialog.folder.text().strip())
     settings.set("export_overlays", dialog.overlays.isChecked())
-    return dialog.folder.text().strip(), dialog.overlays.isChecked()
+    settings.set("export_report", dialog.report.isChecked())
+    return dialog.folder.text().strip(), dialog.overlays.isChecked(), dialog.report.isChecked()
 
 
 def show_export_done(window, folder: str) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QItemSelectionModel, QRegularExpression, Qt, Signal
-from PySide6.QtWidgets import QMenu, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QScrollArea, QVBoxLayout, QWidget
 
 from gui.gallery_model import ENTRY_ROLE, SPECIAL_SECTIONS, Entry, GalleryModel
+from gui.move_menu import show_move_menu
 from gui.section import Section, SectionView
 from gui.thumbnail_delegate import ThumbnailDelegate
 
@@ -174,16 +175,9 @@ class Gallery(QScrollArea):
 
     def _on_context_menu(self, view: SectionView, point) -> None:
         keys = view.selected_keys()
-        if not keys:
-            return
-        menu = QMenu(self)
-        move = menu.addMenu("Move to")
-        for number, label in enumerate(self.classes, 1):
-            action = move.addAction(f"{label.capitalize()}\t{number}" if number <= 9 else label.capitalize())
-            action.triggered.connect(lambda _=False, target=label: self.relabel_requested.emit(keys, target))
-        menu.addSeparator()
-        menu.addAction("Remove from session", lambda: self.remove_requested.emit(keys))
-        menu.exec(view.viewport().mapToGlobal(point))
+        if keys:
+            at = view.viewport().mapToGlobal(point)
+            show_move_menu(self, self.classes, keys, self.relabel_requested.emit, self.remove_requested.emit, at)
 
     def current_entry(self) -> Entry | None:
         """:returns: the item shown in the detail pane, if any."""

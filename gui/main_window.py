@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
 
 from core.bundle import Bundle
 from core.decision import DecisionPolicy
+from core.export import ExportOptions
+from core.phones import PhoneGrouping, severity_order
 from gui import dialogs, session_dialogs
 from gui.batches import Batches
 from gui.detail_pane import DetailPane
@@ -31,6 +33,7 @@ from gui.gallery_model import SPECIAL_SECTIONS, GalleryModel
 from gui.icons import icon
 from gui.journal_actions import JournalActions
 from gui.menus import BACKEND_NAMES, build_menus
+from gui.phone_gallery import PhoneGallery
 from gui.progress_panel import ProgressPanel
 from gui.session_recorder import SessionRecorder
 from gui.settings import Settings
@@ -78,9 +81,13 @@ class MainWindow(QMainWindow):
         self.toolbar = ViewToolbar(self.settings, self)
         self.addToolBar(self.toolbar)
         self.gallery = Gallery(self.model, self)
+        self.phones = PhoneGallery(self.model, self.gallery.delegate, self)
+        self.views = QStackedWidget()  # the class sections, or the phone cards
+        self.views.addWidget(self.gallery)
+        self.views.addWidget(self.phones)
         self.detail = DetailPane(self)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.gallery)
+        self.splitter.addWidget(self.views)
         self.splitter.addWidget(self.detail)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
@@ -119,9 +126,14 @@ class MainWindow(QMainWindow):
         self.drop_area.open_files_clicked.connect(lambda: self.open_paths(dialogs.ask_photos(self)))
         self.drop_area.open_folder_clicked.connect(lambda: self.open_paths(dialogs.ask_folder(self)))
         self.drop_area.open_zip_clicked.connect(lambda: self.open_paths(dialogs.ask_zips(self)))
-        self.gallery.entry_selected.connect(self.detail.show_entry)
-        self.gallery.relabel_requested.connect(self.relabel)
-        self.gallery.remove_requested.connect(self.remove)
+        for view in (self.gallery, self.phones):
+            view.entry_selected.connect(self.detail.show_entry)
+            view.relabel_requested.connect(self.relabel)
+            view.remove_requested.connect(self.remove)
+        self.toolbar.by_phone_changed.connect(self.show_by_phone)
+        self.toolbar.thumbnail_edge_changed.connect(self.phones.schedule_rebuild)
+        self.toolbar.heatmaps_changed.connect(self.phones.schedule_rebuild)
+        self.toolbar.grouping_changed.connect(self._on_grouping_changed)
         self.model.counts_changed.connect(self._update_status)
         self.toolbar.thumbnail_edge_changed.connect(self.gallery.set_thumbnail_edge)
         self.toolbar.heatmaps_changed.connect(self._on_heatmaps_changed)
@@ -138,6 +150,8 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes([int(self.width() * 0.62), int(self.width() * 0.38)])
         self.gallery.set_thumbnail_edge(self.settings.get("thumbnail_edge"))
         self._on_heatmaps_changed(self.toolbar.heatmaps.isChecked(), self.toolbar.opacity)
+        self.phones.set_grouping(self.toolbar.phone_grouping() or self.phones.grouping)
+        self.show_by_phone(self.settings.get("by_phone"))
 
     @property
     def busy(self) -> bool:
@@ -177,22 +191,39 @@ class MainWindow(QMainWindow):
         keys = [k for k in keys if self.model.entry(k).prediction.ok and self.model.entry(k).final_label != label]
         if not keys:
             return
-        position = self.gallery.position()
+        position = self.view.position()
         self.undo_stack.push(RelabelCommand(self.model, keys, label))
-        self.gallery.step_on(position, keys)  # the next photo, so "look, press 3, look, press 1" flows
-        self.detail.show_entry(self.gallery.current_entry())
+        self.view.step_on(position, keys)  # the next photo, so "look, press 3, look, press 1" flows
+        self.detail.show_entry(self.view.current_entry())
 
     def relabel_selection(self, label: str) -> None:
         """Move the selected items to ``label``."""
-        self.relabel(self.gallery.selected_keys(), label)
+        self.relabel(self.view.selected_keys(), label)
 
     def remove(self, keys: list[int]) -> None:
         """Take items out of the session (undoable)."""
         if keys:
-            position = self.gallery.position()
+            position = self.view.position()
             self.undo_stack.push(RemoveCommand(self.model, keys))
-            self.gallery.step_on(position, keys)
-            self.detail.show_entry(self.gallery.current_entry())
+            self.view.step_on(position, keys)
+            self.detail.show_entry(self.view.current_entry())
+
+    @property
+    def view(self) -> Gallery | PhoneGallery:
+        """:returns: the view shown: the class sections or the phone cards."""
+        return self.phones if self.views.currentWidget() is self.phones else self.gallery
+
+    def show_by_phone(self, by_phone: bool) -> None:
+        """Show one card per phone (or the class sections); the selected photo stays selected."""
+        current = self.view.current_entry()
+        self.views.setCurrentWidget(self.phones if by_phone else self.gallery)
+        self.settings.set("by_phone", by_phone)
+        if current is not None:
+            self.view.select(current.key)
+
+    def _on_grouping_changed(self, grouping: PhoneGrouping) -> None:
+        self.settings.set("group_by", grouping.spec)
+        self.phones.set_grouping(grouping)
 
     def clear_session(self) -> None:
         """Forget every result (asks first when there are corrections)."""
@@ -224,10 +255,13 @@ class MainWindow(QMainWindow):
         choice = dialogs.ask_export(self, self.settings)
         if choice is None:
             return
-        folder, overlays = choice
+        folder, overlays, report = choice
         entries = self.model.entries()
         final_labels = {e.prediction.source: e.label for e in entries if e.prediction.ok}
-        self.client.export(folder, [e.prediction for e in entries], self.bundle, self.policy, final_labels, overlays)
+        decided = frozenset(e.prediction.source for e in entries if e.decided)
+        grouping = self.phones.grouping if self.view is self.phones else None
+        options = ExportOptions(overlays, report, grouping, decided)
+        self.client.export(folder, [e.prediction for e in entries], self.bundle, self.policy, final_labels, options)
         self.progress.start(0)
         self.progress.bar.setRange(0, 0)  # busy indicator
         self.progress.label.setText("Exporting…")
@@ -267,6 +301,9 @@ class MainWindow(QMainWindow):
         self.bundle = bundle
         self.settings.set("model", bundle.name)
         self.gallery.set_classes(bundle.classes)
+        self.phones.set_model_order(
+            bundle.classes, severity_order(bundle.severity, bundle.classes, bundle.normal_class)
+        )
         self.detail.model_text = f"{bundle.name} {bundle.version}"
         self.model_label.setText(f"Model: {bundle.name} {bundle.version} · {BACKEND_NAMES[backend]}")
         self.menu_actions.set_classes(bundle.classes)
@@ -289,6 +326,7 @@ class MainWindow(QMainWindow):
         self.policy = self.policy.with_review_threshold(threshold)
         self.model.set_policy(self.policy)
         self.gallery.set_review_threshold(self.policy.review_below)
+        self.phones.review_below = self.policy.review_below
         self.detail.policy = self.policy
         self.client.use_policy(self.policy)
         self.detail.show_entry(self.gallery.current_entry())

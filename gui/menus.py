@@ -108,7 +108,7 @@ class MenuActions:
         menu.addAction(redo)
         menu.addSeparator()
         self.move_menu = menu.addMenu("Move selection to")
-        menu.addAction(_action(w, "Remove from session", lambda: w.remove(w.gallery.selected_keys()), "Delete"))
+        menu.addAction(_action(w, "Remove from session", lambda: w.remove(w.view.selected_keys()), "Delete"))
         menu.addAction(_action(w, "Filter by name", w.toolbar.filter.setFocus, "Ctrl+F"))
 
     def _build_help_menu(self) -> None:

@@ -17,6 +17,9 @@ DEFAULTS = {
     "last_folder": "",
     "export_folder": "",
     "export_overlays": True,
+    "by_phone": False,  # the "By phone" view instead of the class sections
+    "group_by": "folder",  # how photos make phones: folder, or a pattern (core.phones.PhoneGrouping)
+    "export_report": True,
     "backend": "auto",  # inference backend: auto, torch or onnxruntime (core.engine.resolve_backend)
 }
 

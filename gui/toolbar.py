@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QToolBar,
 )
 
+from core.phones import FOLDER, PhoneGrouping
 from gui.icons import icon
 from gui.threshold_box import ThresholdSpinBox
 
@@ -23,6 +24,8 @@ class ViewToolbar(QToolBar):
     review_threshold_changed = Signal(float)
     filter_changed = Signal(str)
     sort_by_confidence_changed = Signal(bool)
+    by_phone_changed = Signal(bool)
+    grouping_changed = Signal(object)  # core.phones.PhoneGrouping
 
     def __init__(self, settings, parent=None):
         super().__init__("View", parent)
@@ -53,6 +56,20 @@ class ViewToolbar(QToolBar):
         self.sort = QCheckBox("Least confident first")
         self.sort.toggled.connect(self.sort_by_confidence_changed.emit)
         self.addWidget(self.sort)
+        self.addSeparator()
+        self.by_phone = QCheckBox("By phone")
+        self.by_phone.setToolTip("One card per phone: its verdict is its worst photo (P)")
+        self.by_phone.setShortcut("P")
+        self.by_phone.setChecked(settings.get("by_phone"))
+        self.by_phone.toggled.connect(self.by_phone_changed.emit)
+        self.addWidget(self.by_phone)
+        self.grouping = QLineEdit(settings.get("group_by"), maximumWidth=150)
+        self.grouping.setToolTip(
+            "Which photos show the same phone: 'folder' (the folder or ZIP folder holding them), or a pattern "
+            r"whose first group is the phone id in the file name, e.g. ^(\d+)_ for 356789012345678_front.jpg"
+        )
+        self.grouping.editingFinished.connect(self._emit_grouping)
+        self.addWidget(self.grouping)
 
     def _slider(self, low: int, high: int, value: int, tip: str) -> QSlider:
         self.addWidget(QLabel(f" {tip.split()[0]} "))
@@ -60,6 +77,22 @@ class ViewToolbar(QToolBar):
         slider.setToolTip(tip)
         self.addWidget(slider)
         return slider
+
+    def phone_grouping(self) -> PhoneGrouping | None:
+        """:returns: the grouping typed in, or None (and the box says why) when the pattern is not valid."""
+        try:
+            grouping = PhoneGrouping(self.grouping.text().strip() or FOLDER)
+        except ValueError as error:
+            self.grouping.setStyleSheet("QLineEdit { border: 1px solid #c62828; }")
+            self.grouping.setToolTip(str(error))
+            return None
+        self.grouping.setStyleSheet("")
+        return grouping
+
+    def _emit_grouping(self) -> None:
+        grouping = self.phone_grouping()
+        if grouping is not None:
+            self.grouping_changed.emit(grouping)
 
     def _emit_heatmaps(self, *_) -> None:
         self.heatmaps_changed.emit(self.heatmaps.isChecked(), self.opacity_slider.value() / 100.0)

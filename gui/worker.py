@@ -25,7 +25,7 @@ from core.bundle import Bundle, BundleError, load_bundle
 from core.decision import DecisionPolicy
 from core.decode import DecodeError, decode_for_display
 from core.engine import Engine
-from core.export import export_session
+from core.export import ExportOptions, export_session
 from core.journal import JournalError
 from core.journal_read import clear_sessions, export_audit_csv, list_sessions, load_session, unfinished_session
 from core.prediction import Prediction
@@ -155,7 +155,13 @@ class Worker(QObject):
 
     @Slot(str, list, object, object, dict, bool)
     def export(
-        self, target: str, predictions: list, bundle: Bundle, policy: DecisionPolicy, final_labels: dict, overlays: bool
+        self,
+        target: str,
+        predictions: list,
+        bundle: Bundle,
+        policy: DecisionPolicy,
+        final_labels: dict,
+        options: ExportOptions,
     ) -> None:
         """Write the session's results into ``target`` (a fresh sub-folder if it is not empty)."""
         problems = []
@@ -166,7 +172,7 @@ class Worker(QObject):
                 bundle,
                 policy,
                 final_labels,
-                overlays,
+                options,
                 on_error=lambda p, reason: problems.append(f"{p.source}: {reason}"),
             )
         except OSError as error:

@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from core.bundle import Bundle
 from core.decision import DecisionPolicy
+from core.export import ExportOptions
 from core.journal import JournalError, JournalWriter, journal_path
 from core.sources import SourceRef
 from gui.images import heatmap_image, rgb_image
@@ -27,7 +28,7 @@ class WorkerClient(QObject):
     _classify_requested = Signal(int, list)
     _forget_requested = Signal()
     _retrain_requested = Signal(str, str, str, float, int)
-    _export_requested = Signal(str, list, object, object, dict, bool)
+    _export_requested = Signal(str, list, object, object, dict, object)
 
     def __init__(self, parent=None, journal: Path | None = None):
         super().__init__(parent)
@@ -82,10 +83,16 @@ class WorkerClient(QObject):
         self.worker.cancelled_through = self._last_job
 
     def export(
-        self, target: str, predictions: list, bundle: Bundle, policy: DecisionPolicy, final_labels: dict, overlays: bool
+        self,
+        target: str,
+        predictions: list,
+        bundle: Bundle,
+        policy: DecisionPolicy,
+        final_labels: dict,
+        options: ExportOptions,
     ) -> None:
         """Queue an export of the session, statuses set by ``policy``."""
-        self._export_requested.emit(target, predictions, bundle, policy, final_labels, overlays)
+        self._export_requested.emit(target, predictions, bundle, policy, final_labels, options)
 
     def use_policy(self, policy: DecisionPolicy) -> None:
         """Make ``policy`` the engine's (the window applies the same object to what it shows)."""

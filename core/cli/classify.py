@@ -4,26 +4,24 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from core.bundle import Bundle, BundleError
 from core.cli.backend_args import add_backend_arguments, engine_options
 from core.cli.progress import batch_updater, progress_bar
 from core.engine import Engine, ProgressCallback
-from core.export import (
-    Overlays,
-    SortedCopies,
-    results_document,
-    summary,
-    write_csv,
-    write_json,
-)
-from core.prediction import Prediction
+from core.export import Overlays, SortedCopies
+from core.phones import PhoneGrouping
+from core.prediction import ERROR, Prediction
 from core.reader import SourceReader
 from core.registry import resolve_bundle
-from core.sources import collect_items, iter_items
+from core.report.overlays import overlay_uris
+from core.run_journal import JOURNAL_FILE, RunJournal
+from core.run_results import FinishedRun, OverlaysOf, RunRequest, finish_run
+from core.sources import ImageItem, SourceRef, iter_items
 
 
 def add_parser(subparsers, name: str) -> None:
@@ -31,9 +29,23 @@ def add_parser(subparsers, name: str) -> None:
     parser = subparsers.add_parser(name, help="classify photos, folders and ZIP archives", description=__doc__)
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders or ZIP archives")
     parser.add_argument("--model", metavar="NAME|DIR", help="bundle name or folder (default: the phone model)")
-    parser.add_argument("--out", metavar="DIR", type=Path, help="output folder for --sort and --overlays")
-    parser.add_argument("--json", metavar="FILE", type=Path, help="write results as JSON")
-    parser.add_argument("--csv", metavar="FILE", type=Path, help="write results as CSV")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        type=Path,
+        help="output folder: results.json, results.csv, the run journal (for --resume), --sort and --overlays",
+    )
+    parser.add_argument("--resume", action="store_true", help="skip the photos an earlier run into --out already did")
+    parser.add_argument("--json", metavar="FILE", type=Path, help="write results as JSON (default: OUT/results.json)")
+    parser.add_argument("--csv", metavar="FILE", type=Path, help="write results as CSV (default: OUT/results.csv)")
+    parser.add_argument(
+        "--group-by",
+        metavar="REGEX|folder",
+        help="one verdict per phone: the first capture group of a photo's name (or path) names its phone, "
+        "or 'folder': the folder or ZIP folder holding it",
+    )
+    parser.add_argument("--phones", metavar="FILE", type=Path, help="write phone verdicts (default: OUT/phones.csv)")
+    parser.add_argument("--report", metavar="DIR", type=Path, help="write report.html (charts, drift) into DIR")
     parser.add_argument("--sort", action="store_true", help="copy photos into OUT/<label>/")
     parser.add_argument("--overlays", action="store_true", help="write heatmap overlays into OUT/overlays/")
     parser.add_argument("--batch-size", type=int, metavar="N", help="photos per forward pass (default: by input size)")
@@ -56,78 +68,147 @@ def add_parser(subparsers, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Classify everything, write what was asked, print a summary. :returns: the exit code."""
-    if (args.sort or args.overlays) and not args.out:
-        print("error: --sort and --overlays need --out DIR", file=sys.stderr)
+    problem = _check_options(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     try:
         bundle = resolve_bundle(args.model)
-        results = _cluster_results(bundle, args) if args.cluster else _local_results(bundle, args)
-    except (BundleError, ValueError) as error:
+        grouping = PhoneGrouping(args.group_by) if args.group_by else None
+        journal = RunJournal(args.out / JOURNAL_FILE, bundle, args.resume) if args.out else RunJournal.temporary(bundle)
+    except (BundleError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:
-        predictions = _write_as_they_come(results, args)
-        document = results_document(predictions, bundle)
-        if args.json:
-            write_json(args.json, document)
-        if args.csv:
-            write_csv(args.csv, document, bundle.classes)
+        with journal:
+            finished, speed, failed = _classify_into(journal, bundle, grouping, args)
+    except (BundleError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except OSError as error:
         print(f"error: cannot write results: {error}", file=sys.stderr)
         return 2
-    _print_summary(predictions, bundle)
-    return 1 if any(not p.ok for p in predictions) or not predictions else 0
+    _print_summary(finished, bundle, speed, failed)
+    return 1 if finished.stats.statuses[ERROR] or not finished.stats.total else 0
+
+
+def _classify_into(
+    journal: RunJournal, bundle: Bundle, grouping: PhoneGrouping | None, args: argparse.Namespace
+) -> tuple[FinishedRun, dict, int]:
+    """Classify what the journal has not done yet, then write every result from it.
+
+    :returns: what was written, this run's pace, and how many photos failed in this run
+    """
+    tally: Counter[str] = Counter()
+    items = journal.walk(iter_items(args.paths), on_skip=lambda _: tally.update(["skipped"]))
+    engine = None if args.cluster else _engine(bundle, args)
+    results = _cluster_results(bundle, items, args) if engine is None else _local_results(engine, items)
+    started = time.monotonic()
+    new, failed = _write_as_they_come(results, journal, args)
+    seconds = time.monotonic() - started
+    speed = {
+        "new": new,
+        "skipped": tally["skipped"],
+        "seconds": round(seconds, 1),
+        "photos_per_second": round(new / seconds, 2) if seconds else 0.0,
+    }
+    overlays_of = _overlays_maker(lambda: engine or _engine(bundle, args))
+    return finish_run(journal, bundle, _request(args, grouping), speed, overlays_of), speed, failed
+
+
+def _check_options(args: argparse.Namespace) -> str | None:
+    """:returns: what is wrong with the options together, or None."""
+    if (args.sort or args.overlays or args.resume) and not args.out:
+        return "--sort, --overlays and --resume need --out DIR"
+    if args.phones and not args.group_by:
+        return "--phones needs --group-by (which photos show the same phone)"
+    return None
+
+
+def _request(args: argparse.Namespace, grouping: PhoneGrouping | None) -> RunRequest:
+    """:returns: the files to write: those named, and with --out the results (and phones) inside it."""
+    out = args.out
+    return RunRequest(
+        json=args.json or (out / "results.json" if out else None),
+        csv=args.csv or (out / "results.csv" if out else None),
+        phones_csv=args.phones or (out / "phones.csv" if out and grouping else None),
+        report=args.report,
+        grouping=grouping,
+        sources=[str(path) for path in args.paths],
+        keep_history=out is not None,
+    )
 
 
 ResultsOf = Callable[[ProgressCallback], Iterator[Prediction]]
 
 
-def _local_results(bundle: Bundle, args: argparse.Namespace) -> ResultsOf:
-    """:returns: the local engine's results, classified as the sources are walked."""
-    engine = Engine(
+def _engine(bundle: Bundle, args: argparse.Namespace) -> Engine:
+    """:returns: the local engine the options ask for."""
+    return Engine(
         bundle, batch_size=args.batch_size, threads=args.threads, precision=args.precision, **engine_options(args)
     )
-    return lambda progress: engine.classify(iter_items(args.paths), progress=progress)
 
 
-def _cluster_results(bundle: Bundle, args: argparse.Namespace) -> ResultsOf:
+def _local_results(engine: Engine, items: Iterable[ImageItem]) -> ResultsOf:
+    """:returns: the local engine's results, classified as the sources are walked."""
+    return lambda progress: engine.classify(items, progress=progress)
+
+
+def _cluster_results(bundle: Bundle, items: Iterable[ImageItem], args: argparse.Namespace) -> ResultsOf:
     """:returns: the results of a Ray cluster (:mod:`core.cluster`), in input order."""
     from core.cluster import classify_on_cluster, require_ray
 
     require_ray()  # before anything runs: without the extra, say how to install it
-    items = collect_items(args.paths)
     options = {"actors": args.actors, "batch_size": args.batch_size or 16, "backend": args.backend}
-    return lambda progress: classify_on_cluster(items, bundle, args.cluster, **options)
+    return lambda progress: classify_on_cluster(list(items), bundle, args.cluster, **options)
 
 
-def _write_as_they_come(results: ResultsOf, args: argparse.Namespace) -> list[Prediction]:
-    """Copy and draw each photo as its result comes.
+def _write_as_they_come(results: ResultsOf, journal: RunJournal, args: argparse.Namespace) -> tuple[int, int]:
+    """Journal, copy and draw each photo as its result comes; say at once why a photo failed.
 
-    :returns: the predictions without their pixel arrays (memory stays flat however many photos)
+    :returns: how many photos this run classified, and how many of them failed
     """
 
     def report(prediction: Prediction, reason: str) -> None:
         print(f"error: {prediction.source}: {reason}", file=sys.stderr)
 
-    kept = []
+    new = failed = 0
     with SourceReader() as reader, progress_bar(0, "Classifying") as bar:
         writers: list[SortedCopies | Overlays] = [SortedCopies(args.out, reader, on_error=report)] if args.sort else []
         if args.overlays:
             writers.append(Overlays(args.out / "overlays", reader, on_error=report))
         for prediction in results(batch_updater(bar)):
+            new += 1
+            if not prediction.ok:
+                failed += 1
+                bar.write(f"error: {prediction.source}: {prediction.error}", file=sys.stderr)
             for writer in writers:
                 writer.add(prediction)
-            kept.append(replace(prediction, heatmap=None, thumbnail=None))
-    return kept
+            journal.append(prediction)
+    return new, failed
 
 
-def _print_summary(predictions: list[Prediction], bundle: Bundle) -> None:
-    counts = summary(predictions)
-    for prediction in predictions:
-        if not prediction.ok:
-            print(f"error: {prediction.source}: {prediction.error}", file=sys.stderr)
-    labels = ", ".join(f"{label} {count}" for label, count in counts["by_label"].items()) or "nothing"
+def _overlays_maker(engine_of: Callable[[], Engine]) -> OverlaysOf:
+    """:returns: what draws the report's overlays: the least certain photos are classified again (a few
+    seconds) since their heatmaps are not kept, and an earlier run may have classified them."""
+
+    def overlays_of(photos: list[dict]) -> dict[str, str]:
+        items = [ImageItem(p["source"], p["name"], SourceRef.parse(p["source"])) for p in photos]
+        return overlay_uris(list(engine_of().classify(items)))
+
+    return overlays_of
+
+
+def _print_summary(finished: FinishedRun, bundle: Bundle, speed: dict, failed: int) -> None:
+    stats = finished.stats
+    labels = ", ".join(f"{label} {count}" for label, count in sorted(stats.labels.items())) or "nothing"
     print(
-        f"Classified {counts['total'] - counts['errors']} of {counts['total']} items with "
-        f"{bundle.name} {bundle.version}: {labels}; {counts['errors']} errors."
+        f"Classified {stats.classified} of {stats.total} items with {bundle.name} {bundle.version}: {labels}; "
+        f"{stats.statuses[ERROR]} errors. This run: {speed['new']} new, {speed['skipped']} skipped "
+        f"(already done), {failed} failed."
     )
+    if finished.phones is not None:
+        verdicts = Counter(phone.verdict for phone in finished.phones)
+        print(f"{len(finished.phones)} phones: " + ", ".join(f"{v} {n}" for v, n in sorted(verdicts.items())))
+    for flag in finished.drift["flags"]:
+        print(f"drift: {flag['message']}")

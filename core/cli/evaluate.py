@@ -5,11 +5,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from core.bundle import BundleError
+from core.bundle import Bundle, BundleError, write_metadata
 from core.cli.backend_args import add_backend_arguments, engine_options
 from core.cli.progress import batch_updater, progress_bar
-from core.export import write_json
 from core.registry import resolve_bundle
+from core.result_files import write_json
 from core.training.evaluate import evaluate_bundle
 from core.training.report import plot_confusion, plot_per_class, plot_reliability
 
@@ -30,6 +30,12 @@ def add_parser(subparsers, name: str) -> None:
     )
     parser.add_argument("--only-validation", action="store_true", help="only the bundle's own validation photos")
     parser.add_argument("--batch-size", type=int, help="photos per forward pass (default: by input size)")
+    parser.add_argument(
+        "--set-baseline",
+        action="store_true",
+        help="store what these photos look like (class mix, confidence, unknown share) in model.json as the drift "
+        "baseline of classify --report; use with --only-validation",
+    )
     add_backend_arguments(parser)
 
 
@@ -53,10 +59,20 @@ def run(args) -> int:
         return 2
     if args.json:
         write_json(args.json, metrics)
+    if args.set_baseline:
+        _set_baseline(bundle, metrics["profile"], args.only_validation)
     if args.report:
         _write_report(metrics, args.report)
     _print_summary(metrics)
     return 0
+
+
+def _set_baseline(bundle: Bundle, profile: dict, only_validation: bool) -> None:
+    """Write the drift baseline into the bundle's model.json."""
+    photos = "validation photos" if only_validation else "photos (not only validation ones)"
+    bundle.baseline = {**profile, "measured_on": f"{profile['photos']} {photos}"}
+    write_metadata(bundle)
+    print(f"Drift baseline stored in {bundle.folder}: {bundle.baseline['measured_on']}.")
 
 
 def _write_report(metrics: dict, folder: Path) -> None:

@@ -52,6 +52,12 @@ def add_parser(subparsers, name: str) -> None:
         help="the class meaning 'no defect' (default: 'good' when there is such a class)",
     )
     parser.add_argument("--description", default="", help="one line stored in model.json")
+    parser.add_argument(
+        "--severity",
+        metavar="A,B,C",
+        help="every class, worst first: a phone's verdict is its worst photo (e.g. stain,scratch,oil,good)",
+    )
+    parser.add_argument("--severity-reason", default="", metavar="TEXT", help="why this order (kept in model.json)")
 
 
 def run(args) -> int:
@@ -93,6 +99,8 @@ def run(args) -> int:
             subject=args.subject,
             normal_class=args.normal_class,
             description=args.description,
+            severity=args.severity,
+            severity_reason=args.severity_reason,
             say=bar.write,
             on_epoch=on_epoch,
             on_step=batch_updater(bar),
@@ -102,6 +110,8 @@ def run(args) -> int:
         return 2
     finally:
         bar.close()
+    if bundle.severity:
+        print(f"Severity, worst first: {', '.join(bundle.severity['order'])}.")
     write_training_report(bundle, bundle.weights_path.parent)
     validation = bundle.metrics.get("validation", {})
     print(

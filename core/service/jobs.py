@@ -17,8 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from core.bundle import Bundle
-from core.export import summary_of_items, write_csv, write_json
+from core.export import summary_of_items
 from core.files import write_text_atomic
+from core.result_files import write_csv, write_json
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 UNFINISHED = (QUEUED, RUNNING)

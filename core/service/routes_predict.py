@@ -9,7 +9,8 @@ from collections import Counter
 from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import UnprocessableEntity
 
-from core.export import overlay_png, results_document
+from core.export import results_document
+from core.overlay import overlay_png
 from core.prediction import Prediction
 from core.service.job_runner import client_item, name_in_archive
 from core.service.state import service

@@ -10,6 +10,7 @@ import numpy as np
 from core.bundle import Bundle
 from core.decision import normal_class_of
 from core.engine import Engine
+from core.report.run_stats import profile_of
 from core.sources import iter_items
 from core.training import calibration
 from core.training.dataset import scan_dataset
@@ -69,12 +70,25 @@ def evaluate_bundle(
             frames = generated_non_photos([s.path for s in samples[:: max(1, len(samples) // 8)]], Path(folder))
             generated = list(engine.classify(iter_items(frames)))
         metrics["novelty"] = novelty_report(predictions, foreign, generated)
+    metrics["profile"] = profile_of(p.to_dict() for p in predictions)
     metrics["errors"] = [
         {"source": p.source, "true": bundle.classes[t], "predicted": p.label, "confidence": p.confidence}
         for p, t in zip(predictions, true)
         if p.label != bundle.classes[t]
     ]
     return metrics
+
+
+def validation_baseline(bundle: Bundle, photos: list[Path]) -> dict:
+    """The drift baseline of a bundle: the profile of its validation photos through the engine users run.
+
+    :param bundle: a saved bundle
+    :param photos: its validation photos
+    :returns: the profile (:func:`core.report.run_stats.profile_of`) with where it came from
+    """
+    engine = Engine(bundle)
+    profile = profile_of(p.to_dict() for p in engine.classify(iter_items(photos)))
+    return {**profile, "measured_on": f"{len(photos)} validation photos"}
 
 
 def _classification(bundle: Bundle, predictions, true: np.ndarray) -> dict:

@@ -8,13 +8,15 @@ from pathlib import Path
 
 import torch
 
-from core.bundle import Bundle, save_bundle
+from core.bundle import Bundle, save_bundle, write_metadata
 from core.decision import DEFAULTS, DecisionPolicy, normal_class_of
 from core.network import ClassMapNet, Pooling, set_output_stride
 from core.novelty import NoveltyDetector
+from core.phones import parse_severity
 from core.refine import DETAIL_LAYERS
 from core.training import calibration
 from core.training.dataset import grouped_split, scan_dataset
+from core.training.evaluate import validation_baseline
 from core.training.metrics import classification_metrics, defect_recall
 from core.training.model_setup import pretrained_model
 from core.training.trainer import (
@@ -40,6 +42,8 @@ def train_bundle(
     normal_class: str | None = None,
     classes: list[str] | None = None,
     description: str = "",
+    severity: str | None = None,
+    severity_reason: str = "",
     say=print,
     on_epoch=None,
     on_step=None,
@@ -58,6 +62,9 @@ def train_bundle(
     :param normal_class: the class meaning "no defect" (default: ``good`` when there is such a class)
     :param classes: fixed classes in this order (see :func:`scan_dataset`), e.g. when retraining a model
     :param description: one line for model.json
+    :param severity: every class, worst first, comma-separated (``stain,scratch,oil,good``): per-phone
+        verdicts take the worst photo (:mod:`core.phones`)
+    :param severity_reason: why this order, kept beside it in model.json
     :param say: receives progress messages
     :param on_epoch: receives each epoch's record
     :param on_step: receives ``(step, steps_in_epoch)``
@@ -88,6 +95,9 @@ def train_bundle(
         normal_class=normal_class,
         thresholds=dict(DEFAULTS),
     )
+    if severity:
+        order = parse_severity(severity, classes)
+        bundle.severity = {"order": order, "reason": severity_reason or "set with train --severity"}
     bundle.normal_class = normal_class_of(bundle)  # stored explicitly; checked by the policy below
     started = time.monotonic()
     result = train(net, train_set, val_set, config, bundle.mean, bundle.std, on_epoch, on_step)
@@ -102,7 +112,11 @@ def train_bundle(
         f"Review threshold {bundle.thresholds.get('review')}; unknown-photo threshold "
         f"{bundle.novelty.get('threshold')}."
     )
-    return save_bundle(bundle, net.model, out_dir)
+    saved = save_bundle(bundle, net.model, out_dir)
+    if val_set:
+        saved.baseline = validation_baseline(saved, [s.path for s in val_set])
+        write_metadata(saved)
+    return saved
 
 
 def _describe(bundle: Bundle, result: TrainResult, config: TrainConfig, train_set, val_set, data_dir: str) -> None:

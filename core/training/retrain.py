@@ -93,6 +93,7 @@ def retrain(
         comparison = gate.compare(parent, candidate, {gate.FROZEN: frozen, gate.CORRECTIONS: held_photos})
     passed, reasons = gate.verdict(comparison)
     candidate.lineage = _lineage(parent, photos, held, correction_sources)
+    candidate.severity = dict(parent.severity)  # the business rule does not change with the weights
     candidate.promotion = {"rule": gate.RULE, "passed": passed, "reasons": reasons, "promoted": False}
     write_metadata(candidate)
     gate.write_comparison(candidate.weights_path.parent, comparison)

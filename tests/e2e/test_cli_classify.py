@@ -79,11 +79,16 @@ def test_classify_writes_every_output_inside_out(batch_zip, random_bundle, tmp_p
     copies = sorted(
         p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.parent.name != "overlays"
     )
-    assert len([c for c in copies if not c.startswith("results")]) == 5
+    assert len([c for c in copies if not c.startswith(("results", "run-journal"))]) == 5
     assert sum(c.endswith(("1.jpg", "1_2.jpg")) for c in copies) >= 2  # equal names kept apart
     assert len(list((out / "overlays").glob("*.png"))) == 5
     user_cache = (tmp_path / "user" / "cache").resolve()  # the ONNX Runtime backend's exported model
-    written = {p.resolve() for p in tmp_path.rglob("*") if p.is_file() and not p.resolve().is_relative_to(user_cache)}
+    user_data = (tmp_path / "user" / "data").resolve()  # the run history (drift "against usual")
+    written = {
+        p.resolve()
+        for p in tmp_path.rglob("*")
+        if p.is_file() and not p.resolve().is_relative_to(user_cache) and not p.resolve().is_relative_to(user_data)
+    }
     assert all(str(p).startswith(str(out.resolve())) or p == batch_zip.resolve() for p in written)
     assert "Classified 5 of 6 items" in capsys.readouterr().out
 

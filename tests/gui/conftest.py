@@ -52,9 +52,9 @@ def photo_zip(tmp_path):
     return make
 
 
-def export_and_wait(qtbot, window, monkeypatch, target, overlays: bool) -> str:
+def export_and_wait(qtbot, window, monkeypatch, target, overlays: bool, report: bool = False) -> str:
     """Export the session into ``target`` as if chosen in the dialog. :returns: the folder written."""
-    monkeypatch.setattr("gui.dialogs.ask_export", lambda *_: (str(target), overlays))
+    monkeypatch.setattr("gui.dialogs.ask_export", lambda *_: (str(target), overlays, report))
     monkeypatch.setattr("gui.dialogs.show_export_done", lambda *_: None)
     folders = []
     window.client.worker.export_finished.connect(folders.append)

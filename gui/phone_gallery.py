@@ -1,0 +1,194 @@
+"""The "By phone" view: one card per phone with its photos, the photo that decided the verdict first.
+
+Cards are rebuilt from the shared :class:`GalleryModel` shortly after it changes (a relabel, new
+results), so a phone's verdict always follows its photos (:func:`core.phones.phone_verdict`). A
+photo the inspector put in a class counts as decided, whatever the model's doubt.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, QSortFilterProxyModel, Qt, QTimer, Signal
+from PySide6.QtWidgets import QAbstractItemView, QLabel, QScrollArea, QVBoxLayout, QWidget
+
+from core.colours import label_colour_hex
+from core.percent import percent_text
+from core.phones import REVIEW_VERDICT, PhoneGrouping, PhoneVerdict, PhotoOfPhone, phone_verdicts
+from core.prediction import OK
+from gui.gallery_model import ENTRY_ROLE, Entry, GalleryModel
+from gui.move_menu import show_move_menu
+from gui.section import SectionView
+from gui.thumbnail_delegate import ThumbnailDelegate
+
+MAX_CARDS = 500  # phones shown at once (the filter narrows them down)
+
+
+class PhoneProxy(QSortFilterProxyModel):
+    """The photos of one phone, in the verdict's order (the deciding photo first)."""
+
+    section = None  # a phone card is not a class: drops on it relabel nothing
+
+    def __init__(self, keys: list[int], parent=None):
+        super().__init__(parent)
+        self.position = {key: number for number, key in enumerate(keys)}
+
+    def filterAcceptsRow(self, row: int, parent) -> bool:
+        entry = self.sourceModel().index(row, 0, parent).data(ENTRY_ROLE)
+        return entry.key in self.position
+
+    def lessThan(self, left, right) -> bool:
+        return self.position[left.data(ENTRY_ROLE).key] < self.position[right.data(ENTRY_ROLE).key]
+
+
+class PhoneCard(QWidget):
+    """A phone's verdict in words over its photos."""
+
+    def __init__(self, verdict: PhoneVerdict, keys: list[int], model, delegate, review_below, parent=None):
+        super().__init__(parent)
+        self.phone = verdict.phone
+        self.proxy = PhoneProxy(keys, self)
+        self.proxy.setSourceModel(model)
+        self.proxy.sort(0)
+        self.view = SectionView(self.proxy, delegate, self)
+        self.view.setDragDropMode(QAbstractItemView.DragDropMode.NoDragDrop)
+        self.header = QLabel(_header_text(verdict, review_below))
+        self.header.setObjectName("phoneHeader")
+        colour = label_colour_hex("review" if verdict.verdict == REVIEW_VERDICT else verdict.verdict)
+        self.header.setStyleSheet(f"QLabel#phoneHeader {{ border-left: 4px solid {colour}; padding-left: 6px; }}")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 8)
+        layout.setSpacing(2)
+        layout.addWidget(self.header)
+        layout.addWidget(self.view)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.view.setFixedHeight(self.view.content_height())
+
+
+def _header_text(verdict: PhoneVerdict, review_below: float | None) -> str:
+    decider = verdict.decided_by
+    confidence = f" ({percent_text(decider.confidence, review_below)})" if decider.confidence is not None else ""
+    shown = "Review" if verdict.verdict == REVIEW_VERDICT else verdict.verdict.capitalize()
+    return f"<b>{verdict.phone}</b> — <b>{shown}</b> · {verdict.reason}{confidence} · {len(verdict.photos)} photos"
+
+
+class PhoneGallery(QScrollArea):
+    """Scrollable stack of phone cards sharing the gallery's model and thumbnail delegate."""
+
+    entry_selected = Signal(object)  # Entry or None
+    relabel_requested = Signal(list, str)  # keys, label
+    remove_requested = Signal(list)  # keys
+
+    def __init__(self, model: GalleryModel, delegate: ThumbnailDelegate, parent=None):
+        super().__init__(parent)
+        self.model, self.delegate = model, delegate
+        self.grouping = PhoneGrouping("folder")
+        self.order: list[str] = []  # classes worst first
+        self.classes: list[str] = []
+        self.review_below: float | None = None
+        self.cards: list[PhoneCard] = []
+        self.verdicts: list[PhoneVerdict] = []
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._content = QWidget()
+        self._layout = QVBoxLayout(self._content)
+        self._layout.setContentsMargins(8, 8, 8, 8)
+        self._layout.addStretch(1)
+        self.setWidget(self._content)
+        self._rebuild_timer = QTimer(self, singleShot=True, interval=200)
+        self._rebuild_timer.timeout.connect(self.rebuild)
+        model.counts_changed.connect(self.schedule_rebuild)
+        model.dataChanged.connect(self.schedule_rebuild)
+
+    def set_model_order(self, classes: list[str], order: list[str]) -> None:
+        """Use a model's classes and severity order (worst first)."""
+        self.classes, self.order = list(classes), list(order)
+        self.schedule_rebuild()
+
+    def set_grouping(self, grouping: PhoneGrouping) -> None:
+        """Group photos into phones this way from now on."""
+        self.grouping = grouping
+        self.schedule_rebuild()
+
+    def schedule_rebuild(self, *_) -> None:
+        """Rebuild soon (many changes in a row cost one rebuild), only while the view is shown."""
+        if self.isVisible():
+            self._rebuild_timer.start()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        """Recompute every phone's verdict and rebuild the cards, keeping the selected photo selected."""
+        selected = self.current_entry()
+        entries = {entry.prediction.source: entry for entry in self.model.entries()}
+        self.verdicts = phone_verdicts([_photo(e) for e in entries.values()], self.grouping, self.order)
+        for card in self.cards:
+            self._layout.removeWidget(card)
+            card.deleteLater()
+        self.cards = []
+        for verdict in self.verdicts[:MAX_CARDS]:
+            keys = [entries[photo.source].key for photo in verdict.photos]
+            card = PhoneCard(verdict, keys, self.model, self.delegate, self.review_below, self._content)
+            self._layout.insertWidget(len(self.cards), card)
+            self._connect(card.view)
+            self.cards.append(card)
+        if selected is not None:
+            self.select(selected.key)
+
+    def _connect(self, view: SectionView) -> None:
+        view.selectionModel().currentChanged.connect(lambda current, _: self._on_current_changed(view, current))
+        view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        view.customContextMenuRequested.connect(lambda point: self._on_context_menu(view, point))
+
+    # -- selection (the same questions the main window asks the class gallery) ----------
+    def selected_keys(self) -> list[int]:
+        """:returns: the keys selected in the card holding the selection."""
+        return next((keys for card in self.cards if (keys := card.view.selected_keys())), [])
+
+    def position(self) -> None:
+        """:returns: nothing: in this view the photo stays selected after a move (its phone's verdict changes)."""
+        return None
+
+    def step_on(self, position: None, moved: list[int]) -> None:
+        """Nothing to step on to (see :meth:`position`)."""
+
+    def current_entry(self) -> Entry | None:
+        """:returns: the photo shown in the detail pane, if any."""
+        for card in self.cards:
+            index = card.view.currentIndex()
+            if index.isValid() and card.view.selectionModel().isSelected(index):
+                return index.data(ENTRY_ROLE)
+        return None
+
+    def select(self, key: int) -> None:
+        """Select and show the photo with ``key``."""
+        for card in self.cards:
+            index = card.proxy.mapFromSource(self.model.index_of(key))
+            if index.isValid():
+                card.view.setFocus()
+                card.view.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+                QTimer.singleShot(0, lambda c=card: self.ensureWidgetVisible(c, 8, 8))
+                return
+
+    def _on_current_changed(self, view: SectionView, current) -> None:
+        if not current.isValid():
+            return
+        for card in self.cards:
+            if card.view is not view:
+                card.view.clearSelection()
+        self.entry_selected.emit(current.data(ENTRY_ROLE))
+
+    def _on_context_menu(self, view: SectionView, point) -> None:
+        keys = view.selected_keys()
+        if keys:
+            at = view.viewport().mapToGlobal(point)
+            show_move_menu(self, self.classes, keys, self.relabel_requested.emit, self.remove_requested.emit, at)
+
+
+def _photo(entry: Entry) -> PhotoOfPhone:
+    """:returns: the photo as a phone verdict sees it: the inspector's label, settled once decided."""
+    prediction = entry.prediction
+    status = OK if prediction.ok and entry.decided else prediction.status
+    return PhotoOfPhone(prediction.source, prediction.name, entry.label, prediction.confidence, status)
