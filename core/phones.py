@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from core.bundle import Bundle
+from core.decision import normal_class_of
 from core.prediction import ERROR, OK, REVIEW, UNKNOWN
 
 FOLDER = "folder"
@@ -54,17 +56,18 @@ class PhoneGrouping:
         return None
 
 
-def severity_order(severity: dict, classes: list[str], normal_class: str | None) -> list[str]:
-    """The classes from worst to least severe.
+def severity_order(bundle: Bundle) -> list[str]:
+    """A bundle's classes from worst to least severe.
 
-    :param severity: the bundle's ``severity`` (``{"order": [...], "reason": ...}``), may be empty
-    :param classes: the bundle's classes
-    :param normal_class: the "no defect" class, least severe when no order is stored
+    ``severity.order`` of model.json when it has one; otherwise the defect classes in their order,
+    then the "no defect" class (see :func:`core.decision.normal_class_of`).
+
     :returns: every class once, worst first
     """
-    order = [c for c in severity.get("order", []) if c in classes]
-    rest = [c for c in classes if c not in order and c != normal_class]
-    tail = [normal_class] if normal_class in classes and normal_class not in order else []
+    classes, normal = bundle.classes, normal_class_of(bundle)
+    order = [c for c in bundle.severity.get("order", []) if c in classes]
+    rest = [c for c in classes if c not in order and c != normal]
+    tail = [normal] if normal in classes and normal not in order else []
     return order + rest + tail
 
 

@@ -56,7 +56,7 @@ def gather(items: Iterable[dict], grouping: PhoneGrouping | None, bundle: Bundle
             photos.append(photo_of_item(item))
     if grouping is None:
         return stats, None
-    order = severity_order(bundle.severity, bundle.classes, bundle.normal_class)
+    order = severity_order(bundle)
     return stats, phone_verdicts(photos, grouping, order)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 
@@ -19,10 +20,11 @@ from core.sources import ImageItem, SourceError, SourceRef
 
 
 def source_key(ref: SourceRef | None, source: str) -> str:
-    """:returns: one spelling per source, whatever path form it was opened with (relative, other case on Windows)."""
+    """:returns: one spelling per source, whatever path form it was opened with (relative, other case on Windows);
+    interned, so the indexes of a run of 100,000 photos share one copy of each key"""
     if ref is None:
-        return source
-    return os.pathsep.join([os.path.normcase(os.path.realpath(ref.path)), *ref.members])
+        return sys.intern(source)
+    return sys.intern(os.pathsep.join([os.path.normcase(os.path.realpath(ref.path)), *ref.members]))
 
 
 class SeenPhotos:

@@ -301,9 +301,7 @@ class MainWindow(QMainWindow):
         self.bundle = bundle
         self.settings.set("model", bundle.name)
         self.gallery.set_classes(bundle.classes)
-        self.phones.set_model_order(
-            bundle.classes, severity_order(bundle.severity, bundle.classes, bundle.normal_class)
-        )
+        self.phones.set_model_order(bundle.classes, severity_order(bundle))
         self.detail.model_text = f"{bundle.name} {bundle.version}"
         self.model_label.setText(f"Model: {bundle.name} {bundle.version} · {BACKEND_NAMES[backend]}")
         self.menu_actions.set_classes(bundle.classes)

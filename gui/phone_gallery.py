@@ -7,6 +7,8 @@ photo the inspector put in a class counts as decided, whatever the model's doubt
 
 from __future__ import annotations
 
+from html import escape
+
 from PySide6.QtCore import QItemSelectionModel, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import QAbstractItemView, QLabel, QScrollArea, QVBoxLayout, QWidget
 
@@ -51,9 +53,7 @@ class PhoneCard(QWidget):
         self.view = SectionView(self.proxy, delegate, self)
         self.view.setDragDropMode(QAbstractItemView.DragDropMode.NoDragDrop)
         self.header = QLabel(_header_text(verdict, review_below))
-        self.header.setObjectName("phoneHeader")
-        colour = label_colour_hex("review" if verdict.verdict == REVIEW_VERDICT else verdict.verdict)
-        self.header.setStyleSheet(f"QLabel#phoneHeader {{ border-left: 4px solid {colour}; padding-left: 6px; }}")
+        self.header.setToolTip(verdict.phone)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 8)
         layout.setSpacing(2)
@@ -66,10 +66,16 @@ class PhoneCard(QWidget):
 
 
 def _header_text(verdict: PhoneVerdict, review_below: float | None) -> str:
+    """:returns: e.g. "**356789012340007** — **Stain** · worst photo: Sta_0007.jpg (99.997 %) · 3 photos"."""
     decider = verdict.decided_by
     confidence = f" ({percent_text(decider.confidence, review_below)})" if decider.confidence is not None else ""
     shown = "Review" if verdict.verdict == REVIEW_VERDICT else verdict.verdict.capitalize()
-    return f"<b>{verdict.phone}</b> — <b>{shown}</b> · {verdict.reason}{confidence} · {len(verdict.photos)} photos"
+    colour = label_colour_hex("review" if verdict.verdict == REVIEW_VERDICT else verdict.verdict)
+    name = escape(verdict.phone.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1])  # a folder: its own name
+    return (
+        f'<b>{name}</b> — <b style="color:{colour}">{shown}</b> · {escape(verdict.reason)}{confidence} · '
+        f"{len(verdict.photos)} photos"
+    )
 
 
 class PhoneGallery(QScrollArea):

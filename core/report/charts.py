@@ -61,11 +61,12 @@ def confidence_chart(histogram: list[int], review_threshold: float | None) -> st
         axes.text(
             100 * review_threshold,
             max(histogram or [1]),
-            " review below",
+            "review below ",
             color="#e07b00",
             fontsize=8,
             ha="right",
             va="top",
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
         )
     axes.set_xlim(0, 100)
     axes.set_xlabel("confidence (%)")

@@ -124,7 +124,7 @@ def _confidence_flag(profile: dict, reference: dict, against: str, usual: str) -
     if z > -Z_LIMIT or usual_mean - mean < CONFIDENCE_DROP:
         return None
     message = (
-        f"Mean confidence: {mean:.0%} tonight against {usual_mean:.0%} {usual} — the model is less sure than "
+        f"Mean confidence: {mean:.1%} tonight against {usual_mean:.1%} {usual} — the model is less sure than "
         "usual (camera, lighting or a new kind of photo?)"
     )
     return DriftFlag("mean_confidence", against, mean, usual_mean, z, None, message)

@@ -34,7 +34,8 @@ table { border-collapse: collapse; width: 100%; font-size: 13px; } td, th { text
 .photo { width: 250px; border: 1px solid #d9dde3; border-radius: 8px; padding: 6px; font-size: 12px; }
 .photo img { width: 100%; border-radius: 4px; display: block; } .photo .name { font-weight: 600; margin: 4px 0;
        overflow-wrap: anywhere; }
-.charts img { max-width: 100%; } .note { color: #57606a; font-size: 12px; }
+.charts { display: flex; gap: 12px; } .charts img { width: 50%; min-width: 0; }
+.note { color: #57606a; font-size: 12px; }
 @media print { body { margin: 0; } .photo, tr, .total { break-inside: avoid; } h2 { break-after: avoid; } }
 """
 
@@ -128,7 +129,8 @@ def _drift(drift: dict) -> str:
     else:
         body = '<p class="note">No baseline to compare with: this model stores none and has no earlier runs.</p>'
     runs = drift.get("history_runs", 0)
-    note = f"Compared with the model's validation photos and its last {runs} runs. Tests: {escape(drift['tests'])}."
+    earlier = f"its last {runs} runs" if drift.get("history") else f"its last runs once there are 3 ({runs} so far)"
+    note = f"Compared with the model's validation photos and {earlier}. Tests: {escape(drift['tests'])}."
     return f'<h2>Drift</h2>{body}<p class="note">{note}</p>'
 
 

@@ -44,7 +44,7 @@ def session_phones(
         )
         for p in predictions
     ]
-    return phone_verdicts(photos, grouping, severity_order(bundle.severity, bundle.classes, bundle.normal_class))
+    return phone_verdicts(photos, grouping, severity_order(bundle))
 
 
 def write_session_report(

@@ -2,6 +2,7 @@
 
 import pytest
 
+from core.bundle import Bundle
 from core.phones import PhoneGrouping, PhotoOfPhone, parse_severity, phone_verdict, phone_verdicts, severity_order
 from core.report import history
 from core.report.drift import MIN_PHOTOS, chi2_sf, compare, drift_section, population_stability
@@ -58,12 +59,10 @@ def test_grouping_by_pattern_or_folder():
 
 
 def test_severity_order_and_its_checks():
-    assert severity_order({}, ["good", "oil", "scratch"], "good") == ["oil", "scratch", "good"]
-    assert severity_order({"order": ["scratch", "good", "oil"]}, ["good", "oil", "scratch"], "good") == [
-        "scratch",
-        "good",
-        "oil",
-    ]
+    bundle = Bundle(name="m", arch="mobilenet_v2", classes=["good", "oil", "scratch"], input_size=[8, 8])
+    assert severity_order(bundle) == ["oil", "scratch", "good"]  # no order stored: "good" is the least severe
+    bundle.severity = {"order": ["scratch", "good", "oil"]}
+    assert severity_order(bundle) == ["scratch", "good", "oil"]
     assert parse_severity(" stain, scratch,oil ,good", ORDER[::-1]) == ORDER
     for wrong in ("stain,scratch,oil", "stain,scratch,oil,good,good", "stain,scratch,oil,dirt"):
         with pytest.raises(ValueError, match="must name every class once"):

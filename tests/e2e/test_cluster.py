@@ -79,6 +79,16 @@ def test_the_cluster_gives_the_local_results(sources, random_bundle, tmp_path):
     assert len(copies) == sum(p.ok for p in local)
 
 
+def test_a_cluster_run_resumes_from_its_journal(sources, random_bundle, tmp_path, capsys):
+    command = ["classify", *map(str, sources), "--model", str(random_bundle.folder), "--out", str(tmp_path / "out")]
+    main([*command, "--cluster", "auto"])
+    first = json.loads((tmp_path / "out" / "results.json").read_text())["items"]
+    capsys.readouterr()
+    main([*command, "--cluster", "auto", "--resume"])  # only the unreadable ones go to the cluster again
+    assert "This run: 2 new, 16 skipped (already done), 2 failed." in capsys.readouterr().out
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["items"] == first
+
+
 class DiesOnceActor(ClassifyActor):
     """Kills its own process on its first batch (once per test, by a marker file), as a crashed node would."""
 
