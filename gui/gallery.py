@@ -181,8 +181,4 @@ class Gallery(QScrollArea):
 
     def current_entry(self) -> Entry | None:
         """:returns: the item shown in the detail pane, if any."""
-        for section in self.sections:
-            index = section.view.currentIndex()
-            if index.isValid() and section.view.selectionModel().isSelected(index):
-                return index.data(ENTRY_ROLE)
-        return None
+        return next((entry for s in self.sections if (entry := s.view.shown_entry()) is not None), None)

@@ -162,11 +162,7 @@ class PhoneGallery(QScrollArea):
 
     def current_entry(self) -> Entry | None:
         """:returns: the photo shown in the detail pane, if any."""
-        for card in self.cards:
-            index = card.view.currentIndex()
-            if index.isValid() and card.view.selectionModel().isSelected(index):
-                return index.data(ENTRY_ROLE)
-        return None
+        return next((entry for card in self.cards if (entry := card.view.shown_entry()) is not None), None)
 
     def select(self, key: int) -> None:
         """Select and show the photo with ``key``."""

@@ -85,6 +85,11 @@ class SectionView(QListView):
         step_x, step_y, columns = self._grid()
         return QRect((row % columns) * step_x, (row // columns) * step_y, step_x, step_y)
 
+    def shown_entry(self):
+        """:returns: the selected current item (the one the detail pane shows), or None."""
+        index = self.currentIndex()
+        return index.data(ENTRY_ROLE) if index.isValid() and self.selectionModel().isSelected(index) else None
+
     def selected_keys(self) -> list[int]:
         """:returns: the keys of the selected items."""
         return [index.data(ENTRY_ROLE).key for index in self.selectionModel().selectedIndexes()]

@@ -130,3 +130,14 @@ def test_history_pools_recent_runs_and_replaces_a_finished_run_again(tmp_path):
     assert history.pooled_profile(recent[:2]) is None  # too few runs to say what is usual
     path.write_text(path.read_text() + '{"torn li')  # a crash while writing does not lose the rest
     assert len(history.recent_runs(model, "none", path)) == 4
+
+
+def test_results_written_item_by_item_are_the_same_bytes_as_at_once(tmp_path):
+    from core.result_files import write_json, write_json_streaming
+
+    for items in ([], [{"source": "a.jpg", "boxes": [[0.1, 0.2]], "explanation": "Stain: «here»"}, {"x": None}]):
+        document = {"model": {"name": "m"}, "summary": {"total": len(items)}, "items": items, "phones": [{"p": 1}]}
+        write_json(tmp_path / "whole.json", document)
+        head = {"model": document["model"], "summary": document["summary"]}
+        write_json_streaming(tmp_path / "streamed.json", head, iter(items), {"phones": document["phones"]})
+        assert (tmp_path / "streamed.json").read_bytes() == (tmp_path / "whole.json").read_bytes()
