@@ -72,18 +72,6 @@ def test_training_writes_a_complete_bundle_that_classifies(trained, shapes_dir):
     assert 0 <= validation["calibration"]["ece_after"] <= 1
     # the decision numbers are stored explicitly; no class here means "no defect"
     assert trained.normal_class is None and "good_min" not in trained.thresholds and validation["defect_recall"] is None
-    # per-phone verdicts and drift: the severity asked for, the validation photos' profile
-    assert trained.severity == {"order": list(reversed(SHAPES)), "reason": "test order"}
-    baseline = trained.baseline
-    assert baseline["photos"] == len(trained.training["split"]["validation"]) == sum(baseline["labels"].values())
-    assert 0 < baseline["mean_confidence"] <= 1 and baseline["measured_on"].endswith("validation photos")
-
-
-def test_training_refuses_a_severity_that_does_not_name_every_class(shapes_dir, tmp_path, capsys):
-    code = main(["train", str(shapes_dir), "--out", str(tmp_path / "m"), "--severity", f"{SHAPES[0]},blob"])
-    assert code == 2
-    assert "--severity must name every class once, worst first" in capsys.readouterr().err
-    assert not (tmp_path / "m").exists()
     assert {k: trained.thresholds[k] for k in ("region", "region_min_peak", "also", "also_map_ratio")} == {
         "region": 0.35,
         "region_min_peak": 0.5,
@@ -98,6 +86,18 @@ def test_training_refuses_a_severity_that_does_not_name_every_class(shapes_dir, 
     predictions = list(Engine(trained).classify(collect_items([shapes_dir / "bar"])))
     assert len(predictions) == 14 and all(p.label in SHAPES for p in predictions)
     assert all(p.ood_score is not None and p.status in ("ok", "review", "unknown") for p in predictions)
+    # per-phone verdicts and drift: the severity asked for, the validation photos' profile
+    assert trained.severity == {"order": list(reversed(SHAPES)), "reason": "test order"}
+    baseline = trained.baseline
+    assert baseline["photos"] == len(trained.training["split"]["validation"]) == sum(baseline["labels"].values())
+    assert 0 < baseline["mean_confidence"] <= 1 and baseline["measured_on"].endswith("validation photos")
+
+
+def test_training_refuses_a_severity_that_does_not_name_every_class(shapes_dir, tmp_path, capsys):
+    code = main(["train", str(shapes_dir), "--out", str(tmp_path / "m"), "--severity", f"{SHAPES[0]},blob"])
+    assert code == 2
+    assert "--severity must name every class once, worst first" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
 
 
 def test_split_is_grouped_and_recorded(trained):
