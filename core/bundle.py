@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save
 
+from core.anomaly.network import AnomalyNet, load_anomaly_network
 from core.decision import DEFAULT_HEATMAP_CELLS
 from core.files import file_sha256, write_bytes_atomic, write_text_atomic
 from core.network import (
@@ -57,6 +58,7 @@ class Bundle:
     heatmap_cells: int = DEFAULT_HEATMAP_CELLS  # largest heatmap kept per photo
     resize: str = "bilinear"  # how photos are resized to the input (a Pillow filter name)
     novelty: dict = field(default_factory=dict)  # unknown-photo detector, see core.novelty
+    anomaly: dict = field(default_factory=dict)  # a good-only anomaly model's bank and threshold, see core.anomaly
     metrics: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
     lineage: dict = field(default_factory=dict)  # a retrained model: its parent and the corrections used
@@ -112,12 +114,12 @@ def load_bundle(folder: str | Path) -> Bundle:
     return bundle
 
 
-def build_network(bundle: Bundle, verify: bool = True) -> ClassMapNet:
+def build_network(bundle: Bundle, verify: bool = True) -> ClassMapNet | AnomalyNet:
     """Load the bundle's weights (strictly) into its torchvision model, in eval mode.
 
     :param bundle: the bundle to load
     :param verify: check the weights' SHA-256 against model.json first
-    :returns: a :class:`ClassMapNet` ready for inference
+    :returns: a :class:`ClassMapNet` ready for inference (an :class:`AnomalyNet` for an anomaly bundle)
     :raises BundleError: hash mismatch or weights that do not fit the architecture
     """
     path = bundle.weights_path
@@ -128,6 +130,11 @@ def build_network(bundle: Bundle, verify: bool = True) -> ClassMapNet:
         model.load_state_dict(read_state_dict(path), strict=True)
     except RuntimeError as error:
         raise BundleError(f"weights do not fit {bundle.arch}: {str(error).splitlines()[0]}") from None
+    if bundle.anomaly:
+        try:
+            return load_anomaly_network(model, bundle.arch, bundle.weights_path.parent, bundle.anomaly).eval()
+        except (OSError, ValueError, KeyError) as error:
+            raise BundleError(f"anomaly model of '{bundle.name}' cannot be used: {error}") from None
     set_output_stride(model, bundle.output_stride)
     return ClassMapNet(model, bundle.arch, Pooling.from_json(bundle.pooling), bundle.detail_layer).eval()
 

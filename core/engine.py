@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from core.anomaly.network import AnomalyNet
 from core.bundle import Bundle, BundleError, build_network
 from core.decision import DecisionPolicy
 from core.decode import DecodeError, decode
@@ -160,15 +161,18 @@ class Engine:
         self.bundle = bundle
         self.policy = policy or DecisionPolicy.from_bundle(bundle)
         self.backend = resolve_backend(backend)
-        self.network: ClassMapNet | OnnxNetwork
+        if bundle.anomaly:
+            self.backend = "torch"  # the nearest-neighbour search of an anomaly model runs in torch (no export)
+        self.network: ClassMapNet | AnomalyNet | OnnxNetwork
         if self.backend == "onnxruntime":
             if precision == "bf16":
                 raise ValueError("bf16 is a torch precision: ONNX Runtime runs its file's precision (fp32, or int8)")
             self.network = OnnxNetwork(onnx_file or cached_onnx(bundle), bundle, threads)
             self.precision = self.network.quantization or "fp32"
         else:
-            self.network = build_network(bundle)
-            self.network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack it
+            network = build_network(bundle)
+            network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack it
+            self.network = network
             self.precision = resolve_precision(precision)
         self.batch_size = max(1, batch_size or auto_batch_size(bundle))
         self.decode_workers = max(1, decode_workers)
@@ -272,4 +276,5 @@ class Engine:
             outputs.maps.float(),
             None if outputs.detail is None else outputs.detail.float(),
             outputs.embedding.float(),
+            None if outputs.anomaly is None else outputs.anomaly.float(),
         )

@@ -48,6 +48,7 @@ def interpret(
         boxes=decision.boxes,
         also=decision.also,
         ood_score=None if decision.ood_score is None else round(decision.ood_score, 5),
+        anomaly_score=decision.anomaly_score,
         description=describe(decision, subject),
         heatmap=decision.heatmap,
         thumbnail=photo.decoded.thumbnail,

@@ -143,6 +143,7 @@ def prediction_from_record(record: dict, heatmap: bytes | None) -> Prediction:
         boxes=record.get("boxes") or [],
         also=record.get("also") or [],
         ood_score=record.get("ood_score"),
+        anomaly_score=record.get("anomaly_score"),
         heatmap=_heatmap(heatmap),
         image_size=tuple(record["image_size"]) if record.get("image_size") else None,
         file_size=record.get("file_size"),

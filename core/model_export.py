@@ -144,7 +144,10 @@ def read_sidecar(model_file: Path, bundle: Bundle) -> dict:
 
 def _traceable(bundle: Bundle) -> tuple[torch.nn.Module, torch.Tensor]:
     """:returns: a private copy of the network (exporting changes modules in place) and an example input."""
+    if bundle.anomaly:
+        raise BundleError(f"'{bundle.name}' is an anomaly model: it runs in PyTorch (its memory bank is not exported)")
     network = copy.deepcopy(build_network(bundle)).eval()
+    assert isinstance(network, ClassMapNet)
     height, width = bundle.input_hw
     return _AllOutputs(network).eval(), torch.zeros(1, 3, height, width)
 

@@ -172,3 +172,4 @@ class NetworkOutputs(NamedTuple):
     maps: torch.Tensor  # N x K x h x w class activation maps
     detail: torch.Tensor | None  # N x C' x H' x W' early features (fine detail), or None
     embedding: torch.Tensor  # N x C globally pooled last features (for the unknown-photo score)
+    anomaly: torch.Tensor | None = None  # N image anomaly scores (core.anomaly), or None

@@ -32,6 +32,7 @@ class Decision:
     :param peak: ``(x, y)`` of the heatmap's maximum, normalised to 0..1
     :param boxes: strong regions ``[x0, y0, x1, y1]``, strongest first (none for the "no defect" class)
     :param normal: True when ``label`` is the "no defect" class
+    :param anomaly_score: the photo's anomaly score (higher = more anomalous) when the model has one
     """
 
     index: int
@@ -46,6 +47,7 @@ class Decision:
     also: list[str]
     ood_score: float | None
     normal: bool = False
+    anomaly_score: float | None = None
 
 
 def postprocess(
@@ -66,6 +68,7 @@ def postprocess(
     heatmaps = evidence_maps(outputs, torch.from_numpy(shown), detail_window).numpy()
     map_peaks = outputs.maps.amax(dim=(2, 3)).numpy()
     ood_scores = novelty.scores(outputs.embedding) if novelty is not None else None
+    anomaly = None if outputs.anomaly is None else outputs.anomaly.numpy()
     return [
         decide_photo(
             policy,
@@ -74,6 +77,7 @@ def postprocess(
             heatmaps[row],
             map_peaks[row],
             None if ood_scores is None else float(ood_scores[row]),
+            None if anomaly is None else float(f"{anomaly[row]:.6g}"),
         )
         for row in range(len(labels))
     ]
@@ -95,6 +99,7 @@ def decide_photo(
     heatmap: np.ndarray,
     map_peaks: np.ndarray,
     ood_score: float | None,
+    anomaly_score: float | None = None,
 ) -> Decision:
     """Decide one photo whose label is already chosen.
 
@@ -103,6 +108,7 @@ def decide_photo(
     :param heatmap: the raw (or refined) evidence map for the shown class, any scale
     :param map_peaks: each class map's maximum (raw), for "also"
     :param ood_score: its unknown-photo score, or None
+    :param anomaly_score: its anomaly score, or None
     """
     confidence = round(float(probabilities[index]), 6)
     heatmap = explain.normalise_map(heatmap)
@@ -128,4 +134,5 @@ def decide_photo(
         also=policy.other_defects(probabilities, map_peaks, index),
         ood_score=ood_score,
         normal=index == policy.normal_index,
+        anomaly_score=anomaly_score,
     )

@@ -24,6 +24,7 @@ JSON_FIELDS = (
     "boxes",
     "also",
     "ood_score",
+    "anomaly_score",
 )
 
 
@@ -55,6 +56,7 @@ class Prediction:
     boxes: list[list[float]] = field(default_factory=list)
     also: list[str] = field(default_factory=list)
     ood_score: float | None = None
+    anomaly_score: float | None = None  # higher = more anomalous (models with an anomaly detector)
     heatmap: np.ndarray | None = field(default=None, repr=False, compare=False)
     thumbnail: np.ndarray | None = field(default=None, repr=False, compare=False)
     image_size: tuple[int, int] | None = None

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from core.decision import DecisionPolicy
 from core.percent import percent_text
-from gui.detail_text import unusualness_text, verdict_text
+from gui.detail_text import anomaly_text, unusualness_text, verdict_text
 from gui.gallery_model import Entry
 from gui.palette import label_colour
 
@@ -120,6 +120,7 @@ class DetailPane(QFrame):
         layout.addWidget(self.facts)
         self._request = 0
         self.model_text = ""
+        self.anomaly_threshold: float | None = None  # the model's, when it has an anomaly detector
         self.policy: DecisionPolicy | None = None  # the window's: the numbers shown are the ones that decide
         self.show_entry(None)
 
@@ -157,6 +158,8 @@ class DetailPane(QFrame):
         lines = [f"Origin: {prediction.source}"]
         if prediction.ood_score is not None and self.policy is not None:
             lines.append(unusualness_text(prediction.ood_score, self.policy.unknown_above))
+        if prediction.anomaly_score is not None:
+            lines.append(anomaly_text(prediction.anomaly_score, self.anomaly_threshold))
         if prediction.file_size is not None:
             lines.append(f"File: {prediction.file_size / 1024:,.0f} KB")
         if prediction.image_size:

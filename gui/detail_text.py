@@ -45,3 +45,11 @@ def unusualness_text(score: float, unknown_above: float) -> str:
     else:
         meaning = "typical of the photos the model was trained on"
     return f"Unusualness {score:.3f}: {meaning} (Unknown from {unknown_above:.3g})"
+
+
+def anomaly_text(score: float, threshold: float | None) -> str:
+    """:returns: the anomaly score in words, e.g. ``"Anomaly score 21.4: anomalous (above 17.8)"``."""
+    if threshold is None:
+        return f"Anomaly score {score:.3g}"
+    meaning = "anomalous" if score > threshold else "like the good photos"
+    return f"Anomaly score {score:.3g}: {meaning} (anomalous above {threshold:.3g})"

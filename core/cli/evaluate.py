@@ -102,6 +102,13 @@ def _print_summary(metrics: dict) -> None:
         pointing, iou = metrics["localisation"]["pointing"], metrics["localisation"]["box_iou"]
         print(f"heatmap peak inside the defect: {pointing['overall']} {pointing['per_class']}")
         print(f"box IoU with the defect: {iou['overall']} {iou['per_class']}")
+    if "anomaly" in metrics:
+        anomaly = metrics["anomaly"]
+        print(
+            f"anomaly: image AUROC {anomaly['auroc']} ({anomaly['good_photos']} good, {anomaly['defective_photos']} "
+            f"defective); at the threshold: false alarms {anomaly['false_alarm_rate']}, defects found "
+            f"{anomaly['defects_found']}"
+        )
     if "novelty" in metrics:
         novelty = metrics["novelty"]
         print(f"unknown photos: AUROC {novelty['auroc']}; flagged {novelty['flagged']}")

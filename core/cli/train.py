@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from core.anomaly.pipeline import train_anomaly_bundle
+from core.anomaly.training import AnomalyConfig
 from core.cli.progress import batch_updater, progress_bar
 from core.network import SUPPORTED_ARCHS, Pooling
 from core.training.pipeline import train_bundle
@@ -57,11 +59,26 @@ def add_parser(subparsers, name: str) -> None:
         metavar="A,B,C",
         help="every class, worst first: a phone's verdict is its worst photo (e.g. stain,scratch,oil,good)",
     )
+    parser.add_argument(
+        "--anomaly",
+        action="store_true",
+        help="DATA_DIR holds good photos only (a 'defect' sub-folder of known-bad ones is used for metrics): "
+        "build an anomaly model (classes good / anomalous) instead of a classifier",
+    )
+    parser.add_argument(
+        "--false-alarm-rate",
+        type=float,
+        default=0.01,
+        metavar="F",
+        help="with --anomaly: the share of held-out good photos allowed above the threshold",
+    )
     parser.add_argument("--severity-reason", default="", metavar="TEXT", help="why this order (kept in model.json)")
 
 
 def run(args) -> int:
     """Train, write the bundle and its report. :returns: the exit code."""
+    if args.anomaly:
+        return _run_anomaly(args)
     config = TrainConfig(
         arch=args.arch,
         image_size=tuple(args.image_size),
@@ -117,5 +134,31 @@ def run(args) -> int:
     print(
         f"Bundle written to {bundle.folder}: validation accuracy {validation.get('accuracy', 'n/a')}, "
         f"macro-F1 {validation.get('macro_f1', 'n/a')}, temperature {bundle.temperature}."
+    )
+    return 0
+
+
+def _run_anomaly(args) -> int:
+    """Build an anomaly bundle from good photos. :returns: the exit code."""
+    config = AnomalyConfig(
+        arch=args.arch, image_size=tuple(args.image_size), false_alarm_rate=args.false_alarm_rate, seed=args.seed
+    )
+    try:
+        bundle = train_anomaly_bundle(
+            args.data_dir, args.out, config, args.pretrained, args.name, args.subject, say=print
+        )
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    metrics, meta = bundle.metrics["validation"], bundle.anomaly
+    found = (
+        f", image AUROC {metrics['auroc']} on the {metrics['defect_photos']} defect photos"
+        if "auroc" in metrics
+        else ""
+    )
+    print(
+        f"Anomaly bundle written to {bundle.folder} in {bundle.training['seconds']:.0f} s: {meta['bank_size']} good "
+        f"patches, threshold {meta['threshold']}; {metrics['false_alarms']:.1%} of {metrics['held_out_good']} "
+        f"held-out good photos above it{found}."
     )
     return 0

@@ -16,11 +16,14 @@ from core.training import calibration
 from core.training.dataset import scan_dataset
 from core.training.metrics import classification_metrics, defect_recall
 from core.training.trust_metrics import (
+    anomaly_report,
     generated_non_photos,
     localisation_scores,
     novelty_report,
     review_summary,
 )
+
+ANOMALOUS = "anomalous"  # the defect class of an anomaly bundle (core.anomaly.pipeline)
 
 
 def evaluate_bundle(
@@ -50,6 +53,8 @@ def evaluate_bundle(
     :raises ValueError: a class folder the bundle does not know
     """
     folder_classes, samples = scan_dataset(data_dir, masks_dir)
+    if bundle.anomaly:  # every folder but the normal one holds defects, named or not
+        folder_classes = [name if name == bundle.normal_class else ANOMALOUS for name in folder_classes]
     unknown = sorted(set(folder_classes) - set(bundle.classes))
     if unknown:
         raise ValueError(f"class folders unknown to model '{bundle.name}': {', '.join(unknown)}")
@@ -62,6 +67,8 @@ def evaluate_bundle(
     predictions = list(engine.classify(iter_items([s.path for s in samples]), progress=progress))
     metrics = _classification(bundle, predictions, true)
     metrics["review"] = review_summary(predictions, true_names)
+    if bundle.anomaly:
+        metrics["anomaly"] = anomaly_report(predictions, true_names, bundle.anomaly["threshold"])
     if masks_dir:
         metrics["localisation"] = localisation_scores(samples, predictions, true_names)
     if foreign_dir:

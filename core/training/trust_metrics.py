@@ -21,6 +21,26 @@ def review_summary(predictions, true_labels: list[str]) -> dict:
     return {"review_share": round(share, 4), "accuracy_not_reviewed": None if accuracy is None else round(accuracy, 4)}
 
 
+def anomaly_report(predictions, true_labels: list[str], threshold: float) -> dict:
+    """How an anomaly model separates good photos from defective ones.
+
+    :param true_labels: ``good`` or ``anomalous`` per photo (any defect folder counts as anomalous)
+    :param threshold: the bundle's score threshold
+    :returns: image AUROC of ``anomaly_score``, the false-alarm rate on good photos and the share of
+        defective photos found, both at the threshold
+    """
+    scored = [(p.anomaly_score, t) for p, t in zip(predictions, true_labels) if p.ok and p.anomaly_score is not None]
+    good = np.array([s for s, t in scored if t == "good"])
+    defective = np.array([s for s, t in scored if t != "good"])
+    return {
+        "auroc": round(auroc(good, defective), 4),
+        "false_alarm_rate": round(float((good > threshold).mean()), 4) if len(good) else None,
+        "defects_found": round(float((defective > threshold).mean()), 4) if len(defective) else None,
+        "good_photos": len(good),
+        "defective_photos": len(defective),
+    }
+
+
 def localisation_scores(samples, predictions, true_labels: list[str]) -> dict:
     """Heatmap pointing and box overlap against defect masks.
 
