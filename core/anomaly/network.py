@@ -5,7 +5,7 @@ The engine runs it like any bundle's network (:meth:`AnomalyNet.forward_all` giv
 anomaly map; the photo's score is its largest value. Both are put on the scale of the bundle's
 threshold: ``(distance - threshold) / scale``, so the logit of ``anomalous`` against ``good`` is
 that number, a photo is anomalous exactly when its score passes the threshold, and the map of
-``anomalous`` is the anomaly map (its boxes frame the anomalous regions).
+``anomalous`` is the anomaly map past the threshold (its boxes frame the anomalous regions).
 """
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ class AnomalyNet(nn.Module):
         evidence = (distances - self.threshold) / self.scale
         logit = (scores - self.threshold) / self.scale
         logits = torch.stack([torch.zeros_like(logit), logit], dim=1)
-        maps = torch.stack([-evidence, evidence], dim=1)
+        # only patches past the threshold are evidence: the heatmap and boxes show where, not how normal the rest is
+        maps = torch.stack([-evidence, evidence.clamp_min(0.0)], dim=1)
         embedding = torch.zeros(len(images), 1)
         return NetworkOutputs(logits, maps, None, embedding, scores)
 
