@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save
 
+from core.anomaly.head import load_anomaly_head
 from core.anomaly.network import AnomalyNet, load_anomaly_network
 from core.decision import DEFAULT_HEATMAP_CELLS
 from core.files import file_sha256, write_bytes_atomic, write_text_atomic
@@ -59,6 +60,7 @@ class Bundle:
     resize: str = "bilinear"  # how photos are resized to the input (a Pillow filter name)
     novelty: dict = field(default_factory=dict)  # unknown-photo detector, see core.novelty
     anomaly: dict = field(default_factory=dict)  # a good-only anomaly model's bank and threshold, see core.anomaly
+    anomaly_head: dict = field(default_factory=dict)  # a classifier's "not in the classes" detector, core.anomaly.head
     metrics: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
     lineage: dict = field(default_factory=dict)  # a retrained model: its parent and the corrections used
@@ -136,7 +138,13 @@ def build_network(bundle: Bundle, verify: bool = True) -> ClassMapNet | AnomalyN
         except (OSError, ValueError, KeyError) as error:
             raise BundleError(f"anomaly model of '{bundle.name}' cannot be used: {error}") from None
     set_output_stride(model, bundle.output_stride)
-    return ClassMapNet(model, bundle.arch, Pooling.from_json(bundle.pooling), bundle.detail_layer).eval()
+    head = None
+    if bundle.anomaly_head:
+        try:
+            head = load_anomaly_head(bundle.weights_path.parent, bundle.anomaly_head)
+        except (OSError, ValueError, KeyError) as error:
+            raise BundleError(f"anomaly head of '{bundle.name}' cannot be used: {error}") from None
+    return ClassMapNet(model, bundle.arch, Pooling.from_json(bundle.pooling), bundle.detail_layer, head).eval()
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:

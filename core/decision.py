@@ -50,6 +50,7 @@ class DecisionPolicy:
     :param good_min: a photo is called ``normal_class`` only at this probability or more
     :param review_below: confidence under which a photo goes to Review
     :param unknown_above: unknown-photo score over which a photo is Unknown
+    :param unlisted_above: anomaly-head score over which a photo may hold a defect not in the classes
     :param also_probability: another defect this likely is named too...
     :param also_map_ratio: ...when its class map peaks this high relative to the top class's
     :param region_threshold: box cells reach this fraction of the heatmap's maximum...
@@ -64,6 +65,7 @@ class DecisionPolicy:
     good_min: float | None = None
     review_below: float = 0.0
     unknown_above: float = math.inf
+    unlisted_above: float = math.inf
     also_probability: float = DEFAULTS["also"]
     also_map_ratio: float = DEFAULTS["also_map_ratio"]
     region_threshold: float = DEFAULTS["region"]
@@ -89,6 +91,7 @@ class DecisionPolicy:
             good_min=None if good_min is None else float(good_min),
             review_below=float(thresholds.get("review", 0.0)),
             unknown_above=float(bundle.novelty.get("threshold", math.inf)),
+            unlisted_above=float(bundle.anomaly_head.get("threshold", math.inf)),
             also_probability=float(thresholds["also"]),
             also_map_ratio=float(thresholds["also_map_ratio"]),
             region_threshold=float(thresholds["region"]),
@@ -150,11 +153,12 @@ class DecisionPolicy:
                 also.append(label)
         return also
 
-    def status(self, confidence: float, ood_score: float | None) -> str:
-        """:returns: ``unknown`` for photos unlike the training data, ``review`` below the threshold, else ``ok``."""
+    def status(self, confidence: float, ood_score: float | None, unlisted: bool = False) -> str:
+        """:returns: ``unknown`` for photos unlike the training data, ``review`` below the threshold or for a
+        "no defect" photo with a possible defect not in the classes (``unlisted``), else ``ok``."""
         if ood_score is not None and ood_score > self.unknown_above:
             return UNKNOWN
-        if confidence < self.review_below:
+        if unlisted or confidence < self.review_below:
             return REVIEW
         return OK
 
@@ -162,7 +166,8 @@ class DecisionPolicy:
         """:returns: ``prediction`` with the status this policy gives it (errors stay errors)."""
         if prediction.status == ERROR or prediction.confidence is None:
             return prediction
-        status = self.status(prediction.confidence, prediction.ood_score)
+        unlisted = prediction.unlisted_box is not None and prediction.label == self.normal_class
+        status = self.status(prediction.confidence, prediction.ood_score, unlisted)
         return prediction if status == prediction.status else replace(prediction, status=status)
 
 

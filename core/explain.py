@@ -170,3 +170,12 @@ def no_defect_sentence(label: str, peak: tuple[float, float], subject: str, also
     if also:
         sentence += " Also possible: " + ", ".join(a.capitalize() for a in also) + "."
     return sentence
+
+
+def unlisted_sentence(label: str, peak: tuple[float, float], subject: str) -> str:
+    """:returns: e.g. ``"No defect the model knows (closest: good), but the screen looks unusual at the upper
+    left: possibly a defect not in the model's classes."``"""
+    return (
+        f"No defect the model knows (closest: {label}), but the {subject} looks unusual {describe_location(*peak)}: "
+        "possibly a defect not in the model's classes."
+    )

@@ -49,6 +49,7 @@ def interpret(
         also=decision.also,
         ood_score=None if decision.ood_score is None else round(decision.ood_score, 5),
         anomaly_score=decision.anomaly_score,
+        unlisted_box=decision.unlisted_box,
         description=describe(decision, subject),
         heatmap=decision.heatmap,
         thumbnail=photo.decoded.thumbnail,
@@ -61,7 +62,14 @@ def interpret(
 
 def describe(decision: Decision, subject: str) -> str:
     """:returns: the sentence about one photo, e.g. ``"Scratch (87 %): the model looked mostly ..."``."""
+    if decision.normal and decision.unlisted_box is not None:
+        return explain.unlisted_sentence(decision.label, decision.peak, subject)
     if decision.normal:
         return explain.no_defect_sentence(decision.label, decision.peak, subject, decision.also)
     places = [explain.describe_location((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in decision.boxes[1:]]
-    return explain.explanation(decision.label, decision.peak, subject, decision.also, places[:MAX_EXTRA_REGIONS])
+    sentence = explain.explanation(decision.label, decision.peak, subject, decision.also, places[:MAX_EXTRA_REGIONS])
+    if decision.unlisted_box is not None:
+        box = decision.unlisted_box
+        where = explain.describe_location((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+        sentence += f" A second, unusual region {where}: possibly a defect not in the model's classes."
+    return sentence

@@ -144,6 +144,7 @@ def prediction_from_record(record: dict, heatmap: bytes | None) -> Prediction:
         also=record.get("also") or [],
         ood_score=record.get("ood_score"),
         anomaly_score=record.get("anomaly_score"),
+        unlisted_box=record.get("unlisted_box"),
         heatmap=_heatmap(heatmap),
         image_size=tuple(record["image_size"]) if record.get("image_size") else None,
         file_size=record.get("file_size"),

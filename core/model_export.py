@@ -38,12 +38,15 @@ class _AllOutputs(torch.nn.Module):
         parts = [outputs.logits, outputs.maps, outputs.embedding]
         if outputs.detail is not None:
             parts.insert(2, outputs.detail)
+        if outputs.anomaly is not None:
+            parts.append(outputs.anomaly)
         return tuple(parts)
 
 
 def output_names(bundle: Bundle) -> list[str]:
     """:returns: the exported graph's outputs, in order."""
-    return ["logits", "maps", *(["detail"] if bundle.detail_layer is not None else []), "embedding"]
+    detail = ["detail"] if bundle.detail_layer is not None else []
+    return ["logits", "maps", *detail, "embedding", *(["anomaly"] if bundle.anomaly_head else [])]
 
 
 def export_onnx(bundle: Bundle, out: Path) -> Path:
@@ -103,7 +106,12 @@ def write_sidecar(bundle: Bundle, model_file: Path, kind: str, quantization: str
         "opset": OPSET if kind == "onnx" else None,
         "quantization": quantization,
         "sha256": file_sha256(model_file),
-        "bundle": {"name": bundle.name, "version": bundle.version, "weights_sha256": bundle.sha256},
+        "bundle": {
+            "name": bundle.name,
+            "version": bundle.version,
+            "weights_sha256": bundle.sha256,
+            "anomaly_head_sha256": bundle.anomaly_head.get("sha256"),
+        },
         "input": {
             "name": INPUT,
             "shape": ["batch", 3, height, width],
@@ -137,6 +145,8 @@ def read_sidecar(model_file: Path, bundle: Bundle) -> dict:
     name = Path(model_file).name
     if meta.get("bundle", {}).get("weights_sha256") != bundle.sha256:
         raise BundleError(f"{name} was exported from other weights than '{bundle.name}' {bundle.version}")
+    if meta["bundle"].get("anomaly_head_sha256") != bundle.anomaly_head.get("sha256"):
+        raise BundleError(f"{name} was exported with another anomaly head than '{bundle.name}' {bundle.version}")
     if meta.get("sha256") != file_sha256(Path(model_file)):
         raise BundleError(f"{name} does not match the SHA-256 its description records (file changed?)")
     return meta

@@ -130,14 +130,24 @@ class ClassMapNet(nn.Module):
     :param pooling: how class maps are pooled into logits
     :param detail_layer: also return the output of this block of the feature stack
         (fine detail for :mod:`core.refine`), or None
+    :param anomaly_head: also return its anomaly map, from features of the same pass (:mod:`core.anomaly.head`)
     """
 
-    def __init__(self, model: nn.Module, arch: str, pooling: Pooling = Pooling(), detail_layer: int | None = None):
+    def __init__(
+        self,
+        model: nn.Module,
+        arch: str,
+        pooling: Pooling = Pooling(),
+        detail_layer: int | None = None,
+        anomaly_head: nn.Module | None = None,
+    ):
         super().__init__()
-        self.model = model  # the only registered child: state_dict() keys stay torchvision's
+        self.model = model  # the state_dict a bundle stores is this plain torchvision model's
         self._parts = split_model(model, arch)  # a tuple, so not registered a second time
         self.pooling = pooling
         self.detail_layer = detail_layer
+        self.anomaly_head = anomaly_head
+        self._captured_layers: tuple[int, ...] = tuple(getattr(anomaly_head, "layers", ()))
         if self._parts[1] is not None and pooling.kind != "avg":
             raise ValueError(f"{arch} has a non-linear head: only average pooling is supported")
 
@@ -149,20 +159,23 @@ class ClassMapNet(nn.Module):
     def forward_all(self, images: torch.Tensor) -> NetworkOutputs:
         """:returns: logits, class maps, the ``detail_layer`` output and the pooled embedding."""
         backbone, hidden, linear = self._parts
-        features, detail = images, None
+        features, detail, captured = images, None, []
         for index, block in enumerate(backbone):
             features = block(features)
             if index == self.detail_layer:
                 detail = features
+            if index in self._captured_layers:
+                captured.append(features)
         embedding = features.mean(dim=(2, 3))
+        anomaly = self.anomaly_head(captured) if self.anomaly_head is not None else None
         if hidden is None:
             maps = torch.einsum("nchw,kc->nkhw", features, linear.weight)
-            return NetworkOutputs(self.pooling(maps) + linear.bias, maps, detail, embedding)
+            return NetworkOutputs(self.pooling(maps) + linear.bias, maps, detail, embedding, anomaly)
         # A non-linear head: exact logits from pooled features; maps apply the head per position.
         logits = linear(hidden(embedding))
         per_position = hidden(features.permute(0, 2, 3, 1))
         maps = torch.einsum("nhwc,kc->nkhw", per_position, linear.weight)
-        return NetworkOutputs(logits, maps, detail, embedding)
+        return NetworkOutputs(logits, maps, detail, embedding, anomaly)
 
 
 class NetworkOutputs(NamedTuple):
@@ -172,4 +185,4 @@ class NetworkOutputs(NamedTuple):
     maps: torch.Tensor  # N x K x h x w class activation maps
     detail: torch.Tensor | None  # N x C' x H' x W' early features (fine detail), or None
     embedding: torch.Tensor  # N x C globally pooled last features (for the unknown-photo score)
-    anomaly: torch.Tensor | None = None  # N image anomaly scores (core.anomaly), or None
+    anomaly: torch.Tensor | None = None  # N x h' x w' distances to the nearest good patch (core.anomaly), or None

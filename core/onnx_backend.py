@@ -28,7 +28,8 @@ def onnx_cache_dir() -> Path:
 
 def cached_onnx(bundle: Bundle) -> Path:
     """:returns: the bundle's ONNX file, exported now unless a matching one is cached."""
-    path = onnx_cache_dir() / f"{bundle.name}-{bundle.sha256[:16]}.onnx"
+    head = bundle.anomaly_head.get("sha256", "")
+    path = onnx_cache_dir() / f"{bundle.name}-{bundle.sha256[:16]}{'-' + head[:8] if head else ''}.onnx"
     try:
         read_sidecar(path, bundle)
         return path
@@ -63,4 +64,6 @@ class OnnxNetwork:
         """:returns: the network's outputs for a normalised ``N x 3 x H x W`` batch."""
         arrays = self.session.run(None, {INPUT: batch.contiguous().numpy()})
         named = {name: torch.from_numpy(array) for name, array in zip(self.outputs, arrays)}
-        return NetworkOutputs(named["logits"], named["maps"], named.get("detail"), named["embedding"])
+        return NetworkOutputs(
+            named["logits"], named["maps"], named.get("detail"), named["embedding"], named.get("anomaly")
+        )

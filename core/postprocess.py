@@ -8,6 +8,7 @@ status. :mod:`core.interpret` then only words the result.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,7 @@ from core.decision import DecisionPolicy
 from core.network import NetworkOutputs
 from core.novelty import NoveltyDetector
 from core.refine import local_contrast, refined_heatmaps
+from core.unlisted import with_unlisted
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class Decision:
     ood_score: float | None
     normal: bool = False
     anomaly_score: float | None = None
+    unlisted_box: list[float] | None = None  # a possible defect not in the classes (core.unlisted)
 
 
 def postprocess(
@@ -65,11 +68,12 @@ def postprocess(
     labels = policy.decide_labels(probabilities)
     evidence = policy.strongest_defects(probabilities) if policy.normal_index is not None else labels
     shown = np.where(labels == policy.normal_index, evidence, labels)
-    heatmaps = evidence_maps(outputs, torch.from_numpy(shown), detail_window).numpy()
+    contrast = None if outputs.detail is None else local_contrast(outputs.detail, detail_window)
+    heatmaps = evidence_maps(outputs, torch.from_numpy(shown), contrast).numpy()
     map_peaks = outputs.maps.amax(dim=(2, 3)).numpy()
     ood_scores = novelty.scores(outputs.embedding) if novelty is not None else None
-    anomaly = None if outputs.anomaly is None else outputs.anomaly.numpy()
-    return [
+    anomaly = None if outputs.anomaly is None else outputs.anomaly.flatten(1).amax(dim=1).numpy()
+    decisions = [
         decide_photo(
             policy,
             int(labels[row]),
@@ -81,15 +85,42 @@ def postprocess(
         )
         for row in range(len(labels))
     ]
+    if outputs.anomaly is not None and anomaly is not None and math.isfinite(policy.unlisted_above):
+        add_unlisted(decisions, outputs.anomaly, anomaly, contrast, policy)
+    return decisions
 
 
-def evidence_maps(outputs: NetworkOutputs, classes: torch.Tensor, detail_window: int) -> torch.Tensor:
-    """:returns: ``N x H x W`` heatmaps of ``classes`` (one class per photo), refined with the
-    fine detail of the same pass when the network returns it (:mod:`core.refine`)."""
+def add_unlisted(
+    decisions: list[Decision],
+    maps: torch.Tensor,
+    scores: np.ndarray,
+    contrast: torch.Tensor | None,
+    policy: DecisionPolicy,
+) -> None:
+    """Let the anomaly head name possible defects not in the classes (:mod:`core.unlisted`), in place.
+
+    Only photos past the head's threshold (few) get their map refined: the rest costs nothing more.
+
+    :param maps: the head's raw ``N x h x w`` distance maps
+    :param scores: their maxima
+    :param contrast: the fine detail of the same pass (:func:`core.refine.local_contrast`), or None
+    """
+    flagged = [row for row in range(len(decisions)) if scores[row] > policy.unlisted_above]
+    if not flagged:
+        return
+    past = (maps[flagged] - policy.unlisted_above).clamp_min(0.0)  # the rest of the photo is normal
+    refined = (past if contrast is None else refined_heatmaps(past, contrast[flagged])).numpy()
+    for position, row in enumerate(flagged):
+        decisions[row] = with_unlisted(decisions[row], refined[position], float(scores[row]), policy)
+
+
+def evidence_maps(outputs: NetworkOutputs, classes: torch.Tensor, contrast: torch.Tensor | None) -> torch.Tensor:
+    """:returns: ``N x H x W`` heatmaps of ``classes`` (one class per photo), refined with the fine
+    detail of the same pass (``contrast``, :func:`core.refine.local_contrast`) when the network has it."""
     chosen = outputs.maps[torch.arange(len(outputs.maps)), classes]
-    if outputs.detail is None:
+    if contrast is None:
         return chosen
-    return refined_heatmaps(chosen, local_contrast(outputs.detail, detail_window))
+    return refined_heatmaps(chosen, contrast)
 
 
 def decide_photo(

@@ -25,6 +25,7 @@ JSON_FIELDS = (
     "also",
     "ood_score",
     "anomaly_score",
+    "unlisted_box",
 )
 
 
@@ -57,6 +58,7 @@ class Prediction:
     also: list[str] = field(default_factory=list)
     ood_score: float | None = None
     anomaly_score: float | None = None  # higher = more anomalous (models with an anomaly detector)
+    unlisted_box: list[float] | None = None  # a possible defect not in the model's classes (core.unlisted)
     heatmap: np.ndarray | None = field(default=None, repr=False, compare=False)
     thumbnail: np.ndarray | None = field(default=None, repr=False, compare=False)
     image_size: tuple[int, int] | None = None
@@ -81,6 +83,8 @@ class Prediction:
             return f"Not classified: {self.error}"
         if self.status == UNKNOWN:
             return f"Unlike the photos this model was trained on: its answer is only a guess. {self.description}"
+        if self.status == REVIEW and self.unlisted_box is not None:
+            return f"{self.description} Please review."
         if self.status == REVIEW:
             return f"{self.description} Low confidence: please review."
         return self.description

@@ -303,7 +303,7 @@ class MainWindow(QMainWindow):
         self.gallery.set_classes(bundle.classes)
         self.phones.set_model_order(bundle.classes, severity_order(bundle))
         self.detail.model_text = f"{bundle.name} {bundle.version}"
-        self.detail.anomaly_threshold = bundle.anomaly.get("threshold")
+        self.detail.anomaly_threshold = (bundle.anomaly or bundle.anomaly_head).get("threshold")
         self.model_label.setText(f"Model: {bundle.name} {bundle.version} · {BACKEND_NAMES[backend]}")
         self.menu_actions.set_classes(bundle.classes)
         self.menu_actions.check_model(bundle.name)

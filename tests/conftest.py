@@ -61,6 +61,7 @@ def strict_phone_bundle(tmp_path_factory):
     shutil.copytree(REPO / "weights" / "phone-defects", folder)
     meta = json.loads((folder / "model.json").read_text())
     meta["name"], meta["novelty"]["threshold"], meta["thresholds"]["review"] = "phone-strict", 0.27, 0.999
+    meta["anomaly_head"] = {}  # the golden results are the classifier's own (the head has tests of its own)
     (folder / "model.json").write_text(json.dumps(meta))
     return load_bundle(folder)
 

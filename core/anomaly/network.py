@@ -52,7 +52,7 @@ class AnomalyNet(nn.Module):
         return nearest_distances(flat, self.bank).reshape(count, height, width)
 
     def forward_all(self, images: torch.Tensor) -> NetworkOutputs:
-        """:returns: the outputs the engine expects, plus the raw image scores in ``anomaly``."""
+        """:returns: the outputs the engine expects, plus the raw distance maps in ``anomaly``."""
         distances = self.anomaly_maps(images)
         scores = distances.flatten(1).amax(dim=1)
         evidence = (distances - self.threshold) / self.scale
@@ -61,7 +61,7 @@ class AnomalyNet(nn.Module):
         # only patches past the threshold are evidence: the heatmap and boxes show where, not how normal the rest is
         maps = torch.stack([-evidence, evidence.clamp_min(0.0)], dim=1)
         embedding = torch.zeros(len(images), 1)
-        return NetworkOutputs(logits, maps, None, embedding, scores)
+        return NetworkOutputs(logits, maps, None, embedding, distances)
 
 
 def load_anomaly_network(model: nn.Module, arch: str, folder: Path, meta: dict) -> AnomalyNet:

@@ -24,6 +24,25 @@ PATCH_LAYERS = {
 }
 
 
+def combine_patches(collected: list[torch.Tensor], coarse: bool = False) -> torch.Tensor:
+    """Mid-level feature maps (finest first) -> patch embeddings on one grid.
+
+    :param collected: the stride-8 and stride-16 outputs
+    :param coarse: on the stride-16 grid (the stride-8 features averaged 2x2: four times fewer patches,
+        for a head that must stay cheap) instead of the stride-8 grid
+    :returns: ``N x D x h x w``, each position averaged over its 3x3 neighbourhood
+    """
+    if coarse:
+        collected = [F.avg_pool2d(collected[0], 2, ceil_mode=True), *collected[1:]]
+    smoothed = [F.avg_pool2d(f, 3, stride=1, padding=1) for f in collected]
+    size = smoothed[-1].shape[-2:] if coarse else smoothed[0].shape[-2:]
+    resized = [
+        f if f.shape[-2:] == size else F.interpolate(f, size=size, mode="bilinear", align_corners=False)
+        for f in smoothed
+    ]
+    return torch.cat(resized, dim=1)
+
+
 class PatchEmbedder(nn.Module):
     """``N x 3 x H x W`` images -> ``N x D x H/8 x W/8`` patch embeddings.
 
@@ -45,9 +64,7 @@ class PatchEmbedder(nn.Module):
         for index, block in enumerate(self._backbone):
             features = block(features)
             if index in self.layers:
-                collected.append(F.avg_pool2d(features, 3, stride=1, padding=1))
+                collected.append(features)
             if index == self.layers[-1]:
                 break
-        size = collected[0].shape[-2:]
-        upsampled = [F.interpolate(f, size=size, mode="bilinear", align_corners=False) for f in collected[1:]]
-        return torch.cat([collected[0], *upsampled], dim=1)
+        return combine_patches(collected)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.cli import bench, classify, evaluate, export_model, journal, models, retrain, serve, train
+from core.cli import anomaly_head, bench, classify, evaluate, export_model, journal, models, retrain, serve, train
 from core.selftest import run_selftest
 
 COMMANDS = {
@@ -18,6 +18,7 @@ COMMANDS = {
     "retrain": retrain,
     "serve": serve,
     "export-model": export_model,
+    "add-anomaly-head": anomaly_head,
 }
 EXIT_CANNOT_RUN = 2  # commands return 0 (all done), 1 (some inputs failed) or this
 

@@ -67,8 +67,9 @@ def evaluate_bundle(
     predictions = list(engine.classify(iter_items([s.path for s in samples]), progress=progress))
     metrics = _classification(bundle, predictions, true)
     metrics["review"] = review_summary(predictions, true_names)
-    if bundle.anomaly:
-        metrics["anomaly"] = anomaly_report(predictions, true_names, bundle.anomaly["threshold"])
+    detector, normal = bundle.anomaly or bundle.anomaly_head, normal_class_of(bundle)
+    if detector and normal is not None:
+        metrics["anomaly"] = anomaly_report(predictions, true_names, detector["threshold"], normal)
     if masks_dir:
         metrics["localisation"] = localisation_scores(samples, predictions, true_names)
     if foreign_dir:

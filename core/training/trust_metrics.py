@@ -21,17 +21,18 @@ def review_summary(predictions, true_labels: list[str]) -> dict:
     return {"review_share": round(share, 4), "accuracy_not_reviewed": None if accuracy is None else round(accuracy, 4)}
 
 
-def anomaly_report(predictions, true_labels: list[str], threshold: float) -> dict:
-    """How an anomaly model separates good photos from defective ones.
+def anomaly_report(predictions, true_labels: list[str], threshold: float, normal: str = "good") -> dict:
+    """How an anomaly model (or a classifier's anomaly head) separates good photos from defective ones.
 
-    :param true_labels: ``good`` or ``anomalous`` per photo (any defect folder counts as anomalous)
-    :param threshold: the bundle's score threshold
+    :param true_labels: each photo's true class (any but ``normal`` counts as defective)
+    :param threshold: the model's (or head's) score threshold
+    :param normal: the "no defect" class
     :returns: image AUROC of ``anomaly_score``, the false-alarm rate on good photos and the share of
         defective photos found, both at the threshold
     """
     scored = [(p.anomaly_score, t) for p, t in zip(predictions, true_labels) if p.ok and p.anomaly_score is not None]
-    good = np.array([s for s, t in scored if t == "good"])
-    defective = np.array([s for s, t in scored if t != "good"])
+    good = np.array([s for s, t in scored if t == normal])
+    defective = np.array([s for s, t in scored if t != normal])
     return {
         "auroc": round(auroc(good, defective), 4),
         "false_alarm_rate": round(float((good > threshold).mean()), 4) if len(good) else None,
@@ -58,12 +59,12 @@ def localisation_scores(samples, predictions, true_labels: list[str]) -> dict:
         mask = np.asarray(Image.open(sample.mask_path).convert("L")) > 0
         if not mask.any():
             continue
-        hits.setdefault(label, []).append(_inside(mask, prediction.peak))
+        hits.setdefault(label, []).append(peak_inside(mask, prediction.peak))
         overlaps.setdefault(label, []).append(_best_iou(mask, prediction.boxes or [prediction.box]))
     return {"pointing": _summarise(hits), "box_iou": _summarise(overlaps), "count": sum(len(v) for v in hits.values())}
 
 
-def _inside(mask: np.ndarray, peak) -> bool:
+def peak_inside(mask: np.ndarray, peak) -> bool:
     row = min(int(peak[1] * mask.shape[0]), mask.shape[0] - 1)
     column = min(int(peak[0] * mask.shape[1]), mask.shape[1] - 1)
     return bool(mask[row, column])

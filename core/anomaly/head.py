@@ -1,0 +1,54 @@
+"""The anomaly head of a classifier: "possible defect not in the model's classes", from the same forward pass.
+
+The classifier's own mid-level features (stride 8 and 16, captured while its forward pass runs)
+become patch embeddings on the stride-16 grid; each patch's distance to the nearest patch of the
+good training photos (a coreset of at most a few thousand) is the anomaly map. It costs one
+matrix product per photo: a few milliseconds for the phone model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+from core.anomaly.memory import nearest_distances
+from core.anomaly.patches import combine_patches
+from core.files import file_sha256
+
+
+class AnomalyHead(nn.Module):
+    """Captured feature maps -> ``N x h x w`` distances to the nearest good patch.
+
+    :param layers: the feature blocks whose outputs it reads (stride 8, stride 16)
+    :param bank: ``B x D`` good patch embeddings
+    """
+
+    def __init__(self, layers: tuple[int, int], bank: torch.Tensor):
+        super().__init__()
+        self.layers = tuple(layers)
+        self.bank: torch.Tensor
+        self.register_buffer("bank", bank, persistent=False)
+
+    def forward(self, captured: list[torch.Tensor]) -> torch.Tensor:
+        return head_distances(combine_patches(captured, coarse=True), self.bank)
+
+
+def head_distances(embeddings: torch.Tensor, bank: torch.Tensor) -> torch.Tensor:
+    """:returns: ``N x h x w`` distances of ``N x D x h x w`` patch embeddings to their nearest bank row."""
+    count, depth, height, width = embeddings.shape
+    flat = embeddings.float().permute(0, 2, 3, 1).reshape(-1, depth)
+    return nearest_distances(flat, bank).reshape(count, height, width)
+
+
+def load_anomaly_head(folder: Path, meta: dict) -> AnomalyHead:
+    """:returns: the head model.json's ``anomaly_head`` describes (``file``, ``sha256``, ``layers``).
+
+    :raises ValueError: a bank file that changed since it was written
+    """
+    path = Path(folder) / meta["file"]
+    if meta.get("sha256") and file_sha256(path) != meta["sha256"]:
+        raise ValueError(f"{path.name} does not match the SHA-256 in model.json (file changed?)")
+    return AnomalyHead(tuple(meta["layers"]), load_file(str(path))["bank"])

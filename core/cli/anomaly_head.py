@@ -1,0 +1,41 @@
+"""``defectsort add-anomaly-head``: teach a classifier to flag defects not in its classes (from its good photos)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from core.anomaly.head_fit import fit_anomaly_head
+from core.bundle import BundleError
+from core.registry import resolve_bundle
+
+
+def add_parser(subparsers, name: str) -> None:
+    """Register the sub-command and its options."""
+    parser = subparsers.add_parser(
+        name, help="add an anomaly head to a classifier (possible defects not in its classes)", description=__doc__
+    )
+    parser.add_argument("bundle", metavar="BUNDLE", help="bundle folder or name")
+    parser.add_argument("data_dir", type=Path, metavar="DATA_DIR", help="the class folders the bundle was trained on")
+    parser.add_argument("--masks", type=Path, metavar="DIR", help="defect masks: adds the pointing score")
+    parser.add_argument(
+        "--bank-size", type=int, default=500, metavar="N", help="good patches kept (cost grows with it)"
+    )
+    parser.add_argument("--false-alarm-rate", type=float, default=0.01, metavar="F")
+
+
+def run(args) -> int:
+    """Fit, store and report. :returns: the exit code."""
+    try:
+        bundle = resolve_bundle(args.bundle)
+        metrics = fit_anomaly_head(bundle, args.data_dir, args.masks, args.bank_size, args.false_alarm_rate)
+    except (BundleError, ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"Anomaly head written to {bundle.folder}: on the validation split, image AUROC {metrics['auroc']} "
+        f"({metrics['defect_photos']} defective vs {metrics['good_photos']} good photos); at the threshold, false "
+        f"alarms {metrics['false_alarms']}, defects above it {metrics['defects_above_threshold']}; map peak "
+        f"inside the defect {metrics['pointing']} ({metrics['masks']} masks)."
+    )
+    return 0

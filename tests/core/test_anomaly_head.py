@@ -1,0 +1,109 @@
+"""The phone model's anomaly head: possible defects not in the classes, from the same forward pass."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from core.cli import main
+from core.decision import DecisionPolicy
+from core.engine import Engine
+from core.postprocess import Decision
+from core.prediction import Prediction
+from core.registry import resolve_bundle
+from core.sources import collect_items
+from core.unlisted import with_unlisted
+from tests.conftest import REPO
+from tests.images import screen_photo
+
+POLICY = DecisionPolicy(classes=("good", "scratch"), normal_class="good", review_below=0.9, unlisted_above=10.0)
+PHONE_DATA = REPO / ".." / "shared" / "data" / "phone-msd"
+
+
+def decision(label: str, boxes=()) -> Decision:
+    index = POLICY.classes.index(label)
+    return Decision(
+        index=index,
+        label=label,
+        confidence=0.99,
+        probabilities=np.array([0.99, 0.01][:: 1 if index == 0 else -1]),
+        status="ok",
+        heatmap=np.zeros((12, 20), np.float32),
+        strength=0.01,
+        peak=(0.5, 0.5),
+        boxes=list(boxes),
+        also=[],
+        ood_score=None,
+        normal=label == "good",
+        anomaly_score=12.0,
+    )
+
+
+def hotspot(row: int, column: int) -> np.ndarray:
+    anomaly = np.zeros((12, 20), np.float32)
+    anomaly[row - 1 : row + 1, column - 1 : column + 1] = 1.0
+    return anomaly
+
+
+def test_a_good_photo_with_an_unusual_region_goes_to_review_with_that_region():
+    decided = with_unlisted(decision("good"), hotspot(3, 4), score=12.0, policy=POLICY)
+    assert decided.status == "review" and decided.unlisted_box == decided.boxes[0]
+    x0, y0, x1, y1 = decided.unlisted_box
+    assert x0 < 4 / 20 < x1 and y0 < 3 / 12 < y1 and decided.heatmap.max() == 1.0
+    below = with_unlisted(decision("good"), hotspot(3, 4), score=9.0, policy=POLICY)  # under the threshold
+    assert below.status == "ok" and below.unlisted_box is None and below.boxes == []
+
+
+def test_a_defect_photo_names_an_unusual_region_elsewhere_but_keeps_its_label():
+    scratch_box = [0.1, 0.1, 0.3, 0.3]
+    elsewhere = with_unlisted(decision("scratch", [scratch_box]), hotspot(9, 16), score=12.0, policy=POLICY)
+    assert elsewhere.label == "scratch" and elsewhere.status == "ok" and elsewhere.unlisted_box[0] > 0.6
+    same_place = with_unlisted(decision("scratch", [scratch_box]), hotspot(3, 4), score=12.0, policy=POLICY)
+    assert same_place.unlisted_box is None  # the anomaly is the scratch itself
+
+
+def test_the_policy_keeps_such_photos_in_review_and_says_why():
+    photo = Prediction(
+        source="a.jpg",
+        name="a.jpg",
+        label="good",
+        confidence=0.999,
+        status="ok",
+        unlisted_box=[0.1, 0.1, 0.2, 0.2],
+        description="No defect the model knows (closest: good), but the screen looks unusual at the upper left: "
+        "possibly a defect not in the model's classes.",
+    )
+    applied = POLICY.with_review_threshold(0.5).apply(photo)
+    assert applied.status == "review" and applied.explanation.endswith("not in the model's classes. Please review.")
+    assert POLICY.apply(Prediction(source="b.jpg", name="b.jpg", label="scratch", confidence=0.99)).status == "ok"
+
+
+def test_the_bundled_head_gives_the_same_scores_on_both_backends(tmp_path):
+    bundle = resolve_bundle(None)
+    assert bundle.anomaly_head["bank_size"] > 0 and (bundle.folder / bundle.anomaly_head["file"]).is_file()
+    for seed in range(2):
+        screen_photo(seed, size=(960, 540), mark="scratch" if seed else None).save(tmp_path / f"{seed}.jpg")
+    items = collect_items([tmp_path])
+    torch_results = list(Engine(bundle, backend="torch").classify(items))
+    onnx_results = list(Engine(bundle, backend="onnxruntime").classify(items))
+    for reference, exported in zip(torch_results, onnx_results):
+        assert reference.anomaly_score == pytest.approx(exported.anomaly_score, rel=1e-3)
+
+
+def test_a_head_needs_a_no_defect_class_and_a_split(random_bundle, tmp_path, capsys):
+    data = tmp_path / "data" / "good"
+    data.mkdir(parents=True)
+    assert main(["add-anomaly-head", str(random_bundle.folder), str(data.parent)]) == 2
+    assert "needs a 'no defect' class and a recorded training split" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not PHONE_DATA.is_dir(), reason="needs ../shared/data/phone-msd")
+def test_the_head_separates_defects_from_their_inpainted_counterparts(tmp_path, capsys):
+    folder = tmp_path / "phone-defects"
+    shutil.copytree(resolve_bundle(None).folder, folder)
+    command = ["add-anomaly-head", str(folder), str(PHONE_DATA / "photos"), "--masks", str(PHONE_DATA / "masks")]
+    assert main(command) == 0
+    measured = json.loads((folder / "model.json").read_text())["anomaly_head"]["validation"]
+    assert measured["auroc"] >= 0.95 and measured["pointing"] >= 0.8 and measured["defect_photos"] == 17
