@@ -25,6 +25,8 @@ def verdict_text(entry: Entry, policy: DecisionPolicy | None) -> str:
         return f"{label}, confirmed by the inspector (the model was {sure} sure)"
     if prediction.status == UNKNOWN:
         return f"Unknown: the model's guess would be {label} ({sure}), not to be trusted"
+    if prediction.status == REVIEW and prediction.unlisted_box is not None:
+        return f"{label}?  {sure} sure, but part of the photo is unusual: possibly a defect not in the model's classes"
     if prediction.status == REVIEW and threshold is not None:
         return f"{label}?  {sure} sure: below the review threshold of {threshold_text(threshold)}"
     if threshold:
@@ -48,8 +50,8 @@ def unusualness_text(score: float, unknown_above: float) -> str:
 
 
 def anomaly_text(score: float, threshold: float | None) -> str:
-    """:returns: the anomaly score in words, e.g. ``"Anomaly score 21.4: anomalous (above 17.8)"``."""
+    """:returns: the anomaly score in words, e.g. ``"Anomaly score 21.4: unlike the good photos (limit 17.8)"``."""
     if threshold is None:
         return f"Anomaly score {score:.3g}"
-    meaning = "anomalous" if score > threshold else "like the good photos"
-    return f"Anomaly score {score:.3g}: {meaning} (anomalous above {threshold:.3g})"
+    meaning = "unlike the good photos" if score > threshold else "like the good photos"
+    return f"Anomaly score {score:.3g}: {meaning} (limit {threshold:.3g})"
