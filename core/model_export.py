@@ -145,7 +145,8 @@ def read_sidecar(model_file: Path, bundle: Bundle) -> dict:
     name = Path(model_file).name
     if meta.get("bundle", {}).get("weights_sha256") != bundle.sha256:
         raise BundleError(f"{name} was exported from other weights than '{bundle.name}' {bundle.version}")
-    if meta["bundle"].get("anomaly_head_sha256") != bundle.anomaly_head.get("sha256"):
+    head = meta["bundle"].get("anomaly_head_sha256")  # an int8 file has none: it classifies without the head
+    if head is not None and head != bundle.anomaly_head.get("sha256"):
         raise BundleError(f"{name} was exported with another anomaly head than '{bundle.name}' {bundle.version}")
     if meta.get("sha256") != file_sha256(Path(model_file)):
         raise BundleError(f"{name} does not match the SHA-256 its description records (file changed?)")
