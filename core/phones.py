@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from core.bundle import Bundle
 from core.decision import normal_class_of
-from core.prediction import ERROR, OK, REVIEW, UNKNOWN
+from core.prediction import ERROR, OK, REVIEW, UNKNOWN, Prediction
 
 FOLDER = "folder"
 REVIEW_VERDICT = "review"
@@ -152,6 +152,13 @@ def group_photos(photos: list[PhotoOfPhone], grouping: PhoneGrouping) -> dict[st
 def phone_verdicts(photos: list[PhotoOfPhone], grouping: PhoneGrouping, order: list[str]) -> list[PhoneVerdict]:
     """:returns: one verdict per phone, in the order the phones were first seen."""
     return [phone_verdict(phone, group, order) for phone, group in group_photos(photos, grouping).items()]
+
+
+def photo_of_prediction(prediction: Prediction, label: str | None, decided: bool) -> PhotoOfPhone:
+    """:returns: a photo of an inspected session as a verdict sees it: ``label`` is the one in force, and a
+    photo the inspector put in a class (``decided``) is settled, whatever doubt the model had."""
+    status = OK if prediction.ok and decided else prediction.status
+    return PhotoOfPhone(prediction.source, prediction.name, label, prediction.confidence, status)
 
 
 def photo_of_item(item: dict) -> PhotoOfPhone:

@@ -49,14 +49,22 @@ class PhotoView(QWidget):
             painter.setOpacity(1.0)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(QPen(QColor("white"), 2))
-        for x0, y0, x1, y1 in prediction.boxes:
-            painter.drawRect(
-                QRectF(target.x() + x0 * width, target.y() + y0 * height, (x1 - x0) * width, (y1 - y0) * height)
-            )
+        for box in prediction.boxes:
+            painter.drawRect(_box_rect(target, box))
+        if prediction.unlisted_box is not None and prediction.unlisted_box not in prediction.boxes:
+            painter.setPen(QPen(QColor("white"), 2, Qt.PenStyle.DashLine))  # a possible defect of no class
+            painter.drawRect(_box_rect(target, prediction.unlisted_box))
         if prediction.peak and prediction.boxes:  # a "no defect" photo has a faint hint, not a finding
             centre = QPointF(target.x() + prediction.peak[0] * width, target.y() + prediction.peak[1] * height)
             painter.setPen(QPen(QColor("#ffeb3b"), 2))
             painter.drawEllipse(centre, 7, 7)
+
+
+def _box_rect(target: QRectF, box: list[float]) -> QRectF:
+    """:returns: a normalised ``[x0, y0, x1, y1]`` box on the photo drawn in ``target``."""
+    x0, y0, x1, y1 = box
+    width, height = target.width(), target.height()
+    return QRectF(target.x() + x0 * width, target.y() + y0 * height, (x1 - x0) * width, (y1 - y0) * height)
 
 
 class ProbabilityBars(QWidget):

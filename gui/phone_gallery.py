@@ -14,8 +14,7 @@ from PySide6.QtWidgets import QAbstractItemView, QLabel, QScrollArea, QVBoxLayou
 
 from core.colours import label_colour_hex
 from core.percent import percent_text
-from core.phones import REVIEW_VERDICT, PhoneGrouping, PhoneVerdict, PhotoOfPhone, phone_verdicts
-from core.prediction import OK
+from core.phones import REVIEW_VERDICT, PhoneGrouping, PhoneVerdict, phone_verdicts, photo_of_prediction
 from gui.gallery_model import ENTRY_ROLE, Entry, GalleryModel
 from gui.move_menu import show_move_menu
 from gui.section import SectionView
@@ -129,7 +128,8 @@ class PhoneGallery(QScrollArea):
         """Recompute every phone's verdict and rebuild the cards, keeping the selected photo selected."""
         selected = self.current_entry()
         entries = {entry.prediction.source: entry for entry in self.model.entries()}
-        self.verdicts = phone_verdicts([_photo(e) for e in entries.values()], self.grouping, self.order)
+        photos = [photo_of_prediction(e.prediction, e.label, e.decided) for e in entries.values()]
+        self.verdicts = phone_verdicts(photos, self.grouping, self.order)
         for card in self.cards:
             self._layout.removeWidget(card)
             card.deleteLater()
@@ -187,10 +187,3 @@ class PhoneGallery(QScrollArea):
         if keys:
             at = view.viewport().mapToGlobal(point)
             show_move_menu(self, self.classes, keys, self.relabel_requested.emit, self.remove_requested.emit, at)
-
-
-def _photo(entry: Entry) -> PhotoOfPhone:
-    """:returns: the photo as a phone verdict sees it: the inspector's label, settled once decided."""
-    prediction = entry.prediction
-    status = OK if prediction.ok and entry.decided else prediction.status
-    return PhotoOfPhone(prediction.source, prediction.name, entry.label, prediction.confidence, status)

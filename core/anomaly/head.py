@@ -11,12 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 from torch import nn
 
-from core.anomaly.memory import nearest_distances
+from core.anomaly.memory import load_bank, patch_distances
 from core.anomaly.patches import combine_patches
-from core.files import file_sha256
 
 
 class AnomalyHead(nn.Module):
@@ -33,14 +31,7 @@ class AnomalyHead(nn.Module):
         self.register_buffer("bank", bank, persistent=False)
 
     def forward(self, captured: list[torch.Tensor]) -> torch.Tensor:
-        return head_distances(combine_patches(captured, coarse=True), self.bank)
-
-
-def head_distances(embeddings: torch.Tensor, bank: torch.Tensor) -> torch.Tensor:
-    """:returns: ``N x h x w`` distances of ``N x D x h x w`` patch embeddings to their nearest bank row."""
-    count, depth, height, width = embeddings.shape
-    flat = embeddings.float().permute(0, 2, 3, 1).reshape(-1, depth)
-    return nearest_distances(flat, bank).reshape(count, height, width)
+        return patch_distances(combine_patches(captured, coarse=True), self.bank)
 
 
 def load_anomaly_head(folder: Path, meta: dict) -> AnomalyHead:
@@ -48,7 +39,4 @@ def load_anomaly_head(folder: Path, meta: dict) -> AnomalyHead:
 
     :raises ValueError: a bank file that changed since it was written
     """
-    path = Path(folder) / meta["file"]
-    if meta.get("sha256") and file_sha256(path) != meta["sha256"]:
-        raise ValueError(f"{path.name} does not match the SHA-256 in model.json (file changed?)")
-    return AnomalyHead(tuple(meta["layers"]), load_file(str(path))["bank"])
+    return AnomalyHead(tuple(meta["layers"]), load_bank(folder, meta))

@@ -17,9 +17,9 @@ from PIL import Image
 from safetensors.torch import save
 from torch import nn
 
-from core.anomaly.head import head_distances
+from core.anomaly.memory import coreset_bank, flat_patches, patch_distances
 from core.anomaly.patches import PATCH_LAYERS, combine_patches
-from core.anomaly.training import MAX_CANDIDATES, choose_threshold
+from core.anomaly.training import choose_threshold
 from core.bundle import Bundle, build_network, write_metadata
 from core.decision import normal_class_of
 from core.decode import decode
@@ -88,8 +88,6 @@ def fit_anomaly_head(
     :returns: the validation metrics
     :raises ValueError: no "no defect" class, no recorded split, too few good photos
     """
-    from core.anomaly.memory import greedy_coreset
-
     normal = normal_class_of(bundle)
     split = bundle.training.get("split", {})
     if normal is None or not split:
@@ -106,11 +104,8 @@ def fit_anomaly_head(
     )
     photos = _Photos(bundle)
     by_path = {s.path: s for s in samples}
-    patches = torch.cat([_flat(photos(by_path[p])[0]) for p in bank_paths])
-    if len(patches) > MAX_CANDIDATES:
-        patches = patches[torch.randperm(len(patches), generator=torch.Generator().manual_seed(seed))[:MAX_CANDIDATES]]
-    bank = patches[greedy_coreset(patches, min(bank_size, len(patches)), seed=seed)].contiguous()
-    held = np.array([head_distances(photos(by_path[p])[0], bank).max().item() for p in held_paths])
+    bank = coreset_bank(torch.cat([flat_patches(photos(by_path[p])[0]) for p in bank_paths]), bank_size, seed)
+    held = np.array([patch_distances(photos(by_path[p])[0], bank).max().item() for p in held_paths])
     threshold, _ = choose_threshold(held, false_alarm_rate)
     metrics = _measure(photos, bank, validation, [classes[s.label] == normal for s in validation], threshold)
     folder = bundle.weights_path.parent
@@ -130,16 +125,12 @@ def fit_anomaly_head(
     return metrics
 
 
-def _flat(embeddings: torch.Tensor) -> torch.Tensor:
-    return embeddings.permute(0, 2, 3, 1).reshape(-1, embeddings.shape[1])
-
-
 def _measure(photos: _Photos, bank: torch.Tensor, samples: list[Sample], is_good: list[bool], threshold: float) -> dict:
     """:returns: AUROC, false alarms, defects above the threshold and pointing on ``samples``."""
     scores, hits = [], []
     for sample, good in zip(samples, is_good):
         embeddings, contrast = photos(sample)
-        distances = head_distances(embeddings, bank)
+        distances = patch_distances(embeddings, bank)
         scores.append(distances.max().item())
         if not good and sample.mask_path is not None:
             refined = distances if contrast is None else refined_heatmaps(distances, contrast)

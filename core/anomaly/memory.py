@@ -6,9 +6,47 @@ photos give hundreds of thousands). Pure torch.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
+from safetensors.torch import load_file
+
+from core.files import file_sha256
 
 CHUNK = 4096  # query rows per distance block
+MAX_CANDIDATES = 120_000  # patches a coreset is chosen from (a random sample beyond that)
+
+
+def flat_patches(embeddings: torch.Tensor) -> torch.Tensor:
+    """:returns: ``N x D x h x w`` patch embeddings as ``(N*h*w) x D`` rows."""
+    return embeddings.float().permute(0, 2, 3, 1).reshape(-1, embeddings.shape[1])
+
+
+def patch_distances(embeddings: torch.Tensor, bank: torch.Tensor) -> torch.Tensor:
+    """:returns: ``N x h x w`` distances of ``N x D x h x w`` patch embeddings to their nearest bank row."""
+    count, _, height, width = embeddings.shape
+    return nearest_distances(flat_patches(embeddings), bank).reshape(count, height, width)
+
+
+def coreset_bank(patches: torch.Tensor, size: int, seed: int = 0) -> torch.Tensor:
+    """:returns: ``size`` rows of the ``P x D`` good ``patches`` that cover them (:func:`greedy_coreset`),
+    chosen among at most :data:`MAX_CANDIDATES` of them"""
+    if len(patches) > MAX_CANDIDATES:
+        sample = torch.randperm(len(patches), generator=torch.Generator().manual_seed(seed))[:MAX_CANDIDATES]
+        patches = patches[sample]
+    return patches[greedy_coreset(patches, min(size, len(patches)), seed=seed)].contiguous()
+
+
+def load_bank(folder: Path, meta: dict) -> torch.Tensor:
+    """:returns: the bank in ``folder / meta["file"]`` (safetensors, key ``bank``).
+
+    :raises ValueError: a file that changed since model.json recorded its SHA-256
+    """
+    path = Path(folder) / meta["file"]
+    if meta.get("sha256") and file_sha256(path) != meta["sha256"]:
+        raise ValueError(f"{path.name} does not match the SHA-256 in model.json (file changed?)")
+    bank: torch.Tensor = load_file(str(path))["bank"]
+    return bank
 
 
 def nearest_distances(queries: torch.Tensor, bank: torch.Tensor) -> torch.Tensor:

@@ -13,12 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 from torch import nn
 
-from core.anomaly.memory import nearest_distances
+from core.anomaly.memory import load_bank, patch_distances
 from core.anomaly.patches import PatchEmbedder
-from core.files import file_sha256
 from core.network import NetworkOutputs
 
 
@@ -46,10 +44,7 @@ class AnomalyNet(nn.Module):
 
     def anomaly_maps(self, images: torch.Tensor) -> torch.Tensor:
         """:returns: ``N x h x w`` distances of each patch to its nearest good patch."""
-        embeddings = self.embedder(images).float()
-        count, depth, height, width = embeddings.shape
-        flat = embeddings.permute(0, 2, 3, 1).reshape(-1, depth)
-        return nearest_distances(flat, self.bank).reshape(count, height, width)
+        return patch_distances(self.embedder(images), self.bank)
 
     def forward_all(self, images: torch.Tensor) -> NetworkOutputs:
         """:returns: the outputs the engine expects, plus the raw distance maps in ``anomaly``."""
@@ -71,8 +66,4 @@ def load_anomaly_network(model: nn.Module, arch: str, folder: Path, meta: dict) 
     :param meta: model.json's ``anomaly``: ``file``, ``sha256``, ``threshold``, ``scale``
     :raises ValueError: a bank file that changed since the bundle was written
     """
-    path = folder / meta["file"]
-    if meta.get("sha256") and file_sha256(path) != meta["sha256"]:
-        raise ValueError(f"{path.name} does not match the SHA-256 in model.json (file changed?)")
-    bank = load_file(str(path))["bank"]
-    return AnomalyNet(model, arch, bank, meta["threshold"], meta["scale"])
+    return AnomalyNet(model, arch, load_bank(folder, meta), meta["threshold"], meta["scale"])

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from safetensors.torch import save
 
+from core.anomaly.memory import MAX_CANDIDATES, coreset_bank, flat_patches, patch_distances
 from core.anomaly.patches import PatchEmbedder
 from core.bundle import Bundle, save_bundle, write_metadata
 from core.decode import DecodeError, decode
@@ -30,7 +31,6 @@ from core.training.model_setup import pretrained_model
 MIN_GOOD = 20  # fewer good photos cannot say what "normal" looks like, nor hold some back
 DEFECT_FOLDER = "defect"
 BANK_FILE = "anomaly.safetensors"
-MAX_CANDIDATES = 120_000  # patches the coreset is chosen from (a random sample beyond that)
 MAX_BANK = 10_000  # patches kept: each photo is compared with every one of them
 MISLABEL_NEIGHBOURS = 5  # distance to the 5th nearest good photo
 # A good photo this far out is named. Measured on castings: their own outliers (off-centre parts) reach 2x the
@@ -97,11 +97,7 @@ class PhotoEmbedder:
 
 def image_scores(embeddings: torch.Tensor, bank: torch.Tensor) -> np.ndarray:
     """:returns: each photo's score: the largest distance of its patches to the bank."""
-    from core.anomaly.memory import nearest_distances
-
-    count, depth = embeddings.shape[:2]
-    flat = embeddings.permute(0, 2, 3, 1).reshape(-1, depth)
-    return nearest_distances(flat, bank).reshape(count, -1).amax(dim=1).numpy()
+    return patch_distances(embeddings, bank).flatten(1).amax(dim=1).numpy()
 
 
 def choose_threshold(good_scores: np.ndarray, false_alarm_rate: float) -> tuple[float, float]:
@@ -143,16 +139,10 @@ def split_good(photos: list[Path], share: float, seed: int) -> tuple[list[Path],
 
 def build_bank(embeddings: torch.Tensor, fraction: float, seed: int, say) -> torch.Tensor:
     """:returns: the coreset of the good photos' patches (``B x D``)."""
-    from core.anomaly.memory import greedy_coreset
-
-    depth = embeddings.shape[1]
-    patches = embeddings.permute(0, 2, 3, 1).reshape(-1, depth)
-    generator = torch.Generator().manual_seed(seed)
-    if len(patches) > MAX_CANDIDATES:
-        patches = patches[torch.randperm(len(patches), generator=generator)[:MAX_CANDIDATES]]
-    size = max(1, min(MAX_BANK, round(fraction * len(patches))))
-    say(f"Choosing {size} of {len(patches)} good patches (greedy coreset)…")
-    return patches[greedy_coreset(patches, size, seed=seed)].contiguous()
+    patches = flat_patches(embeddings)
+    size = max(1, min(MAX_BANK, round(fraction * min(len(patches), MAX_CANDIDATES))))
+    say(f"Choosing {size} of {min(len(patches), MAX_CANDIDATES)} good patches (greedy coreset)…")
+    return coreset_bank(patches, size, seed)
 
 
 def save_anomaly_bundle(bundle: Bundle, model: torch.nn.Module, bank: torch.Tensor, folder: Path) -> Bundle:
@@ -174,14 +164,6 @@ def defect_metrics(good_scores: np.ndarray, defect_scores: np.ndarray, threshold
 
 
 def new_anomaly_model(config: AnomalyConfig, pretrained, say) -> torch.nn.Module:
-    """:returns: the frozen ImageNet backbone (an anomaly model needs pretrained features)."""
-    state_said: list[str] = []
-    model = pretrained_model(config.arch, 2, pretrained, state_said.append)
-    if any(line.startswith("WARNING: no pretrained weights") for line in state_said):
-        raise ValueError(
-            "anomaly detection needs ImageNet features: give --pretrained PATH (e.g. "
-            "../shared/pretrained/mobilenet_v2_imagenet.pth) or allow torchvision's download"
-        )
-    for line in state_said:
-        say(line)
-    return model.eval()  # its classifier head is never run: kept only so the weights stay torchvision's
+    """:returns: the frozen ImageNet backbone; its classifier head is never run (kept so the weights stay
+    torchvision's). :raises ValueError: without pretrained features (anomaly detection needs them)"""
+    return pretrained_model(config.arch, 2, pretrained, say, "anomaly detection needs ImageNet features").eval()

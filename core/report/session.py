@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.bundle import Bundle
-from core.phones import PhoneGrouping, PhoneVerdict, PhotoOfPhone, phone_verdicts, severity_order
-from core.prediction import OK, Prediction
+from core.phones import PhoneGrouping, PhoneVerdict, phone_verdicts, photo_of_prediction, severity_order
+from core.prediction import Prediction
 from core.report.overlays import overlay_uris
 from core.report.page import ReportContent
 from core.report.run_stats import RunStats
@@ -34,16 +34,7 @@ def session_phones(
     :param bundle: the model (its severity order)
     :returns: the verdicts, phones in first-seen order
     """
-    photos = [
-        PhotoOfPhone(
-            p.source,
-            p.name,
-            final_labels.get(p.source, p.label),
-            p.confidence,
-            OK if p.ok and p.source in decided else p.status,
-        )
-        for p in predictions
-    ]
+    photos = [photo_of_prediction(p, final_labels.get(p.source, p.label), p.source in decided) for p in predictions]
     return phone_verdicts(photos, grouping, severity_order(bundle))
 
 

@@ -13,7 +13,9 @@ from core.torchvision_compat import torchvision
 log = logging.getLogger(__name__)
 
 
-def pretrained_model(arch: str, num_classes: int, pretrained_path=None, say=print) -> torch.nn.Module:
+def pretrained_model(
+    arch: str, num_classes: int, pretrained_path=None, say=print, required_by: str | None = None
+) -> torch.nn.Module:
     """Create ``arch`` with ``num_classes`` outputs and ImageNet backbone weights.
 
     The backbone comes from ``pretrained_path`` (a torchvision state_dict) when given,
@@ -24,10 +26,18 @@ def pretrained_model(arch: str, num_classes: int, pretrained_path=None, say=prin
     :param num_classes: outputs of the new head
     :param pretrained_path: path of a state_dict for ``arch``, or None
     :param say: where to report what was loaded
+    :param required_by: refuse to start from scratch, saying this (e.g. "anomaly detection needs ImageNet
+        features"): for uses where features that were never trained are useless
     :returns: the model
+    :raises ValueError: ``required_by`` and no pretrained weights
     """
     model = build_torchvision_model(arch, num_classes)
     state = _load_backbone_state(arch, pretrained_path, say)
+    if state is None and required_by:
+        raise ValueError(
+            f"{required_by}: give --pretrained PATH (e.g. ../shared/pretrained/{arch}_imagenet.pth) "
+            "or allow torchvision's download"
+        )
     if state is None:
         say(f"WARNING: no pretrained weights for {arch}: training from scratch (expect lower accuracy).")
         return model
