@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save
 from core.anomaly.head import load_anomaly_head
 from core.anomaly.network import AnomalyNet, load_anomaly_network
 from core.decision import DEFAULT_HEATMAP_CELLS
+from core.decode import DecodedImage, decode
 from core.files import file_sha256, write_bytes_atomic, write_text_atomic
 from core.network import (
     ClassMapNet,
@@ -58,6 +59,8 @@ class Bundle:
     thresholds: dict = field(default_factory=dict)  # the decision numbers, see core.decision.DecisionPolicy
     heatmap_cells: int = DEFAULT_HEATMAP_CELLS  # largest heatmap kept per photo
     resize: str = "bilinear"  # how photos are resized to the input (a Pillow filter name)
+    fit: str = "stretch"  # "stretch" to the input's shape, or "pad" keeping the aspect ratio (core.decode)
+    tta: list[str] = field(default_factory=list)  # ["hflip"]: logits averaged with the mirrored photo's
     novelty: dict = field(default_factory=dict)  # unknown-photo detector, see core.novelty
     anomaly: dict = field(default_factory=dict)  # a good-only anomaly model's bank and threshold, see core.anomaly
     anomaly_head: dict = field(default_factory=dict)  # a classifier's "not in the classes" detector, core.anomaly.head
@@ -114,6 +117,14 @@ def load_bundle(folder: str | Path) -> Bundle:
     if not bundle.weights_path.is_file():
         raise BundleError(f"weights file '{bundle.weights}' missing from {folder}")
     return bundle
+
+
+def decode_for(bundle: Bundle, data: bytes) -> DecodedImage:
+    """:returns: ``data`` decoded and fitted to the bundle's input, as the engine does (no thumbnail).
+
+    :raises DecodeError: when the bytes are not a usable image
+    """
+    return decode(data, bundle.input_hw, None, bundle.resize, bundle.fit)
 
 
 def build_network(bundle: Bundle, verify: bool = True) -> ClassMapNet | AnomalyNet:

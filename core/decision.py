@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from core.decode import FITS
 from core.prediction import ERROR, OK, REVIEW, UNKNOWN, Prediction
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ class DecisionPolicy:
     :param region_min_peak: ...and a box's own peak reaches this fraction
     :param heatmap_cells: largest number of cells kept of a heatmap
     :param resize: how photos are resized to the model input (Pillow filter name)
+    :param fit: ``stretch`` or ``pad`` (keep the aspect ratio): see :mod:`core.decode`
     """
 
     classes: tuple[str, ...]
@@ -72,12 +74,15 @@ class DecisionPolicy:
     region_min_peak: float = DEFAULTS["region_min_peak"]
     heatmap_cells: int = DEFAULT_HEATMAP_CELLS
     resize: str = "bilinear"
+    fit: str = "stretch"
 
     def __post_init__(self) -> None:
         if self.normal_class is not None and self.normal_class not in self.classes:
             raise ValueError(f"normal class '{self.normal_class}' is not one of {', '.join(self.classes)}")
         if self.resize not in RESIZE_METHODS:
             raise ValueError(f"unknown resize method '{self.resize}' (choose from {', '.join(RESIZE_METHODS)})")
+        if self.fit not in FITS:
+            raise ValueError(f"unknown fit '{self.fit}' (choose from {', '.join(FITS)})")
 
     @classmethod
     def from_bundle(cls, bundle: Bundle) -> DecisionPolicy:
@@ -98,6 +103,7 @@ class DecisionPolicy:
             region_min_peak=float(thresholds["region_min_peak"]),
             heatmap_cells=int(bundle.heatmap_cells),
             resize=bundle.resize,
+            fit=bundle.fit,
         )
 
     def with_review_threshold(self, review_below: float) -> DecisionPolicy:

@@ -3,6 +3,11 @@
 EXIF orientation is applied; every image mode (1-bit, palette, alpha, CMYK, 16-bit,
 float) becomes 8-bit RGB; large JPEGs are decoded directly at a reduced scale
 (``Image.draft``), which costs a fraction of a full 1920x1080 decode.
+
+Two fits to the input (the bundle's ``fit``): ``stretch`` resizes the photo to the input's
+shape; ``pad`` keeps its aspect ratio, scales it to fit and pads the rest with the ImageNet
+mean colour (zero after normalisation), so a long narrow photo is not squashed. The part
+of the input the photo covers is returned (``content``): heatmaps are cut to it.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ COPY_AGAIN = "copy the photo again from the camera or the share"  # what an insp
 MAX_PIXELS = 120_000_000  # refuse decompression bombs well before they fill memory
 _SWAPS_AXES = {5, 6, 7, 8}  # EXIF orientations that rotate by 90 degrees
 _BACKGROUND = (255, 255, 255)  # transparent pixels are shown on white
+FITS = ("stretch", "pad")
+PAD_COLOUR = (124, 116, 104)  # the ImageNet mean: padding normalises to about zero
+FULL = (0.0, 0.0, 1.0, 1.0)
 
 
 class DecodeError(Exception):
@@ -30,35 +38,60 @@ class DecodedImage:
     :param pixels: ``H x W x 3`` uint8 array at the requested input size
     :param original_size: ``(width, height)`` of the upright photo
     :param thumbnail: small upright RGB array (long edge ``thumbnail_edge``), or None
+    :param content: ``(x0, y0, x1, y1)``, 0..1: the part of ``pixels`` the photo covers (all of it unless padded)
     """
 
     pixels: np.ndarray
     original_size: tuple[int, int]
     thumbnail: np.ndarray | None = None
+    content: tuple[float, float, float, float] = FULL
 
 
 def decode(
-    data: bytes, size: tuple[int, int], thumbnail_edge: int | None = None, resize: str = "bilinear"
+    data: bytes,
+    size: tuple[int, int],
+    thumbnail_edge: int | None = None,
+    resize: str = "bilinear",
+    fit: str = "stretch",
 ) -> DecodedImage:
-    """Decode ``data`` and resize it to ``size``.
+    """Decode ``data`` and fit it to ``size``.
 
     :param data: the encoded file
     :param size: ``(height, width)`` the model expects
     :param thumbnail_edge: also return a thumbnail with this long edge, or None
     :param resize: the resampling filter, by Pillow name (the bundle's ``resize``)
+    :param fit: ``stretch`` or ``pad`` (the bundle's ``fit``, see the module's notes)
     :returns: a :class:`DecodedImage`
     :raises DecodeError: empty, truncated, corrupt or oversized images
     """
     image = open_upright(data, draft_size=size)
-    height, width = size
-    method = Image.Resampling[resize.upper()]
-    pixels = np.asarray(image.resize((width, height), method, reducing_gap=2.0))
+    fitted, content = fit_to_input(image, size, Image.Resampling[resize.upper()], fit, PAD_COLOUR)
     thumbnail = None
     if thumbnail_edge:
         small = image.copy()
         small.thumbnail((thumbnail_edge, thumbnail_edge), Image.Resampling.BILINEAR, reducing_gap=2.0)
         thumbnail = np.asarray(small)
-    return DecodedImage(pixels=pixels, original_size=image.info["upright_size"], thumbnail=thumbnail)
+    return DecodedImage(np.asarray(fitted), image.info["upright_size"], thumbnail, content)
+
+
+def fit_to_input(
+    image: Image.Image, size: tuple[int, int], method: Image.Resampling, fit: str, fill: int | tuple[int, int, int]
+) -> tuple[Image.Image, tuple[float, float, float, float]]:
+    """Resize ``image`` (a photo, or its mask) to ``size`` by ``fit``, padding with ``fill``.
+
+    :returns: the fitted image and the ``(x0, y0, x1, y1)`` share of it the image covers
+    """
+    height, width = size
+    if fit == "stretch":
+        return image.resize((width, height), method, reducing_gap=2.0), FULL
+    if fit != "pad":
+        raise ValueError(f"unknown fit '{fit}' (choose from {', '.join(FITS)})")
+    scale = min(width / image.width, height / image.height)
+    inner = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    left, top = (width - inner[0]) // 2, (height - inner[1]) // 2
+    canvas = Image.new(image.mode, (width, height), fill)
+    canvas.paste(image.resize(inner, method, reducing_gap=2.0), (left, top))
+    return canvas, (left / width, top / height, (left + inner[0]) / width, (top + inner[1]) / height)
 
 
 def decode_for_display(data: bytes, edge: int) -> np.ndarray:

@@ -233,7 +233,7 @@ class Engine:
             return item.error
         try:
             data = reader.read_item(item)
-            decoded = decode(data, self.bundle.input_hw, self.thumbnail_edge, self.policy.resize)
+            decoded = decode(data, self.bundle.input_hw, self.thumbnail_edge, self.policy.resize, self.policy.fit)
             return ReadPhoto(decoded, len(data), hashlib.sha256(data).hexdigest())
         except (SourceError, DecodeError) as error:
             return str(error)
@@ -252,7 +252,11 @@ class Engine:
         if readable:
             pixels = np.stack([photo.decoded.pixels for _, _, photo in readable])
             decisions = postprocess(
-                self.forward(self.preprocess(pixels)), self.policy, self.novelty, self.bundle.detail_window
+                self.forward(self.preprocess(pixels)),
+                self.policy,
+                self.novelty,
+                self.bundle.detail_window,
+                [photo.decoded.content for _, _, photo in readable],
             )
             classes = self.policy.classes
             for (index, item, photo), decision in zip(readable, decisions):
@@ -271,8 +275,11 @@ class Engine:
         """
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
             outputs = self.network.forward_all(batch)  # ClassMapNet, or the same graph on ONNX Runtime
+            logits = outputs.logits.float()
+            if "hflip" in self.bundle.tta:  # test-time augmentation, chosen at training where it paid
+                logits = (logits + self.network.forward_all(batch.flip(3)).logits.float()) / 2
         return NetworkOutputs(
-            outputs.logits.float(),
+            logits,
             outputs.maps.float(),
             None if outputs.detail is None else outputs.detail.float(),
             outputs.embedding.float(),

@@ -1,8 +1,8 @@
 """Turn a class activation map into a heatmap, a peak, boxes and a plain sentence.
 
 Everything here is numpy/Pillow on small arrays; coordinates are normalised to 0..1 of
-the upright photo, which maps 1:1 onto the model input since the input is the whole
-photo resized.
+the upright photo: maps are first cut to the part of the input the photo covers
+(:func:`crop_to_content`; all of it unless the model pads photos to keep their aspect ratio).
 """
 
 from __future__ import annotations
@@ -26,6 +26,25 @@ def normalise_map(class_map: np.ndarray) -> np.ndarray:
     if high - low < 1e-12:
         return np.zeros_like(class_map, dtype=np.float32)
     return ((class_map - low) / (high - low)).astype(np.float32)
+
+
+def crop_to_content(heatmap: np.ndarray, content: tuple[float, float, float, float]) -> np.ndarray:
+    """Cut a map of the whole model input down to the part the photo covers.
+
+    :param heatmap: ``h x w`` map of the input
+    :param content: ``(x0, y0, x1, y1)``, 0..1 of the input (:func:`core.decode.decode`'s ``content``)
+    :returns: the cells over the photo (at least one)
+    """
+    rows, cols = heatmap.shape
+    top, bottom = _cell_span(content[1], content[3], rows)
+    left, right = _cell_span(content[0], content[2], cols)
+    return heatmap[top:bottom, left:right]
+
+
+def _cell_span(start: float, end: float, cells: int) -> tuple[int, int]:
+    """:returns: the cells ``[first, last)`` whose centres lie within ``start..end`` (at least one)."""
+    first = min(cells - 1, max(0, round(start * cells)))
+    return first, max(first + 1, min(cells, round(end * cells)))
 
 
 def shrink(heatmap: np.ndarray, max_cells: int) -> np.ndarray:

@@ -19,6 +19,7 @@ import torch
 
 from core.bundle import Bundle, BundleError, build_network
 from core.decision import DecisionPolicy
+from core.decode import PAD_COLOUR
 from core.files import file_sha256, write_text_atomic
 from core.network import ClassMapNet
 
@@ -97,6 +98,12 @@ def export_torchscript(bundle: Bundle, out: Path) -> Path:
     return out
 
 
+_FIT_WORDS = {
+    "stretch": "resized to",
+    "pad": "scaled to fit (aspect ratio kept, centred, the rest filled with pad_colour) in",
+}
+
+
 def write_sidecar(bundle: Bundle, model_file: Path, kind: str, quantization: str | None = None) -> Path:
     """Write ``FILE.json``: how to feed the exported model and read its outputs. :returns: its path."""
     policy = DecisionPolicy.from_bundle(bundle)
@@ -117,17 +124,21 @@ def write_sidecar(bundle: Bundle, model_file: Path, kind: str, quantization: str
             "shape": ["batch", 3, height, width],
             "dtype": "float32",
             "preprocessing": (
-                f"RGB photo, EXIF orientation applied, resized to {width} x {height} (Pillow '{policy.resize}'); "
-                "values / 255, then (value - mean) / std per channel"
+                f"RGB photo, EXIF orientation applied, {_FIT_WORDS[policy.fit]} {width} x {height} "
+                f"(Pillow '{policy.resize}'); values / 255, then (value - mean) / std per channel"
             ),
             "resize": policy.resize,
+            "fit": policy.fit,
+            "pad_colour": list(PAD_COLOUR) if policy.fit == "pad" else None,
             "mean": bundle.mean,
             "std": bundle.std,
         },
         "outputs": output_names(bundle),
         "classes": list(bundle.classes),
         "temperature": policy.temperature,
-        "note": "probabilities = softmax(logits / temperature); maps: per-class evidence on a coarse grid",
+        "tta": list(bundle.tta),
+        "note": "probabilities = softmax(logits / temperature); maps: per-class evidence on a coarse grid; "
+        "tta ['hflip']: average the logits of the photo and of its mirror image first",
     }
     path = model_file.with_name(model_file.name + ".json")
     write_text_atomic(path, json.dumps(meta, indent=2) + "\n")

@@ -4,7 +4,11 @@ At training time the pooled last-layer features of every training photo are stor
 (L2-normalised, float16) in the bundle. A new photo's score is one minus its cosine
 similarity to the k-th most similar training photo (deep k-NN, Sun et al. 2022): near 0
 for photos like the training set, larger for other products, blank or blurred frames.
-The threshold is chosen on the validation photos so that almost none is flagged.
+Photos of the same product taken differently (another camera's exposure, white balance,
+noise, compression, framing) must not look unknown, so training fits the bank on the training
+photos *and* augmented copies of them (:mod:`core.training.augment`), and sets the threshold
+on the validation photos and their augmented copies: a stated share of them (the false-alarm
+rate, 1 % by default) may score above it, times a margin.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from core.files import file_sha256, write_bytes_atomic
 
 NOVELTY_FILE = "novelty.safetensors"
 DEFAULT_K = 3
-THRESHOLD_MARGIN = 1.1  # above the most unusual validation photo
+THRESHOLD_MARGIN = 1.1  # above the chosen quantile of the validation photos' scores
+DEFAULT_FALSE_ALARM_RATE = 0.01
 MIN_THRESHOLD = 0.01  # when validation photos are near-copies of training ones, scores near 0 mean nothing
 
 
@@ -37,16 +42,31 @@ class NoveltyDetector:
     bank: torch.Tensor
     k: int = DEFAULT_K
     threshold: float = float("inf")
+    false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE
+    fitted_on: str = ""
 
     @classmethod
     def fit(
-        cls, train_embeddings: torch.Tensor, val_embeddings: torch.Tensor | None, k: int = DEFAULT_K
+        cls,
+        train_embeddings: torch.Tensor,
+        val_embeddings: torch.Tensor | None,
+        k: int = DEFAULT_K,
+        false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE,
+        fitted_on: str = "",
     ) -> NoveltyDetector:
-        """Store the training embeddings; set the threshold from the validation photos' scores."""
-        detector = cls(F.normalize(train_embeddings.float(), dim=1).half(), k=min(k, len(train_embeddings)))
+        """Store the training embeddings; set the threshold from the validation photos' scores.
+
+        :param train_embeddings: the bank (training photos, with augmented copies)
+        :param val_embeddings: photos the threshold is chosen on (validation photos, with augmented copies)
+        :param k: which nearest neighbour counts
+        :param false_alarm_rate: the share of ``val_embeddings`` allowed above the threshold (before the margin)
+        :param fitted_on: what the bank and threshold came from, in words (kept in model.json)
+        """
+        bank = F.normalize(train_embeddings.float(), dim=1).half()
+        detector = cls(bank, min(k, len(train_embeddings)), false_alarm_rate=false_alarm_rate, fitted_on=fitted_on)
         if val_embeddings is not None and len(val_embeddings):
-            worst = float(detector.scores(val_embeddings).max())
-            detector.threshold = max(worst * THRESHOLD_MARGIN, MIN_THRESHOLD)
+            quantile = float(np.quantile(detector.scores(val_embeddings), 1.0 - false_alarm_rate))
+            detector.threshold = max(quantile * THRESHOLD_MARGIN, MIN_THRESHOLD)
         return detector
 
     def scores(self, embeddings: torch.Tensor) -> np.ndarray:
@@ -66,6 +86,8 @@ class NoveltyDetector:
             "k": self.k,
             "threshold": round(self.threshold, 5),
             "bank_size": int(self.bank.shape[0]),
+            "false_alarm_rate": self.false_alarm_rate,
+            "fitted_on": self.fitted_on,
             "sha256": file_sha256(path),
         }
 

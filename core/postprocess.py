@@ -16,6 +16,7 @@ import torch
 
 from core import explain
 from core.decision import DecisionPolicy
+from core.decode import FULL
 from core.network import NetworkOutputs
 from core.novelty import NoveltyDetector
 from core.refine import local_contrast, refined_heatmaps
@@ -54,7 +55,11 @@ class Decision:
 
 
 def postprocess(
-    outputs: NetworkOutputs, policy: DecisionPolicy, novelty: NoveltyDetector | None, detail_window: int
+    outputs: NetworkOutputs,
+    policy: DecisionPolicy,
+    novelty: NoveltyDetector | None,
+    detail_window: int,
+    contents: list[tuple[float, float, float, float]] | None = None,
 ) -> list[Decision]:
     """Decide every photo of a batch.
 
@@ -62,8 +67,11 @@ def postprocess(
     :param policy: the decision policy
     :param novelty: the unknown-photo detector, or None
     :param detail_window: neighbourhood size of the local contrast (from the bundle)
+    :param contents: where each photo lies in its padded input (:func:`core.decode.decode`'s ``content``):
+        heatmaps, peaks and boxes are cut to it. None: every photo fills its input.
     :returns: ``N`` decisions, in batch order
     """
+    contents = contents or [FULL] * len(outputs.logits)
     probabilities = policy.calibrate(outputs.logits).numpy()
     labels = policy.decide_labels(probabilities)
     evidence = policy.strongest_defects(probabilities) if policy.normal_index is not None else labels
@@ -78,7 +86,7 @@ def postprocess(
             policy,
             int(labels[row]),
             probabilities[row],
-            heatmaps[row],
+            explain.crop_to_content(heatmaps[row], contents[row]),
             map_peaks[row],
             None if ood_scores is None else float(ood_scores[row]),
             None if anomaly is None else float(f"{anomaly[row]:.6g}"),
@@ -86,7 +94,7 @@ def postprocess(
         for row in range(len(labels))
     ]
     if outputs.anomaly is not None and anomaly is not None and math.isfinite(policy.unlisted_above):
-        add_unlisted(decisions, outputs.anomaly, anomaly, contrast, policy)
+        add_unlisted(decisions, outputs.anomaly, anomaly, contrast, policy, contents)
     return decisions
 
 
@@ -96,6 +104,7 @@ def add_unlisted(
     scores: np.ndarray,
     contrast: torch.Tensor | None,
     policy: DecisionPolicy,
+    contents: list[tuple[float, float, float, float]],
 ) -> None:
     """Let the anomaly head name possible defects not in the classes (:mod:`core.unlisted`), in place.
 
@@ -104,6 +113,7 @@ def add_unlisted(
     :param maps: the head's raw ``N x h x w`` distance maps
     :param scores: their maxima
     :param contrast: the fine detail of the same pass (:func:`core.refine.local_contrast`), or None
+    :param contents: where each photo lies in its input (see :func:`postprocess`)
     """
     flagged = [row for row in range(len(decisions)) if scores[row] > policy.unlisted_above]
     if not flagged:
@@ -111,7 +121,8 @@ def add_unlisted(
     past = (maps[flagged] - policy.unlisted_above).clamp_min(0.0)  # the rest of the photo is normal
     refined = (past if contrast is None else refined_heatmaps(past, contrast[flagged])).numpy()
     for position, row in enumerate(flagged):
-        decisions[row] = with_unlisted(decisions[row], refined[position], float(scores[row]), policy)
+        anomaly_map = explain.crop_to_content(refined[position], contents[row])
+        decisions[row] = with_unlisted(decisions[row], anomaly_map, float(scores[row]), policy)
 
 
 def evidence_maps(outputs: NetworkOutputs, classes: torch.Tensor, contrast: torch.Tensor | None) -> torch.Tensor:

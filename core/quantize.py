@@ -13,9 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.bundle import Bundle, BundleError
-from core.decision import DecisionPolicy
-from core.decode import DecodeError, decode
+from core.bundle import Bundle, BundleError, decode_for
+from core.decode import DecodeError
 from core.engine import model_input
 from core.model_export import INPUT, export_onnx, write_sidecar
 from core.reader import SourceReader
@@ -30,12 +29,11 @@ def calibration_batches(bundle: Bundle, folder: Path, limit: int = MAX_CALIBRATI
     ``1 x 3 x H x W`` float array. :raises BundleError: with fewer than :data:`MIN_CALIBRATION_PHOTOS`."""
     items = [item for item in iter_items([folder]) if item.error is None]
     step = max(1, len(items) // limit)
-    policy = DecisionPolicy.from_bundle(bundle)
     batches = []
     with SourceReader() as reader:
         for item in items[::step][:limit]:
             try:
-                pixels = decode(reader.read_item(item), bundle.input_hw, None, policy.resize).pixels
+                pixels = decode_for(bundle, reader.read_item(item)).pixels
             except (SourceError, DecodeError):
                 continue
             batches.append(model_input(np.stack([pixels]), bundle).contiguous().numpy())  # as the engine batches

@@ -11,7 +11,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
-GOLDEN = REPO / "tests" / "data" / "golden"  # generated photos and what the engine said before its refactor
+GOLDEN = REPO / "tests" / "data" / "golden"  # generated photos and what the engine says of them (tests.golden)
 CLASSES = ["good", "oil", "scratch", "stain"]
 
 
@@ -50,20 +50,11 @@ def random_bundle(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def strict_phone_bundle(tmp_path_factory):
-    """The bundled phone model with stricter thresholds (unknown above 0.27, review below 99.9 %), so
+    """The bundled phone model with stricter thresholds (:func:`tests.golden.make_strict_bundle`), so
     that the generated photos in ``tests/data/golden`` come out ok, review, unknown and error."""
-    import json
-    import shutil
+    from tests.golden import make_strict_bundle
 
-    from core.bundle import load_bundle
-
-    folder = tmp_path_factory.mktemp("bundles") / "phone-strict"
-    shutil.copytree(REPO / "weights" / "phone-defects", folder)
-    meta = json.loads((folder / "model.json").read_text())
-    meta["name"], meta["novelty"]["threshold"], meta["thresholds"]["review"] = "phone-strict", 0.27, 0.999
-    meta["anomaly_head"] = {}  # the golden results are the classifier's own (the head has tests of its own)
-    (folder / "model.json").write_text(json.dumps(meta))
-    return load_bundle(folder)
+    return make_strict_bundle(tmp_path_factory.mktemp("bundles") / "phone-strict")
 
 
 def shared_path(*parts: str) -> Path:

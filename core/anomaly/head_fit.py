@@ -20,9 +20,8 @@ from torch import nn
 from core.anomaly.memory import coreset_bank, flat_patches, patch_distances
 from core.anomaly.patches import PATCH_LAYERS, combine_patches
 from core.anomaly.training import choose_threshold
-from core.bundle import Bundle, build_network, write_metadata
+from core.bundle import Bundle, build_network, decode_for, write_metadata
 from core.decision import normal_class_of
-from core.decode import decode
 from core.engine import model_input
 from core.files import file_sha256, write_bytes_atomic
 from core.network import ClassMapNet, Pooling
@@ -63,7 +62,7 @@ class _Photos:
 
     @torch.inference_mode()
     def __call__(self, sample: Sample) -> tuple[torch.Tensor, torch.Tensor | None]:
-        pixels = decode(sample.path.read_bytes(), self.bundle.input_hw, None, self.bundle.resize).pixels
+        pixels = decode_for(self.bundle, sample.path.read_bytes()).pixels
         outputs = self.net.forward_all(model_input(pixels[None], self.bundle))
         assert outputs.anomaly is not None
         contrast = None if outputs.detail is None else local_contrast(outputs.detail, self.bundle.detail_window)

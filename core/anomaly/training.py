@@ -20,8 +20,8 @@ from safetensors.torch import save
 
 from core.anomaly.memory import MAX_CANDIDATES, coreset_bank, flat_patches, patch_distances
 from core.anomaly.patches import PatchEmbedder
-from core.bundle import Bundle, save_bundle, write_metadata
-from core.decode import DecodeError, decode
+from core.bundle import Bundle, decode_for, save_bundle, write_metadata
+from core.decode import DecodeError
 from core.engine import model_input
 from core.files import file_sha256, write_bytes_atomic
 from core.novelty import auroc
@@ -83,7 +83,7 @@ class PhotoEmbedder:
         readable, outputs, batch = [], [], []
         for number, path in enumerate(photos, 1):
             try:
-                batch.append(decode(path.read_bytes(), self.bundle.input_hw, None, self.bundle.resize).pixels)
+                batch.append(decode_for(self.bundle, path.read_bytes()).pixels)
                 readable.append(path)
             except (OSError, DecodeError) as error:
                 self.say(f"warning: skipped {path.name}: {error}")

@@ -8,10 +8,12 @@ from pathlib import Path
 from core.bundle import Bundle, BundleError, write_metadata
 from core.cli.backend_args import add_backend_arguments, engine_options
 from core.cli.progress import batch_updater, progress_bar
+from core.conditions import CONDITIONS
 from core.registry import resolve_bundle
 from core.result_files import write_json
 from core.training.evaluate import evaluate_bundle
 from core.training.report import plot_confusion, plot_per_class, plot_reliability
+from core.training.robustness import GOALS, robustness_report
 
 
 def add_parser(subparsers, name: str) -> None:
@@ -29,6 +31,12 @@ def add_parser(subparsers, name: str) -> None:
         help="photos of other products: measures how well unknown photos are flagged",
     )
     parser.add_argument("--only-validation", action="store_true", help="only the bundle's own validation photos")
+    parser.add_argument(
+        "--conditions",
+        action="store_true",
+        help="measure under other photo conditions (darker, brighter, warmer, JPEG, 1280x720, rotated, off-centre, "
+        "soft focus, noise): each photo is re-rendered, masks moved along",
+    )
     parser.add_argument("--batch-size", type=int, help="photos per forward pass (default: by input size)")
     parser.add_argument(
         "--set-baseline",
@@ -41,6 +49,8 @@ def add_parser(subparsers, name: str) -> None:
 
 def run(args) -> int:
     """Evaluate and print a summary. :returns: the exit code."""
+    if args.conditions:
+        return _run_conditions(args)
     try:
         bundle = resolve_bundle(args.bundle)
         with progress_bar(0, "Evaluating") as bar:  # the engine reports the total
@@ -64,6 +74,22 @@ def run(args) -> int:
     if args.report:
         _write_report(metrics, args.report)
     _print_summary(metrics)
+    return 0
+
+
+def _run_conditions(args) -> int:
+    """Measure the bundle under every photo condition; a ``!`` marks a number short of its goal."""
+    try:
+        bundle = resolve_bundle(args.bundle)
+        print(f"Each photo re-rendered under {len(CONDITIONS)} conditions (goals: {GOALS}):")
+        rows = robustness_report(
+            bundle, args.data_dir, args.masks, args.only_validation, foreign_dir=args.foreign, **engine_options(args)
+        )
+    except (BundleError, ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        write_json(args.json, {"conditions": rows, "goals": GOALS})
     return 0
 
 

@@ -31,9 +31,23 @@ def add_parser(subparsers, name: str) -> None:
         metavar="MINUTES",
         help="plan the epochs to fit this many minutes",
     )
-    parser.add_argument("--image-size", type=int, nargs=2, default=list(defaults.image_size), metavar=("H", "W"))
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--lr", type=float, default=defaults.lr)
+    parser.add_argument(
+        "--image-size", type=int, nargs=2, metavar=("H", "W"), help="model input (default: chosen from the photos)"
+    )
+    parser.add_argument(
+        "--fit",
+        choices=("auto", "stretch", "pad"),
+        default="auto",
+        help="resize photos to the input's shape, or pad them to keep their aspect ratio (auto: by the photos)",
+    )
+    parser.add_argument(
+        "--tta",
+        choices=("auto", "off", "hflip"),
+        default="auto",
+        help="also classify each photo mirrored and average (auto: only where it raises validation macro-F1)",
+    )
+    parser.add_argument("--batch-size", type=int, help="photos per step (default: by the input size)")
+    parser.add_argument("--lr", type=float, help="learning rate (default: by the batch size)")
     parser.add_argument("--val-fraction", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--loss", choices=("ce", "focal"), default=defaults.loss)
@@ -79,13 +93,19 @@ def run(args) -> int:
     """Train, write the bundle and its report. :returns: the exit code."""
     if args.anomaly:
         return _run_anomaly(args)
+    given = {
+        "image_size": tuple(args.image_size) if args.image_size else None,
+        "fit": None if args.fit == "auto" else args.fit,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+    }
     config = TrainConfig(
+        **{name: value for name, value in given.items() if value is not None},
+        choose=tuple(name for name, value in given.items() if value is None),
         arch=args.arch,
-        image_size=tuple(args.image_size),
         epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
         loss=args.loss,
+        tta=args.tta,
         seed=args.seed,
         miss_cost=args.miss_cost,
         pooling=Pooling(kind=args.pooling).to_json(),
@@ -98,7 +118,7 @@ def run(args) -> int:
         bar.write(
             f"epoch {record['epoch']}/{record['epochs_planned']}: train loss {record['train_loss']:.3f} "
             f"acc {record['train_accuracy']:.3f} | val loss {record['val_loss']:.3f} "
-            f"acc {record['val_accuracy']:.3f} | {record['seconds']:.0f} s"
+            f"acc {record['val_accuracy']:.3f} macro-F1 {record['val_macro_f1']:.3f} | {record['seconds']:.0f} s"
         )
         bar.reset()
         bar.set_description(f"Epoch {record['epoch'] + 1}")
@@ -140,9 +160,9 @@ def run(args) -> int:
 
 def _run_anomaly(args) -> int:
     """Build an anomaly bundle from good photos. :returns: the exit code."""
-    config = AnomalyConfig(
-        arch=args.arch, image_size=tuple(args.image_size), false_alarm_rate=args.false_alarm_rate, seed=args.seed
-    )
+    config = AnomalyConfig(arch=args.arch, false_alarm_rate=args.false_alarm_rate, seed=args.seed)
+    if args.image_size:  # else the anomaly model's own default
+        config.image_size = (args.image_size[0], args.image_size[1])
     try:
         bundle = train_anomaly_bundle(
             args.data_dir, args.out, config, args.pretrained, args.name, args.subject, say=print

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from core.decode import decode
+from core.decode import decode, fit_to_input
 from core.sources import is_image_name
 
 
@@ -115,23 +115,26 @@ class PhotoCache:
     """Decodes each photo (and mask) once at the training size and keeps it in memory.
 
     :param size: ``(height, width)`` to decode to
+    :param fit: ``stretch`` or ``pad`` (see :mod:`core.decode`); masks are fitted the same way
     """
 
-    def __init__(self, size: tuple[int, int]):
+    def __init__(self, size: tuple[int, int], fit: str = "stretch"):
         self.size = size
+        self.fit = fit
         self._photos: dict[Path, np.ndarray] = {}
         self._masks: dict[Path, np.ndarray] = {}
 
     def photo(self, path: Path) -> np.ndarray:
         """:returns: ``H x W x 3`` uint8 pixels, decoded like the engine decodes."""
         if path not in self._photos:
-            self._photos[path] = decode(path.read_bytes(), self.size).pixels.copy()  # writable for torch
+            decoded = decode(path.read_bytes(), self.size, fit=self.fit)
+            self._photos[path] = decoded.pixels.copy()  # writable for torch
         return self._photos[path]
 
     def mask(self, path: Path) -> np.ndarray:
         """:returns: ``H x W`` float32 mask 0..1, area-resized so a tiny defect never vanishes."""
         if path not in self._masks:
-            height, width = self.size
-            image = Image.open(path).convert("L").resize((width, height), Image.Resampling.BOX)
-            self._masks[path] = np.asarray(image, dtype=np.float32) / 255.0
+            mask = Image.open(path).convert("L")
+            fitted, _ = fit_to_input(mask, self.size, Image.Resampling.BOX, self.fit, 0)
+            self._masks[path] = np.asarray(fitted, dtype=np.float32) / 255.0
         return self._masks[path]

@@ -52,6 +52,25 @@ def evaluate_bundle(
         ``calibration``, ``review`` and, when asked, ``localisation`` and ``novelty``
     :raises ValueError: a class folder the bundle does not know
     """
+    samples, true_names = labelled_samples(bundle, data_dir, masks_dir, only_validation)
+    engine = Engine(bundle, batch_size=batch_size, backend=backend, onnx_file=onnx_file)
+    predictions = list(engine.classify(iter_items([s.path for s in samples]), progress=progress))
+    metrics = measure(bundle, samples, true_names, predictions, with_masks=masks_dir is not None)
+    if foreign_dir:
+        foreign = list(engine.classify(iter_items([foreign_dir])))
+        with tempfile.TemporaryDirectory(prefix="defectsort-generated-") as folder:
+            frames = generated_non_photos([s.path for s in samples[:: max(1, len(samples) // 8)]], Path(folder))
+            generated = list(engine.classify(iter_items(frames)))
+        metrics["novelty"] = novelty_report(predictions, foreign, generated)
+    return metrics
+
+
+def labelled_samples(bundle: Bundle, data_dir, masks_dir=None, only_validation: bool = False):
+    """The photos of ``data_dir``'s class folders with their true class names.
+
+    :returns: ``(samples, true class names)``
+    :raises ValueError: a class folder the bundle does not know
+    """
     folder_classes, samples = scan_dataset(data_dir, masks_dir)
     if bundle.anomaly:  # every folder but the normal one holds defects, named or not
         folder_classes = [name if name == bundle.normal_class else ANOMALOUS for name in folder_classes]
@@ -61,23 +80,19 @@ def evaluate_bundle(
     if only_validation:
         keep = set(bundle.training.get("split", {}).get("validation", []))
         samples = [s for s in samples if s.path.name in keep]
-    true_names = [folder_classes[s.label] for s in samples]
+    return samples, [folder_classes[s.label] for s in samples]
+
+
+def measure(bundle: Bundle, samples, true_names: list[str], predictions, with_masks: bool = False) -> dict:
+    """Every metric of :func:`evaluate_bundle` (but the unknown-photo report) from its predictions."""
     true = np.array([bundle.classes.index(name) for name in true_names], dtype=int)
-    engine = Engine(bundle, batch_size=batch_size, backend=backend, onnx_file=onnx_file)
-    predictions = list(engine.classify(iter_items([s.path for s in samples]), progress=progress))
     metrics = _classification(bundle, predictions, true)
     metrics["review"] = review_summary(predictions, true_names)
     detector, normal = bundle.anomaly or bundle.anomaly_head, normal_class_of(bundle)
     if detector and normal is not None:
         metrics["anomaly"] = anomaly_report(predictions, true_names, detector["threshold"], normal)
-    if masks_dir:
+    if with_masks:
         metrics["localisation"] = localisation_scores(samples, predictions, true_names)
-    if foreign_dir:
-        foreign = list(engine.classify(iter_items([foreign_dir])))
-        with tempfile.TemporaryDirectory(prefix="defectsort-generated-") as folder:
-            frames = generated_non_photos([s.path for s in samples[:: max(1, len(samples) // 8)]], Path(folder))
-            generated = list(engine.classify(iter_items(frames)))
-        metrics["novelty"] = novelty_report(predictions, foreign, generated)
     metrics["profile"] = profile_of(p.to_dict() for p in predictions)
     metrics["errors"] = [
         {"source": p.source, "true": bundle.classes[t], "predicted": p.label, "confidence": p.confidence}

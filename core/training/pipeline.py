@@ -11,19 +11,18 @@ import torch
 from core.bundle import Bundle, save_bundle, write_metadata
 from core.decision import DEFAULTS, DecisionPolicy, normal_class_of
 from core.network import ClassMapNet, Pooling, set_output_stride
-from core.novelty import NoveltyDetector
 from core.phones import parse_severity
 from core.refine import DETAIL_LAYERS
 from core.training import calibration
 from core.training.dataset import grouped_split, scan_dataset
 from core.training.evaluate import validation_baseline
+from core.training.finishing import choose_flip_tta, fit_trust
 from core.training.metrics import classification_metrics, defect_recall
 from core.training.model_setup import pretrained_model
+from core.training.plan import plan_for_data
 from core.training.trainer import (
     TrainConfig,
     TrainResult,
-    collect_outputs,
-    plain_loader,
     train,
 )
 
@@ -82,11 +81,13 @@ def train_bundle(
     model = pretrained_model(config.arch, len(classes), pretrained, say)
     set_output_stride(model, config.output_stride)
     net = ClassMapNet(model, config.arch, Pooling.from_json(config.pooling))
+    config, planning = plan_for_data(config, classes, samples, len(train_set), net, say)
     bundle = Bundle(
         name=name or Path(out_dir).name,
         arch=config.arch,
         classes=classes,
         input_size=list(config.image_size),
+        fit=config.fit,
         pooling=dict(config.pooling),
         output_stride=config.output_stride,
         subject=subject,
@@ -105,9 +106,12 @@ def train_bundle(
         f"Training stopped ({result.stopped_because}) after {len(result.history)} epochs in "
         f"{time.monotonic() - started:.0f} s; best epoch {result.best_epoch}."
     )
+    flip_record = choose_flip_tta(bundle, result, val_set, config, say)
     _describe(bundle, result, config, train_set, val_set, str(data_dir))
+    bundle.training.update(flip_record)
     bundle.training["group_by"] = group_by  # retraining keeps the same groups apart
-    _fit_trust(bundle, result, train_set, val_set, config, Path(out_dir))
+    bundle.training.update(planning)
+    fit_trust(bundle, result, train_set, val_set, config, Path(out_dir))
     say(
         f"Review threshold {bundle.thresholds.get('review')}; unknown-photo threshold "
         f"{bundle.novelty.get('threshold')}."
@@ -151,20 +155,3 @@ def _describe(bundle: Bundle, result: TrainResult, config: TrainConfig, train_se
         "nll_after": round(calibration.nll(logits, labels, bundle.temperature), 4),
     }
     bundle.metrics = {"validation": metrics}
-
-
-def _fit_trust(bundle: Bundle, result: TrainResult, train_set, val_set, config: TrainConfig, folder: Path) -> None:
-    """Fit the unknown-photo detector and choose the review threshold (both from data)."""
-    mean, std = bundle.mean, bundle.std
-    _, train_embeddings, _ = collect_outputs(
-        result.net, plain_loader(train_set, result.cache, config.batch_size), mean, std
-    )
-    val_logits, val_embeddings, val_labels = collect_outputs(
-        result.net, plain_loader(val_set, result.cache, config.batch_size), mean, std
-    )
-    detector = NoveltyDetector.fit(train_embeddings, val_embeddings if len(val_set) else None)
-    folder.mkdir(parents=True, exist_ok=True)
-    bundle.novelty = detector.save(folder)
-    if len(val_set):
-        probabilities = DecisionPolicy.from_bundle(bundle).calibrate(val_logits).numpy()
-        bundle.thresholds["review"] = calibration.choose_review_threshold(probabilities, val_labels.numpy())

@@ -202,9 +202,11 @@ def _train(
         **{
             **recorded,
             "image_size": tuple(parent.input_size),
+            "fit": parent.fit,
             "time_budget_s": time_budget_s,
             "lr": recorded.get("lr", TrainConfig.lr) * FINE_TUNE_LR_SCALE,
             "seed": seed,
+            "choose": (),  # the parent's input size, fit and batch stay
             "epochs": max(recorded.get("epochs", 0), TrainConfig.epochs),  # the time budget plans the rest
         }
     )

@@ -1,7 +1,10 @@
 """Fine-tune a classifier: AdamW, warm-up + cosine schedule, balanced sampling, early stopping.
 
-The epoch count adapts to a time budget: after the first epoch the trainer knows what an
-epoch costs and plans the cosine schedule over the epochs that fit.
+The epoch count adapts to a time budget: after the first two epochs (the first also decodes
+every photo) the trainer knows what an epoch costs and plans the cosine schedule over the
+epochs that fit. The epoch kept is the one with the best validation macro-F1 (every class
+weighs the same, however few its photos), ties broken by the lower validation loss; early
+stopping waits a third of the planned epochs at least.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from core.network import ClassMapNet, Pooling
 from core.training.augment import augment, build_augmentation
 from core.training.dataset import PhotoCache, Sample
 from core.training.losses import classification_loss, pointing_loss
+from core.training.metrics import classification_metrics
 
 
 @dataclass
@@ -43,11 +47,15 @@ class TrainConfig:
     time_budget_s: float = 480.0  # with decoding and the final steps, a run stays within ~10 minutes
     seed: int = 0
     miss_cost: float = 2.0  # a missed defect costs this many false alarms (sets thresholds.good_min)
+    fit: str = "stretch"  # or "pad": keep the photos' aspect ratio (core.decode)
+    choose: tuple[str, ...] = ()  # settings to choose from the data first (core.training.plan)
+    tta: str = "auto"  # flip test-time augmentation: "auto" (where it raises validation macro-F1), "off", "hflip"
 
 
 class _PhotoDataset(Dataset):
-    def __init__(self, samples: list[Sample], cache: PhotoCache, transform=None):
+    def __init__(self, samples: list[Sample], cache: PhotoCache, transform=None, jpeg_at_camera_scale=False):
         self.samples, self.cache, self.transform = samples, cache, transform
+        self.jpeg_at_camera_scale = jpeg_at_camera_scale
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -60,7 +68,7 @@ class _PhotoDataset(Dataset):
         else:
             mask = torch.zeros(1, *image.shape[1:])
         if self.transform is not None:
-            image, mask = augment(self.transform, image, mask)
+            image, mask = augment(self.transform, image, mask, self.jpeg_at_camera_scale)
         return image, sample.label, mask
 
 
@@ -87,7 +95,7 @@ def train(
     on_epoch: Callable[[dict], None] | None = None,
     on_step: Callable[[int, int], None] | None = None,
 ) -> TrainResult:
-    """Train ``net`` in place and restore the epoch with the lowest validation loss.
+    """Train ``net`` in place and restore the best epoch (validation macro-F1, then loss).
 
     :param net: the network to train (its ``model`` is what gets saved)
     :param train_samples: training photos
@@ -100,7 +108,7 @@ def train(
     :returns: a :class:`TrainResult`
     """
     torch.manual_seed(config.seed)
-    cache = PhotoCache((config.image_size[0], config.image_size[1]))
+    cache = PhotoCache((config.image_size[0], config.image_size[1]), config.fit)
     loader = _train_loader(train_samples, cache, config)
     val_loader = plain_loader(val_samples, cache, config.batch_size)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -117,7 +125,7 @@ def train(
         train_loss, train_acc = _train_epoch(
             net, loader, optimizer, scheduler, loss_fn, config, mean, std, on_step, ema
         )
-        val_loss, val_acc, logits, labels = _validate(ema.net, val_loader, mean, std)
+        val_loss, val_acc, val_f1, logits, labels = _validate(ema.net, val_loader, mean, std)
         seconds = time.monotonic() - epoch_start
         record = {
             "epoch": epoch,
@@ -125,15 +133,16 @@ def train(
             "train_accuracy": train_acc,
             "val_loss": val_loss,
             "val_accuracy": val_acc,
+            "val_macro_f1": val_f1,
             "lr": optimizer.param_groups[0]["lr"],
             "seconds": round(seconds, 1),
         }
         history.append(record)
-        if not val_samples or val_loss < best.loss:
-            best = _Best(val_loss, epoch, copy.deepcopy(ema.net.model.state_dict()), logits, labels)
-        if epoch == 1:
-            fits = int((config.time_budget_s - (time.monotonic() - started)) // seconds) + 1
-            plan["total_steps"] = max(1, min(config.epochs, fits)) * len(loader)
+        if not val_samples or (val_f1, -val_loss) > (best.macro_f1, -best.loss):
+            best = _Best(val_loss, val_f1, epoch, copy.deepcopy(ema.net.model.state_dict()), logits, labels)
+        if epoch <= 2:  # the first epoch also decodes every photo once: the second one says what an epoch costs
+            fits = int((config.time_budget_s - (time.monotonic() - started)) // seconds) + epoch
+            plan["total_steps"] = max(epoch, min(config.epochs, fits)) * len(loader)
         record["epochs_planned"] = plan["total_steps"] // len(loader)
         if on_epoch:
             on_epoch(record)
@@ -147,9 +156,10 @@ def train(
 
 @dataclass
 class _Best:
-    """The epoch kept so far: lowest validation loss (or the last, without validation photos)."""
+    """The epoch kept so far: best validation macro-F1, then lowest loss (the last, without validation photos)."""
 
     loss: float = math.inf
+    macro_f1: float = -1.0
     epoch: int = 0
     state: dict[str, torch.Tensor] | None = None
     logits: torch.Tensor = field(default_factory=lambda: torch.empty(0))
@@ -184,8 +194,9 @@ class WeightAverage:
 def _stop_reason(epoch: int, best_epoch: int, config: TrainConfig, planned: int, started: float) -> str | None:
     if epoch >= planned:
         return "finished the planned epochs" if planned == config.epochs else "time budget"
-    if epoch - best_epoch >= config.patience:
-        return f"early stopping: no better validation loss for {config.patience} epochs"
+    patience = max(config.patience, math.ceil(planned / 3))
+    if epoch - best_epoch >= patience:
+        return f"early stopping: no better validation macro-F1 or loss for {patience} epochs"
     return None
 
 
@@ -241,15 +252,18 @@ def _train_epoch(
 
 
 @torch.no_grad()  # not inference_mode: temperature fitting later needs these logits in autograd
-def collect_outputs(net: ClassMapNet, loader: DataLoader, mean, std) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def collect_outputs(
+    net: ClassMapNet, loader: DataLoader, mean, std, mirrored: bool = False
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Run ``net`` (in eval mode) over a loader without augmentation.
 
+    :param mirrored: flip every photo left to right first (to measure flip test-time augmentation)
     :returns: logits ``N x K``, embeddings ``N x C`` and labels ``N``
     """
     net.eval()
     logits, embeddings, labels = [], [], []
     for images, batch_labels, _ in loader:
-        outputs = net.forward_all(normalise(images, mean, std))
+        outputs = net.forward_all(normalise(images.flip(3) if mirrored else images, mean, std))
         logits.append(outputs.logits)
         embeddings.append(outputs.embedding)
         labels.append(torch.as_tensor(batch_labels))
@@ -258,14 +272,24 @@ def collect_outputs(net: ClassMapNet, loader: DataLoader, mean, std) -> tuple[to
     return torch.cat(logits), torch.cat(embeddings), torch.cat(labels)
 
 
-def _validate(net, loader, mean, std) -> tuple[float, float, torch.Tensor, torch.Tensor]:
+def _validate(net, loader, mean, std) -> tuple[float, float, float, torch.Tensor, torch.Tensor]:
+    """:returns: validation loss, accuracy, macro-F1 (over the classes present), logits and labels"""
     logits, _, labels = collect_outputs(net, loader, mean, std)
     if not len(labels):
-        return math.nan, math.nan, logits, labels
+        return math.nan, math.nan, math.nan, logits, labels
     loss = float(F.cross_entropy(logits, labels))
-    return loss, float((logits.argmax(1) == labels).float().mean()), logits, labels
+    predicted = logits.argmax(1)
+    f1 = classification_metrics(labels.numpy(), predicted.numpy(), [str(i) for i in range(logits.shape[1])])
+    return loss, float((predicted == labels).float().mean()), f1["macro_f1"], logits, labels
 
 
 def plain_loader(samples: list[Sample], cache: PhotoCache, batch_size: int) -> DataLoader:
     """:returns: a loader over ``samples`` without augmentation, in order."""
     return DataLoader(_PhotoDataset(samples, cache), batch_size=batch_size)
+
+
+def augmented_loader(samples: list[Sample], cache: PhotoCache, batch_size: int) -> DataLoader:
+    """:returns: a loader over ``samples`` with the training augmentation and JPEG compression at a camera's
+    scale too (each pass draws new variations): what the unknown-photo detector is fitted on."""
+    dataset = _PhotoDataset(samples, cache, build_augmentation(cache.size), jpeg_at_camera_scale=True)
+    return DataLoader(dataset, batch_size=batch_size)

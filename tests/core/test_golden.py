@@ -1,9 +1,11 @@
 """The JSON contract of ``classify`` did not move: labels, probabilities, statuses and the heatmaps
-of defect labels are those the engine gave before its decision stage was rebuilt.
+of defect labels are those the engine gave when they were recorded.
 
-``tests/data/golden`` holds generated photos and what the old engine wrote for them with
+``tests/data/golden`` holds generated photos and what the engine wrote for them with
 :func:`tests.conftest.strict_phone_bundle` (``expected.json``: the classify JSON items,
-``heatmaps.npz``: each photo's heatmap).
+``heatmaps.npz``: each photo's heatmap), recorded by ``python -m tests.golden``: first before the
+decision stage was rebuilt, again (engine unchanged, the old results still matched) when the bundled
+phone model was retrained for other cameras.
 """
 
 import json

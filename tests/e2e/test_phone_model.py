@@ -63,3 +63,13 @@ def test_bundled_model_finds_drawn_defects_on_generated_phones(phone_bundle, def
     assert [p.label for p in predictions] == [label] * 3
     # generated photos are not camera photos: the unknown-photo detector must notice
     assert all(p.status == "unknown" for p in predictions)
+
+
+def test_validation_photos_meet_the_goals_under_other_cameras(phone_bundle):
+    from core.training.robustness import GOALS, robustness_report
+
+    data = shared_path("data", "phone-msd")
+    rows = robustness_report(phone_bundle, data / "photos", data / "masks", say=lambda line: None)
+    for row in rows:
+        assert row["macro_f1"] >= GOALS["macro_f1"] and row["defect_recall"] >= GOALS["defect_recall"], row
+        assert row["pointing"] >= GOALS["pointing"] and row["unknown_share"] <= GOALS["unknown_share"], row

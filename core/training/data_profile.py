@@ -1,0 +1,110 @@
+"""What a training dataset looks like before anything is trained: photo sizes, shapes, class counts.
+
+Only file headers are read (Pillow opens lazily), so a thousand photos take a second or two.
+:mod:`core.training.plan` chooses the input size, fit, batch size and schedule from it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from core.training.dataset import Sample
+
+_SWAPS_AXES = {5, 6, 7, 8}  # EXIF orientations that turn the photo by 90 degrees
+
+
+@dataclass(frozen=True)
+class DataProfile:
+    """Sizes and counts of a labelled dataset.
+
+    :param class_counts: photos per class name
+    :param widths: upright width of every readable photo
+    :param heights: upright height of every readable photo
+    """
+
+    class_counts: dict[str, int]
+    widths: np.ndarray
+    heights: np.ndarray
+
+    @property
+    def aspects(self) -> np.ndarray:
+        """:returns: width / height of every photo."""
+        aspects: np.ndarray = self.widths / np.maximum(self.heights, 1)
+        return aspects
+
+    @property
+    def median_aspect(self) -> float:
+        return float(np.median(self.aspects))
+
+    @property
+    def aspect_spread(self) -> float:
+        """:returns: how much the shapes differ: the 95th over the 5th percentile of the aspect ratios."""
+        low, high = np.percentile(self.aspects, [5, 95])
+        return float(high / max(low, 1e-6))
+
+    @property
+    def median_long_side(self) -> int:
+        return int(np.median(np.maximum(self.widths, self.heights)))
+
+    @property
+    def imbalance(self) -> float:
+        """:returns: the largest class's photo count over the smallest's."""
+        counts = [n for n in self.class_counts.values() if n]
+        return max(counts) / min(counts)
+
+    def to_json(self) -> dict:
+        """:returns: the summary stored in model.json (``training.data_profile``)."""
+        low, high = np.percentile(self.aspects, [5, 95])
+        return {
+            "photos": len(self.widths),
+            "class_counts": dict(self.class_counts),
+            "median_size": [int(np.median(self.widths)), int(np.median(self.heights))],
+            "median_long_side": self.median_long_side,
+            "aspect_ratio": {
+                "p5": round(float(low), 3),
+                "median": round(self.median_aspect, 3),
+                "p95": round(float(high), 3),
+            },
+            "imbalance": round(self.imbalance, 2),
+        }
+
+    def describe(self) -> str:
+        """:returns: one line for the user."""
+        summary = self.to_json()
+        aspect = summary["aspect_ratio"]
+        width, height = summary["median_size"]
+        counts = ", ".join(f"{name} {count}" for name, count in self.class_counts.items())
+        return (
+            f"Data: {summary['photos']} photos ({counts}; largest/smallest class {summary['imbalance']}x), "
+            f"median {width}x{height}, width/height {aspect['p5']}-{aspect['p95']} (median {aspect['median']})."
+        )
+
+
+def profile_dataset(classes: list[str], samples: list[Sample]) -> DataProfile:
+    """Read every photo's header.
+
+    :param classes: class names (``Sample.label`` indexes them)
+    :param samples: the photos
+    :returns: the :class:`DataProfile` (unreadable photos are left out; training reports them later)
+    :raises ValueError: when no photo can be read
+    """
+    sizes = [size for size in map(_upright_size, samples) if size]
+    if not sizes:
+        raise ValueError("none of the photos can be read")
+    counts = Counter(classes[s.label] for s in samples)
+    widths, heights = (np.array(values, dtype=float) for values in zip(*sizes))
+    return DataProfile({name: counts[name] for name in classes}, widths, heights)
+
+
+def _upright_size(sample: Sample) -> tuple[int, int] | None:
+    try:
+        with Image.open(sample.path) as image:
+            width, height = image.size
+            orientation = image.getexif().get(0x0112, 1)
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+        return None
+    return (height, width) if orientation in _SWAPS_AXES else (width, height)

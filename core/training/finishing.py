@@ -1,0 +1,79 @@
+"""What follows the training loop: flip test-time augmentation, the unknown-photo detector, the review threshold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from core.bundle import Bundle
+from core.decision import DecisionPolicy
+from core.novelty import NoveltyDetector
+from core.training import calibration
+from core.training.metrics import classification_metrics
+from core.training.trainer import TrainConfig, TrainResult, augmented_loader, collect_outputs, plain_loader
+
+AUGMENTED_PASSES = 3  # augmented copies of each photo in the unknown-photo detector's bank and threshold
+
+
+def choose_flip_tta(bundle: Bundle, result: TrainResult, val_set, config: TrainConfig, say) -> dict:
+    """Average each photo's logits with its mirror image's when ``config.tta`` asks for it, or (``auto``)
+    when that raises the validation macro-F1: it doubles the time of a forward pass.
+
+    :returns: what model.json keeps of the choice (``training.tta``)
+    """
+    if config.tta == "off" or not len(result.val_labels):
+        return {}
+    loader = plain_loader(val_set, result.cache, config.batch_size)
+    mirrored, _, _ = collect_outputs(result.net, loader, bundle.mean, bundle.std, mirrored=True)
+    averaged = (result.val_logits + mirrored) / 2
+    labels = result.val_labels.numpy()
+    without, with_flip = (
+        classification_metrics(labels, logits.argmax(1).numpy(), bundle.classes)["macro_f1"]
+        for logits in (result.val_logits, averaged)
+    )
+    used = config.tta == "hflip" or with_flip > without
+    if used:
+        bundle.tta, result.val_logits = ["hflip"], averaged
+    say(
+        f"Flip test-time augmentation: validation macro-F1 {without:.3f} without, {with_flip:.3f} with: "
+        + ("on (each photo is also classified mirrored)." if used else "off.")
+    )
+    return {"tta": {"macro_f1_without": without, "macro_f1_with": with_flip, "used": used}}
+
+
+def fit_trust(bundle: Bundle, result: TrainResult, train_set, val_set, config: TrainConfig, folder: Path) -> None:
+    """Fit the unknown-photo detector and choose the review threshold (both from data).
+
+    The detector's bank holds the training photos and :data:`AUGMENTED_PASSES` augmented copies
+    of each; its threshold comes from the validation photos and as many augmented copies: the
+    same product photographed differently is not "unknown" (see :mod:`core.novelty`).
+    """
+    mean, std = bundle.mean, bundle.std
+    batch = config.batch_size
+    train_embeddings = _embeddings(result, plain_loader(train_set, result.cache, batch), mean, std)
+    val_logits, val_embeddings, val_labels = collect_outputs(
+        result.net, plain_loader(val_set, result.cache, batch), mean, std
+    )
+    for _ in range(AUGMENTED_PASSES):
+        train_embeddings = torch.cat(
+            [train_embeddings, _embeddings(result, augmented_loader(train_set, result.cache, batch), mean, std)]
+        )
+        if len(val_set):
+            val_embeddings = torch.cat(
+                [val_embeddings, _embeddings(result, augmented_loader(val_set, result.cache, batch), mean, std)]
+            )
+    copies = f"{len(train_set)} training photos and {AUGMENTED_PASSES} augmented copies of each"
+    threshold_from = f"; threshold from {len(val_set)} validation photos and their copies" if len(val_set) else ""
+    detector = NoveltyDetector.fit(
+        train_embeddings, val_embeddings if len(val_set) else None, fitted_on=copies + threshold_from
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    bundle.novelty = detector.save(folder)
+    if len(val_set):
+        probabilities = DecisionPolicy.from_bundle(bundle).calibrate(val_logits).numpy()
+        bundle.thresholds["review"] = calibration.choose_review_threshold(probabilities, val_labels.numpy())
+
+
+def _embeddings(result: TrainResult, loader, mean, std) -> torch.Tensor:
+    return collect_outputs(result.net, loader, mean, std)[1]
