@@ -103,7 +103,7 @@ def _input_size(
     size = _shape(max(MIN_SIDE, long_side), aspect)
     return size, (
         f"median shape, long side {native} px would leave {epochs} epochs {needed / config.time_budget_s:.1f}x "
-        f"over the {config.time_budget_s / 60:.0f}-minute budget: shrunk to fit"
+        f"over the {config.time_budget_s / 60:.3g}-minute budget: shrunk to fit"
     )
 
 
@@ -142,7 +142,7 @@ def seconds_per_image(net: ClassMapNet, size: tuple[int, int], batch: int, steps
 def plan_for_data(
     config: TrainConfig, classes, samples, train_photos: int, net: ClassMapNet, say
 ) -> tuple[TrainConfig, dict]:
-    """Choose the settings the user left open (:mod:`core.training.plan`) and say why.
+    """Profile the dataset, choose the settings the user left open (:func:`plan_training`) and say why.
 
     :returns: the configuration to train with and what model.json keeps of the choice
     """
