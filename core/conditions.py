@@ -34,11 +34,14 @@ class Condition:
     render: Render
 
 
-def border_colour(image: Image.Image) -> tuple[int, int, int]:
-    """:returns: the median colour of the photo's outermost pixels (the background around the product)."""
-    pixels = np.asarray(image.convert("RGB"))
-    edge = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
-    red, green, blue = (int(v) for v in np.median(edge, axis=0))
+def border_colour(pixels: np.ndarray) -> tuple[int, int, int]:
+    """The background around the product, for what a geometric change uncovers (here and in training).
+
+    :param pixels: ``H x W x 3`` photo
+    :returns: the (lower) median colour of its outermost pixels
+    """
+    edge = np.sort(np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]]), axis=0)
+    red, green, blue = (int(v) for v in edge[(len(edge) - 1) // 2])
     return red, green, blue
 
 
@@ -67,9 +70,10 @@ def place(image: Image.Image, scale: float, shift: tuple[float, float], degrees:
     """Rotate the photo about its centre, shrink it by ``scale`` and move it by ``shift`` (fractions of
     width and height) on a canvas of the same size filled with its border colour."""
     width, height = image.size
-    rotated = image.rotate(degrees, Image.Resampling.BILINEAR, fillcolor=border_colour(image)) if degrees else image
+    fill = border_colour(np.asarray(image)) if image.mode == "RGB" else 0  # masks are filled with 0
+    rotated = image.rotate(degrees, Image.Resampling.BILINEAR, fillcolor=fill) if degrees else image
     small = rotated.resize((round(width * scale), round(height * scale)), Image.Resampling.BILINEAR)
-    canvas = Image.new(image.mode, image.size, border_colour(image) if image.mode == "RGB" else 0)
+    canvas = Image.new(image.mode, image.size, fill)
     left = round((width - small.width) / 2 + shift[0] * width)
     top = round((height - small.height) / 2 + shift[1] * height)
     canvas.paste(small, (left, top))

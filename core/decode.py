@@ -117,9 +117,7 @@ def open_upright(data: bytes, draft_size: tuple[int, int] | None = None) -> Imag
         raise DecodeError(f"empty file (0 bytes): {COPY_AGAIN}")
     image = _open(data)
     orientation = image.getexif().get(0x0112, 1)
-    width, height = image.size
-    if orientation in _SWAPS_AXES:
-        width, height = height, width
+    width, height = upright_size(image)
     if draft_size and image.format == "JPEG":
         wanted_h, wanted_w = draft_size
         if orientation in _SWAPS_AXES:
@@ -133,6 +131,13 @@ def open_upright(data: bytes, draft_size: tuple[int, int] | None = None) -> Imag
         raise DecodeError(f"damaged or cut-short photo ({_one_line(error)}): {COPY_AGAIN}") from None
     rgb.info["upright_size"] = (width, height)
     return rgb
+
+
+def upright_size(image: Image.Image) -> tuple[int, int]:
+    """:returns: ``(width, height)`` of an opened (not necessarily loaded) image once its EXIF orientation is
+    applied."""
+    width, height = image.size
+    return (height, width) if image.getexif().get(0x0112, 1) in _SWAPS_AXES else (width, height)
 
 
 def _open(data: bytes) -> Image.Image:

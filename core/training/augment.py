@@ -22,6 +22,8 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2 as T
 from torchvision.transforms.v2 import functional as TF
 
+from core.conditions import border_colour
+
 _CROP_TRIES = 4
 
 
@@ -39,16 +41,11 @@ def build_augmentation(size: tuple[int, int]) -> T.Compose:
     )
 
 
-def _placement(border: list[float]) -> T.RandomApply:
+def _placement(border: tuple[int, int, int]) -> T.RandomApply:
     """Rotation, scale and shift of the product in the frame, filling with ``border`` (masks with 0)."""
     fill = {tv_tensors.Image: border, tv_tensors.Mask: 0}
     affine = T.RandomAffine(degrees=6, translate=(0.1, 0.08), scale=(0.72, 1.08), fill=fill)
     return T.RandomApply([affine], p=0.6)
-
-
-def _border_colour(image: torch.Tensor) -> list[float]:
-    edge = torch.cat([image[:, 0], image[:, -1], image[:, :, 0], image[:, :, -1]], dim=1)
-    return [float(v) for v in edge.float().median(dim=1).values]
 
 
 def _chance(p: float) -> bool:
@@ -117,7 +114,7 @@ def augment(
     :returns: the augmented image and mask
     """
     had_defect = bool(mask.max() > 0)
-    placement = _placement(_border_colour(image))
+    placement = _placement(border_colour(image.permute(1, 2, 0).numpy()))
     for _ in range(_CROP_TRIES):
         new_image, new_mask = placement(*transform(tv_tensors.Image(image), tv_tensors.Mask(mask)))
         if not had_defect or new_mask.max() > 0:

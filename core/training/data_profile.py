@@ -12,9 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from core.decode import upright_size
 from core.training.dataset import Sample
-
-_SWAPS_AXES = {5, 6, 7, 8}  # EXIF orientations that turn the photo by 90 degrees
 
 
 @dataclass(frozen=True)
@@ -103,8 +102,6 @@ def profile_dataset(classes: list[str], samples: list[Sample]) -> DataProfile:
 def _upright_size(sample: Sample) -> tuple[int, int] | None:
     try:
         with Image.open(sample.path) as image:
-            width, height = image.size
-            orientation = image.getexif().get(0x0112, 1)
+            return upright_size(image)
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
         return None
-    return (height, width) if orientation in _SWAPS_AXES else (width, height)

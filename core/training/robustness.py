@@ -111,7 +111,7 @@ def _row(condition: Condition, metrics: dict) -> dict:
         "pointing": pointing,
         "unknown_share": round(profile["unknown"] / readable, 4),
         "review_share": round(profile["review"] / readable, 4),
-        "mistakes": [f"{error['source']}: {error['true']} -> {error['predicted']}" for error in metrics["errors"]],
+        "mistakes": [f"{Path(e['source']).name}: {e['true']} -> {e['predicted']}" for e in metrics["errors"]],
     }
 
 

@@ -102,7 +102,7 @@ def casting_variant(photo: Image.Image, rng: random.Random) -> Image.Image:
     part = photo.crop((left, top, left + crop, top + crop))
     width, height = random_shape(rng)
     inner = min(width, height)
-    canvas = Image.new("RGB", (width, height), border_colour(part))
+    canvas = Image.new("RGB", (width, height), border_colour(np.asarray(part)))
     canvas.paste(
         part.resize((inner, inner), Image.Resampling.LANCZOS),
         (rng.randint(0, width - inner), rng.randint(0, height - inner)),

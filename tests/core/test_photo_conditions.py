@@ -57,7 +57,7 @@ def test_conditions_change_what_they_say():
 
 def test_placing_the_product_smaller_fills_with_the_border_colour():
     photo, _ = _photo_with_defect()
-    assert border_colour(photo) == (120, 120, 120)
+    assert border_colour(np.asarray(photo)) == (120, 120, 120)
     placed = np.asarray(place(photo, 0.5, (0.2, 0.0)))
     assert tuple(placed[2, 2]) == (120, 120, 120) and tuple(placed[-3, 5]) == (120, 120, 120)
     assert placed[:, :100].mean() > placed[:, 200:].mean()  # the dark screen moved right
