@@ -100,7 +100,7 @@ def unique_path(folder: Path, name: str, taken: set[str]) -> Path:
 
 
 def file_sha256(path: Path) -> str:
-    """:returns: the hex SHA-256 of a file."""
+    """Return the hex SHA-256 of a file."""
     digest = hashlib.sha256()
     with open(path, "rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):

@@ -18,7 +18,7 @@ USER_MODELS_ENV = "DEFECTSORT_MODELS"  # extra bundle folders, separated by os.p
 
 
 def app_root() -> Path:
-    """:returns: the folder that holds ``weights/`` and ``resources/``."""
+    """Return the folder that holds ``weights/`` and ``resources/``."""
     frozen_root = getattr(sys, "_MEIPASS", None)
     if frozen_root:
         return Path(frozen_root)
@@ -26,26 +26,41 @@ def app_root() -> Path:
 
 
 def bundled_weights_dir() -> Path:
-    """:returns: the folder of model bundles shipped with the app."""
+    """Return the folder of model bundles shipped with the app."""
     return app_root() / "weights"
 
 
 def resources_dir() -> Path:
-    """:returns: the folder of icons and style sheets."""
+    """Return the folder of icons and style sheets."""
     return app_root() / "resources"
 
 
+def user_data_dir() -> Path:
+    """Return the per-user data folder: the session journal, run history, models, candidates, service jobs."""
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def user_cache_dir() -> Path:
+    """Return the per-user cache folder (exported ONNX models; anything that can be made again)."""
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+
+
+def user_config_dir() -> Path:
+    """Return the per-user settings folder."""
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
 def user_models_dir() -> Path:
-    """:returns: the per-user folder where trained bundles can be dropped."""
-    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "models"
+    """Return the per-user folder where trained bundles can be dropped."""
+    return user_data_dir() / "models"
 
 
 def user_log_dir() -> Path:
-    """:returns: the per-user log folder (created on demand by the logger)."""
+    """Return the per-user log folder (created on demand by the logger)."""
     return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
 
 
 def model_search_dirs() -> list[Path]:
-    """:returns: folders searched for bundles, most specific first."""
+    """Return folders searched for bundles, most specific first."""
     extra = [Path(p) for p in os.environ.get(USER_MODELS_ENV, "").split(os.pathsep) if p]
     return [*extra, user_models_dir(), bundled_weights_dir()]

@@ -28,7 +28,7 @@ def _report_unexpected(kind, error, trace) -> None:
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
-    """:returns: the QApplication with DefectSort's name, icon and style."""
+    """Return the QApplication with DefectSort's name, icon and style."""
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
     app.setApplicationName("DefectSort")
     app.setOrganizationName("DefectSort")

@@ -20,32 +20,33 @@ class Unfinished:
     def __bool__(self) -> bool:
         return bool(self.paths)
 
-    def add(self, paths: list[str], progress: tuple[int, int] | None) -> None:
+    def add(self, paths: list[str], classified: int, found: int | None) -> None:
         """Remember a cancelled job.
 
-        :param progress: its last ``(done, found)``, or None if it never started
+        :param classified: how many of its photos arrived in the window (the last progress report may be older)
+        :param found: how many photos its walk had found (without those the session already had), or None if it
+            never started
         """
         self.paths += [path for path in paths if path not in self.paths]
-        if progress is None:
+        self.done += classified
+        if found is None:
             self.counted = False
         else:
-            done, found = progress
-            self.done += done
-            self.remaining += max(0, found - done)
+            self.remaining += max(0, found - classified)
 
     def take(self) -> list[str]:
-        """:returns: the paths to open again, forgetting them here."""
+        """Return the paths to open again, forgetting them here."""
         paths = self.paths
         self.paths, self.done, self.remaining, self.counted = [], 0, 0, True
         return paths
 
     def summary(self) -> str:
-        """:returns: e.g. ``"Cancelled: 37 photos classified and kept."``."""
+        """Return e.g. ``"Cancelled: 37 photos classified and kept."``."""
         noun = "photo" if self.done == 1 else "photos"
         return f"Cancelled: {self.done} {noun} classified and kept."
 
     def offer(self) -> str:
-        """:returns: the text of the button that continues, e.g. ``"Continue the 76 photos not yet classified"``."""
+        """Return the text of the button that continues, e.g. ``"Continue the 76 photos not yet classified"``."""
         if not self.counted or self.remaining == 0:
             return "Continue with the photos not yet classified"
         noun = "photo" if self.remaining == 1 else "photos"
@@ -58,25 +59,39 @@ class Batches:
     def __init__(self) -> None:
         self.running: set[int] = set()  # queued or running jobs
         self.unfinished = Unfinished()
-        self.skipped = 0  # photos opened again and left out: the session already had them
+        self.skipped = 0  # photos the user opened again and that were left out: the session already had them
         self._paths: dict[int, list[str]] = {}
-        self._progress: dict[int, tuple[int, int]] = {}
+        self._found: dict[int, int] = {}
+        self._classified: dict[int, int] = {}
+        self._continuing: set[int] = set()  # jobs that continue cancelled ones: their skips are expected
 
-    def queued(self, job: int, paths: list[str]) -> None:
-        """A job was handed to the worker."""
+    def queued(self, job: int, paths: list[str], continuing: bool = False) -> None:
+        """A job was handed to the worker (``continuing``: it re-opens what cancelled jobs left)."""
         self.running.add(job)
         self._paths[job] = paths
+        if continuing:
+            self._continuing.add(job)
 
-    def progressed(self, job: int, done: int, found: int) -> None:
-        """The worker reported ``done`` of ``found`` photos."""
-        self._progress[job] = (done, found)
+    def progressed(self, job: int, found: int) -> None:
+        """The worker's walk for ``job`` has found ``found`` photos so far."""
+        self._found[job] = found
+
+    def classified(self, job: int, count: int) -> None:
+        """``count`` more results of ``job`` arrived."""
+        self._classified[job] = self._classified.get(job, 0) + count
+
+    def photos_skipped(self, job: int, count: int) -> None:
+        """``job`` left out ``count`` photos the session already had (counted unless it was a Continue)."""
+        if job not in self._continuing:
+            self.skipped += count
 
     def finished(self, job: int, cancelled: bool) -> None:
         """A job ended; a cancelled one's paths are kept for "Continue"."""
         self.running.discard(job)
-        paths, progress = self._paths.pop(job, []), self._progress.pop(job, None)
+        self._continuing.discard(job)
+        paths, found, classified = self._paths.pop(job, []), self._found.pop(job, None), self._classified.pop(job, 0)
         if cancelled:
-            self.unfinished.add(paths, progress)
+            self.unfinished.add(paths, classified, found)
 
     def forget(self) -> None:
         """A new session: nothing to continue, nothing skipped."""

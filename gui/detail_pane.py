@@ -6,8 +6,8 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from core.decision import DecisionPolicy
-from core.percent import percent_text
+from core.inference.decision import DecisionPolicy
+from core.inference.percent import percent_text
 from gui.detail_text import anomaly_text, unusualness_text, verdict_text
 from gui.gallery_model import Entry
 from gui.palette import label_colour
@@ -61,7 +61,7 @@ class PhotoView(QWidget):
 
 
 def _box_rect(target: QRectF, box: list[float]) -> QRectF:
-    """:returns: a normalised ``[x0, y0, x1, y1]`` box on the photo drawn in ``target``."""
+    """Return a normalised ``[x0, y0, x1, y1]`` box on the photo drawn in ``target``."""
     x0, y0, x1, y1 = box
     width, height = target.width(), target.height()
     return QRectF(target.x() + x0 * width, target.y() + y0 * height, (x1 - x0) * width, (y1 - y0) * height)
@@ -106,7 +106,7 @@ class DetailPane(QFrame):
     ``preview_requested`` (the window forwards it to the worker) and arrives through
     :meth:`on_preview_loaded` or :meth:`on_preview_failed`."""
 
-    preview_requested = Signal(int, object)  # request number, core.sources.SourceRef
+    preview_requested = Signal(int, object)  # request number, core.photos.sources.SourceRef
 
     def __init__(self, parent=None):
         super().__init__(parent)

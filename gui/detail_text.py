@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 
-from core.decision import DecisionPolicy
-from core.percent import percent_text, threshold_text
-from core.prediction import REVIEW, UNKNOWN
+from core.inference.decision import DecisionPolicy
+from core.inference.percent import percent_text, threshold_text
+from core.inference.prediction import REVIEW, UNKNOWN
 from gui.gallery_model import Entry
 
 
 def verdict_text(entry: Entry, policy: DecisionPolicy | None) -> str:
-    """:returns: one line on what the photo is and how sure the model is, with the numbers that
+    """Return one line on what the photo is and how sure the model is, with the numbers that
     decide (e.g. ``"Oil, 98.46 % sure: below the review threshold of 98.6 %"``)."""
     prediction = entry.prediction
     if not prediction.ok:
@@ -25,6 +25,8 @@ def verdict_text(entry: Entry, policy: DecisionPolicy | None) -> str:
         return f"{label}, confirmed by the inspector (the model was {sure} sure)"
     if prediction.status == UNKNOWN:
         return f"Unknown: the model's guess would be {label} ({sure}), not to be trusted"
+    if policy is not None and policy.decided_by_miss_cost(prediction.probabilities, prediction.label):
+        return _possible_defect_text(prediction.probabilities, label, policy)
     if prediction.status == REVIEW and prediction.unlisted_box is not None:
         return f"{label}?  {sure} sure, but part of the photo is unusual: possibly a defect not in the model's classes"
     if prediction.status == REVIEW and threshold is not None:
@@ -34,8 +36,20 @@ def verdict_text(entry: Entry, policy: DecisionPolicy | None) -> str:
     return f"{label}, {sure} sure"
 
 
+def _possible_defect_text(probabilities: dict[str, float], kind: str, policy: DecisionPolicy) -> str:
+    """Return why a photo the model thinks is most likely good is not called good (the miss-cost rule), e.g.
+    ``"Possible defect, most likely Stain: 33.8 % likely a defect; Good needs 66.7 % and has 66.2 %"``."""
+    normal = str(policy.normal_class)
+    good = probabilities[normal]
+    needed = percent_text(float(policy.good_min or 0.0), None)
+    return (
+        f"Possible defect, most likely {kind}: {percent_text(1.0 - good, None)} likely a defect; "
+        f"not called {normal.capitalize()}, which needs {needed} and has {percent_text(good, None)}"
+    )
+
+
 def unusualness_text(score: float, unknown_above: float) -> str:
-    """:returns: how unlike the training photos a photo is, in words, with the score that decides
+    """Return how unlike the training photos a photo is, in words, with the score that decides
     (e.g. ``"Unusualness 0.097: typical of the photos the model was trained on (Unknown from 0.27)"``)."""
     if not math.isfinite(unknown_above) or unknown_above <= 0:
         return f"Unusualness {score:.3f} (this model has no limit for unknown photos)"
@@ -50,7 +64,7 @@ def unusualness_text(score: float, unknown_above: float) -> str:
 
 
 def anomaly_text(score: float, threshold: float | None) -> str:
-    """:returns: the anomaly score in words, e.g. ``"Anomaly score 21.4: unlike the good photos (limit 17.8)"``."""
+    """Return the anomaly score in words, e.g. ``"Anomaly score 21.4: unlike the good photos (limit 17.8)"``."""
     if threshold is None:
         return f"Anomaly score {score:.3g}"
     meaning = "unlike the good photos" if score > threshold else "like the good photos"

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.paths import user_log_dir
-from core.sources import file_dialog_patterns
+from core.photos.sources import file_dialog_patterns
 
 PHOTO_FILTER = f"Photos ({file_dialog_patterns()});;ZIP archives (*.zip);;All files (*)"
 
@@ -30,25 +30,25 @@ def _start_folder(window) -> str:
 
 
 def ask_photos(window) -> list[str]:
-    """:returns: photo (or ZIP) files the user picked."""
+    """Return photo (or ZIP) files the user picked."""
     files, _ = QFileDialog.getOpenFileNames(window, "Open photos", _start_folder(window), PHOTO_FILTER)
     return files
 
 
 def ask_folder(window) -> list[str]:
-    """:returns: a one-element list with the folder picked, or []."""
+    """Return a one-element list with the folder picked, or []."""
     folder = QFileDialog.getExistingDirectory(window, "Open a folder of photos", _start_folder(window))
     return [folder] if folder else []
 
 
 def ask_zips(window) -> list[str]:
-    """:returns: ZIP archives the user picked."""
+    """Return ZIP archives the user picked."""
     files, _ = QFileDialog.getOpenFileNames(window, "Open ZIP archives", _start_folder(window), "ZIP archives (*.zip)")
     return files
 
 
 def ask_model_folder(window) -> str:
-    """:returns: a bundle folder picked by the user, or ''."""
+    """Return a bundle folder picked by the user, or ''."""
     return QFileDialog.getExistingDirectory(window, "Open a model bundle folder", str(Path.home()))
 
 
@@ -96,7 +96,7 @@ class ExportDialog(QDialog):
 
 
 def ask_export(window, settings) -> tuple[str, bool, bool] | None:
-    """:returns: ``(folder, overlays, report)`` or None when cancelled."""
+    """Return ``(folder, overlays, report)`` or None when cancelled."""
     dialog = ExportDialog(window, settings)
     if dialog.exec() != QDialog.DialogCode.Accepted or not dialog.folder.text().strip():
         return None
@@ -122,7 +122,7 @@ def show_export_done(window, folder: str) -> None:
 
 
 def confirm(window, title: str, question: str) -> bool:
-    """:returns: True when the user answers Yes."""
+    """Return True when the user answers Yes."""
     answer = QMessageBox.question(window, title, question)
     return answer == QMessageBox.StandardButton.Yes
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtGui import QUndoCommand
 
-from core.journal import DO, REDO, UNDO
+from core.journal.session import DO, REDO, UNDO
 from gui.gallery_model import GalleryModel
 
 

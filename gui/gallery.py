@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QScrollArea, QVBoxLayout, QWidget
 
 from gui.gallery_model import ENTRY_ROLE, SPECIAL_SECTIONS, Entry, GalleryModel
 from gui.move_menu import show_move_menu
-from gui.section import Section, SectionView
+from gui.section import Section, SectionView, neighbour_view
 from gui.thumbnail_delegate import ThumbnailDelegate
 
 
@@ -51,6 +51,7 @@ class Gallery(QScrollArea):
 
     def _connect(self, view: SectionView) -> None:
         view.items_dropped.connect(self._on_items_dropped)
+        view.edge_reached.connect(lambda step: self._on_edge_reached(view, step))
         view.selectionModel().currentChanged.connect(lambda current, _: self._on_current_changed(view, current))
         view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         view.customContextMenuRequested.connect(lambda point: self._on_context_menu(view, point))
@@ -100,7 +101,7 @@ class Gallery(QScrollArea):
 
     # -- selection ---------------------------------------------------------------------
     def selected_keys(self) -> list[int]:
-        """:returns: keys selected in the section that has the focus (or any selection)."""
+        """Return keys selected in the section that has the focus (or any selection)."""
         for section in self.sections:
             keys = section.view.selected_keys()
             if keys and section.view.hasFocus():
@@ -108,7 +109,7 @@ class Gallery(QScrollArea):
         return next((keys for s in self.sections if (keys := s.view.selected_keys())), [])
 
     def selected_view(self) -> SectionView | None:
-        """:returns: the section view holding the current selection, if any."""
+        """Return the section view holding the current selection, if any."""
         return next((s.view for s in self.sections if s.view.selected_keys()), None)
 
     def select(self, key: int) -> None:
@@ -120,7 +121,7 @@ class Gallery(QScrollArea):
                 return
 
     def position(self) -> tuple[str, int] | None:
-        """:returns: ``(section, row)`` of the photo shown in the detail pane, if any."""
+        """Return ``(section, row)`` of the photo shown in the detail pane, if any."""
         for section in self.sections:
             index = section.view.currentIndex()
             if index.isValid() and section.view.selectionModel().isSelected(index):
@@ -169,6 +170,14 @@ class Gallery(QScrollArea):
                 section.view.clearSelection()
         self.entry_selected.emit(current.data(ENTRY_ROLE))
 
+    def _on_edge_reached(self, view: SectionView, step: int) -> None:
+        """An arrow key went past a section's end: on into the next section's first photo (or back)."""
+        target = neighbour_view([s.view for s in self.sections], view, step)
+        section = next((s for s in self.sections if s.view is target), None)
+        if section is not None:
+            self._select_index(section, 0 if step > 0 else section.count() - 1)
+            self._on_current_changed(section.view, section.view.currentIndex())  # also when it was current before
+
     def _on_items_dropped(self, keys: list[int], section: str) -> None:
         if section in self.classes:
             self.relabel_requested.emit(keys, section)
@@ -180,5 +189,5 @@ class Gallery(QScrollArea):
             show_move_menu(self, self.classes, keys, self.relabel_requested.emit, self.remove_requested.emit, at)
 
     def current_entry(self) -> Entry | None:
-        """:returns: the item shown in the detail pane, if any."""
+        """Return the item shown in the detail pane, if any."""
         return next((entry for s in self.sections if (entry := s.view.shown_entry()) is not None), None)

@@ -2,12 +2,13 @@
 
 A single ``QAbstractListModel`` holds every item; each gallery section shows it through
 a filter proxy. Corrections and removals go through the undo stack (see ``gui.edits``).
-Statuses come from one :class:`~core.decision.DecisionPolicy` (the one exports use): the
+Statuses come from one :class:`~core.inference.decision.DecisionPolicy` (the one exports use): the
 model applies it to each arriving item and again to all when the user changes it.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from PySide6.QtCore import (
@@ -20,9 +21,10 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QImage
 
-from core.decision import DecisionPolicy
-from core.journal import DO, RELABEL, REMOVE, UNREMOVE, Edit
-from core.prediction import REVIEW, UNKNOWN, Prediction
+from core.inference.decision import DecisionPolicy
+from core.inference.prediction import ERROR, REVIEW, UNKNOWN, Prediction
+from core.journal.session import DO, RELABEL, REMOVE, UNREMOVE, Edit
+from core.results.final import FinalDecision, final_decision
 
 ITEMS_MIME = "application/x-defectsort-items"
 ERRORS = "errors"  # the section of items with status "error"
@@ -46,32 +48,38 @@ class Entry:
     missing: str | None = None  # why a restored photo's source can no longer be read
 
     @property
+    def final(self) -> FinalDecision:
+        """Return where the photo ends up under the policy in force and the inspector's word (the one rule)."""
+        return final_decision(self.prediction, self.final_label)
+
+    @property
     def label(self) -> str | None:
-        """:returns: the inspector's label if given, else the model's."""
+        """Return the inspector's label if given, else the model's."""
         return self.final_label or self.prediction.label
 
     @property
     def decided(self) -> bool:
-        """:returns: True once the inspector put the item in a class (even the model's)."""
-        return self.final_label is not None
+        """Return True once the inspector put the item in a class (even the model's)."""
+        return self.final.by_inspector
 
     @property
     def corrected(self) -> bool:
-        """:returns: True when the inspector moved the item away from the model's label."""
-        return self.decided and self.final_label != self.prediction.label
+        """Return True when the inspector moved the item away from the model's label."""
+        return self.final.corrected
 
 
 class GalleryModel(QAbstractListModel):
     """Every classified item of the session, in arrival order."""
 
     counts_changed = Signal()
-    entries_edited = Signal(list)  # [core.journal.Edit]: what the inspector changed, for the journal
+    entries_edited = Signal(list)  # [core.journal.session.Edit]: what the inspector changed, for the journal
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self._entries: list[Entry] = []
         self._row_of: dict[int, int] = {}
         self.policy: DecisionPolicy | None = None
+        self.names: Counter[str] = Counter()  # photos per file name: same-named ones are shown with their origin
 
     # -- Qt model interface -------------------------------------------------------------
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 - Qt's signature
@@ -121,6 +129,7 @@ class GalleryModel(QAbstractListModel):
                 entry.prediction = self.policy.apply(entry.prediction)
             self._row_of[entry.key] = len(self._entries)
             self._entries.append(entry)
+            self.names[entry.prediction.name] += 1
         self.endInsertRows()
         self.counts_changed.emit()
 
@@ -129,34 +138,29 @@ class GalleryModel(QAbstractListModel):
         self.beginResetModel()
         self._entries.clear()
         self._row_of.clear()
+        self.names.clear()
         self.endResetModel()
         self.counts_changed.emit()
 
     def entries(self) -> list[Entry]:
-        """:returns: the items in arrival order, without removed ones."""
+        """Return the items in arrival order, without removed ones."""
         return [e for e in self._entries if not e.removed]
 
     def entry(self, key: int) -> Entry:
-        """:returns: the item with ``key``."""
+        """Return the item with ``key``."""
         return self._entries[self._row_of[key]]
 
     def index_of(self, key: int) -> QModelIndex:
-        """:returns: the model index of the item with ``key``."""
+        """Return the model index of the item with ``key``."""
         return self.index(self._row_of[key])
 
     def section_of(self, entry: Entry) -> str | None:
-        """:returns: the section an item shows in (a class, ``review``, ``unknown``, ``errors``),
-        None if removed. The inspector's decision overrides the model's doubts; otherwise the
-        status the policy gave it decides."""
+        """Return the section an item shows in (a class, ``review``, ``unknown``, ``errors``), None if removed:
+        its final decision (:func:`core.results.final.final_decision`)."""
         if entry.removed:
             return None
-        if not entry.prediction.ok:
-            return ERRORS
-        if entry.decided:
-            return entry.label
-        if entry.prediction.status in (REVIEW, UNKNOWN):
-            return entry.prediction.status
-        return entry.label
+        section = entry.final.section
+        return ERRORS if section == ERROR else section
 
     def set_policy(self, policy: DecisionPolicy) -> None:
         """Decide every item's status with ``policy`` from now on (e.g. a new review threshold)."""

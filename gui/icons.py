@@ -11,11 +11,11 @@ from core.paths import resources_dir
 
 @cache
 def icon(name: str) -> QIcon:
-    """:returns: ``resources/icons/<name>.svg`` as a QIcon (empty if missing)."""
+    """Return ``resources/icons/<name>.svg`` as a QIcon (empty if missing)."""
     return QIcon(str(resources_dir() / "icons" / f"{name}.svg"))
 
 
 def style_sheet() -> str:
-    """:returns: the application style sheet, or '' when it is missing."""
+    """Return the application style sheet, or '' when it is missing."""
     path = resources_dir() / "style.qss"
     return path.read_text(encoding="utf-8") if path.is_file() else ""

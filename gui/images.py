@@ -5,18 +5,18 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtGui import QImage
 
-from core.overlay import heatmap_rgba
+from core.results.overlay import heatmap_rgba
 
 
 def rgb_image(pixels: np.ndarray) -> QImage:
-    """:returns: a QImage owning a copy of an ``H x W x 3`` uint8 array."""
+    """Return a QImage owning a copy of an ``H x W x 3`` uint8 array."""
     pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
     height, width = pixels.shape[:2]
     return QImage(pixels.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
 
 
 def heatmap_image(heatmap: np.ndarray) -> QImage:
-    """:returns: a 0..1 heatmap coloured by :func:`core.overlay.heatmap_rgba`, as an RGBA QImage
+    """Return a 0..1 heatmap coloured by :func:`core.results.overlay.heatmap_rgba`, as an RGBA QImage
     of the same size (low resolution; the painter scales it smoothly)."""
     rgba = np.ascontiguousarray(heatmap_rgba(heatmap))
     height, width = rgba.shape[:2]

@@ -16,8 +16,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.bundle import BundleError
-from core.promotion import promote
 from core.training.gate import CORRECTIONS, FROZEN
 from core.training.retrain import RetrainOutcome
 from gui.worker_client import WorkerClient
@@ -101,18 +99,32 @@ class ImproveDialog(QDialog):
         self.keep_button.setDefault(True)
 
     def _on_promote_clicked(self) -> None:
+        """Install the candidate on the worker's side pool (it copies a folder); the answer closes the dialog."""
         assert self.outcome is not None
-        try:
-            installed = promote(self.outcome.bundle)
-        except (BundleError, OSError) as error:
-            self.status.setText(f"Not installed: {error}")
-            return
+        self.promote_button.setEnabled(False)
+        self.keep_button.setEnabled(False)
+        self.status.setText("Installing the new version…")
+        self.client.worker.model_promoted.connect(self._on_promoted)
+        self.client.worker.failed.connect(self._on_promotion_failed)
+        self.client.promote(self.outcome.bundle)
+
+    def _on_promoted(self, installed: str) -> None:
+        self._stop_listening_to_promotion()
         self.status.setText(f"Installed as the version in use: {installed}")
         self.accept()
 
+    def _on_promotion_failed(self, message: str) -> None:
+        self._stop_listening_to_promotion()
+        self.status.setText(message)
+        self.keep_button.setEnabled(True)
+
+    def _stop_listening_to_promotion(self) -> None:
+        self.client.worker.model_promoted.disconnect(self._on_promoted)
+        self.client.worker.failed.disconnect(self._on_promotion_failed)
+
 
 def describe(outcome: RetrainOutcome) -> str:
-    """:returns: the comparison in plain text: the gate's reasons, the measures, the photos fixed and broken."""
+    """Return the comparison in plain text: the gate's reasons, the measures, the photos fixed and broken."""
     lines = [*outcome.reasons, ""]
     for part, title in PART_TITLES.items():
         row = outcome.comparison.get(part, {})

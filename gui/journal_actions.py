@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-import platformdirs
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from core.journal_read import SessionSummary
-from core.paths import APP_NAME
+from core.journal.restore import SessionSummary
+from core.paths import user_data_dir
 from gui import dialogs
 from gui.improve_dialog import run_improve
 
@@ -34,11 +33,11 @@ class JournalActions(QObject):
             self.window, "Export the audit trail", "defectsort-audit.csv", "CSV files (*.csv)"
         )
         if path:
-            self.window.client.worker.export_audit(self.window.client.journal_file, Path(path))
+            self.window.client.export_audit(Path(path))
 
     def clear_old_sessions(self) -> None:
         """List the sessions; the answer asks which to clear."""
-        self.window.client.worker.list_sessions(self.window.client.journal_file)
+        self.window.client.list_sessions()
 
     def improve_model(self) -> None:
         """Retrain the current model with the journal's corrections; show the comparison; promote or keep."""
@@ -49,9 +48,7 @@ class JournalActions(QObject):
             )
             return
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = (
-            Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "candidates" / f"{window.bundle.name}-{stamp}"
-        )
+        out = user_data_dir() / "candidates" / f"{window.bundle.name}-{stamp}"
         outcome = run_improve(window, window.client, str(window.bundle.folder), out)
         if outcome is not None and outcome.bundle.promotion.get("promoted"):
             window.client.list_models()
@@ -72,7 +69,7 @@ class JournalActions(QObject):
             "be restored; their decisions stay in the audit trail."
         )
         if dialogs.confirm(self.window, "Clear old sessions", question):
-            self.window.client.worker.clear_sessions(self.window.client.journal_file, [s.id for s in old])
+            self.window.client.clear_sessions([s.id for s in old])
 
     def _on_noted(self, message: str) -> None:
         self.window.statusBar().showMessage(message, 10000)

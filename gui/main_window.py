@@ -18,10 +18,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.bundle import Bundle
-from core.decision import DecisionPolicy
-from core.export import ExportOptions
-from core.phones import PhoneGrouping, severity_order
+from core.inference.decision import DecisionPolicy
+from core.model.bundle import Bundle
+from core.results.phones import PhoneGrouping, severity_order
+from core.results.session_export import ExportOptions
 from gui import dialogs, session_dialogs
 from gui.batches import Batches
 from gui.detail_pane import DetailPane
@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         self.toolbar = ViewToolbar(self.settings, self)
         self.addToolBar(self.toolbar)
         self.gallery = Gallery(self.model, self)
+        self.gallery.delegate.names = self.model.names  # same-named photos are shown with their origin
         self.phones = PhoneGallery(self.model, self.gallery.delegate, self)
         self.views = QStackedWidget()  # the class sections, or the phone cards
         self.views.addWidget(self.gallery)
@@ -139,6 +140,7 @@ class MainWindow(QMainWindow):
         self.toolbar.heatmaps_changed.connect(self._on_heatmaps_changed)
         self.toolbar.review_threshold_changed.connect(self._on_review_threshold_changed)
         self.toolbar.filter_changed.connect(self.gallery.set_filter)
+        self.toolbar.filter_changed.connect(self.phones.set_filter)
         self.toolbar.sort_by_confidence_changed.connect(self.gallery.set_sort_by_confidence)
 
     def _restore_settings(self) -> None:
@@ -155,19 +157,22 @@ class MainWindow(QMainWindow):
 
     @property
     def busy(self) -> bool:
-        """:returns: True while photos are queued or being classified."""
+        """Return True while photos are queued or being classified."""
         return bool(self.batches.running)
 
     # -- what the user does ------------------------------------------------------------
-    def open_paths(self, paths) -> None:
-        """Classify files, folders and ZIPs (queued behind a running batch)."""
+    def open_paths(self, paths, continuing: bool = False) -> None:
+        """Classify files, folders and ZIPs (queued behind a running batch).
+
+        :param continuing: re-opening what cancelled batches left (its skipped photos are not news)
+        """
         paths = [str(p) for p in paths or []]
         if not paths:
             return
         self.settings.set("last_folder", str(Path(paths[0]).parent))
         self.stack.setCurrentWidget(self.splitter)
         job = self.client.classify(paths)
-        self.batches.queued(job, paths)
+        self.batches.queued(job, paths, continuing)
         if self.bundle is None:
             self.progress.show_waiting("Loading the model… your photos are classified as soon as it is ready")
         elif self.batches.unfinished:
@@ -178,7 +183,7 @@ class MainWindow(QMainWindow):
         """Classify what cancelled batches left (the photos they finished are skipped, not redone)."""
         paths = self.batches.unfinished.take()
         self.menu_actions.resume.setEnabled(False)
-        self.open_paths(paths)
+        self.open_paths(paths, continuing=True)
 
     def cancel(self) -> None:
         """Stop the running batch and the queued ones; finished results stay."""
@@ -210,7 +215,7 @@ class MainWindow(QMainWindow):
 
     @property
     def view(self) -> Gallery | PhoneGallery:
-        """:returns: the view shown: the class sections or the phone cards."""
+        """Return the view shown: the class sections or the phone cards."""
         return self.phones if self.views.currentWidget() is self.phones else self.gallery
 
     def show_by_phone(self, by_phone: bool) -> None:
@@ -256,12 +261,9 @@ class MainWindow(QMainWindow):
         if choice is None:
             return
         folder, overlays, report = choice
-        entries = self.model.entries()
-        final_labels = {e.prediction.source: e.label for e in entries if e.prediction.ok}
-        decided = frozenset(e.prediction.source for e in entries if e.decided)
+        photos = [(e.prediction, e.final_label) for e in self.model.entries()]
         grouping = self.phones.grouping if self.view is self.phones else None
-        options = ExportOptions(overlays, report, grouping, decided)
-        self.client.export(folder, [e.prediction for e in entries], self.bundle, self.policy, final_labels, options)
+        self.client.export(folder, photos, self.bundle, self.policy, ExportOptions(overlays, report, grouping))
         self.progress.start(0)
         self.progress.bar.setRange(0, 0)  # busy indicator
         self.progress.label.setText("Exporting…")
@@ -274,6 +276,7 @@ class MainWindow(QMainWindow):
             self._forget_results()
         self.client.forget_session()  # photos opened again are classified by the new model
         self.progress.show_waiting("Loading the model…")
+        self.toolbar.threshold.wait_for_model()
         self.client.load_model(name_or_dir)
 
     # -- drag and drop of files from the desktop ----------------------------------------
@@ -309,9 +312,7 @@ class MainWindow(QMainWindow):
         self.menu_actions.check_model(bundle.name)
         self.policy = policy
         threshold = self.settings.review_threshold(bundle.name, policy.review_below)
-        self.toolbar.threshold.blockSignals(True)
-        self.toolbar.threshold.setValue(threshold * 100)
-        self.toolbar.threshold.blockSignals(False)
+        self.toolbar.threshold.show_threshold(threshold * 100)
         self._on_review_threshold_changed(threshold)
 
     def _on_models_listed(self, bundles: list) -> None:
@@ -338,6 +339,7 @@ class MainWindow(QMainWindow):
         # Results are shown in small bursts: one gallery relayout per burst, not per batch.
         if job <= self._discarded_through:
             return
+        self.batches.classified(job, len(entries))
         self._incoming.extend(entries)
         if not self._flush_timer.isActive():
             self._flush_timer.start()
@@ -348,7 +350,7 @@ class MainWindow(QMainWindow):
         self.recorder.record_photos(entries)
 
     def _on_progress_changed(self, job: int, done: int, total: int) -> None:
-        self.batches.progressed(job, done, total)
+        self.batches.progressed(job, total)
         self.progress.update_progress(done, total)
         self._update_status()
 
@@ -366,7 +368,7 @@ class MainWindow(QMainWindow):
         self._update_status()  # without the rate of a batch that has ended
 
     def _on_photos_skipped(self, job: int, count: int) -> None:
-        self.batches.skipped += count
+        self.batches.photos_skipped(job, count)
         self._update_status()
 
     def _on_export_finished(self, folder: str) -> None:
@@ -403,14 +405,15 @@ class MainWindow(QMainWindow):
 
     # -- closing -----------------------------------------------------------------------
     def closeEvent(self, event) -> None:
-        corrections = sum(e.corrected for e in self.model.entries())
-        if self.recorder.unexported and corrections:
-            choice = session_dialogs.ask_quit_with_unexported(self, corrections, len(self.model.entries()))
+        decisions = self.recorder.unexported_decisions()
+        if decisions:
+            choice = session_dialogs.ask_quit_with_unexported(self, decisions, len(self.model.entries()))
             if choice != session_dialogs.KEEP:
                 event.ignore()
                 if choice == session_dialogs.EXPORT:
                     self.export()
                 return
+            self.recorder.keep()
         else:
             self.recorder.end()
         self.settings.set_geometry(self.saveGeometry())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 
-from core.bundle import Bundle
-from core.engine import DEFAULT_BACKEND
+from core.inference.engine import DEFAULT_BACKEND
+from core.model.bundle import Bundle
 from gui import dialogs
 from gui.icons import icon
 
@@ -16,7 +16,8 @@ SHORTCUTS = [
     ("Drag thumbnails", "Move them to another section (drop on a photo or on a section's title)"),
     ("Delete", "Remove the selected photos from the session"),
     ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo"),
-    ("Arrow keys", "Step through photos"),
+    ("Arrow keys", "Step through photos (on past the end of a section or phone card into the next)"),
+    ("P", "By phone: one card per phone, or the class sections"),
     ("H", "Heatmaps on / off"),
     ("Ctrl+F", "Filter by name"),
     ("Ctrl+Q", "Quit"),
@@ -32,7 +33,7 @@ BACKEND_CHOICES = [
 
 
 def shortcut_rows(classes: list[str]) -> list[tuple[str, str]]:
-    """:returns: the keyboard shortcuts, with one row per class key of the active model (1 Good, 2 Oil ...)."""
+    """Return the keyboard shortcuts, with one row per class key of the active model (1 Good, 2 Oil ...)."""
     keys = [(str(n), f"Move the selected photos to {label.capitalize()}") for n, label in enumerate(classes[:9], 1)]
     return SHORTCUTS[:3] + keys + SHORTCUTS[3:]
 

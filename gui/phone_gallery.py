@@ -1,7 +1,7 @@
 """The "By phone" view: one card per phone with its photos, the photo that decided the verdict first.
 
 Cards are rebuilt from the shared :class:`GalleryModel` shortly after it changes (a relabel, new
-results), so a phone's verdict always follows its photos (:func:`core.phones.phone_verdict`). A
+results), so a phone's verdict always follows its photos (:func:`core.results.phones.phone_verdict`). A
 photo the inspector put in a class counts as decided, whatever the model's doubt.
 """
 
@@ -12,12 +12,12 @@ from html import escape
 from PySide6.QtCore import QItemSelectionModel, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import QAbstractItemView, QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from core.colours import label_colour_hex
-from core.percent import percent_text
-from core.phones import REVIEW_VERDICT, PhoneGrouping, PhoneVerdict, phone_verdicts, photo_of_prediction
+from core.inference.percent import percent_text
+from core.results.colours import label_colour_hex
+from core.results.phones import REVIEW_VERDICT, PhoneGrouping, PhoneVerdict, phone_verdicts, photo_of
 from gui.gallery_model import ENTRY_ROLE, Entry, GalleryModel
 from gui.move_menu import show_move_menu
-from gui.section import SectionView
+from gui.section import SectionView, neighbour_view
 from gui.thumbnail_delegate import ThumbnailDelegate
 
 MAX_CARDS = 500  # phones shown at once (the filter narrows them down)
@@ -41,18 +41,23 @@ class PhoneProxy(QSortFilterProxyModel):
 
 
 class PhoneCard(QWidget):
-    """A phone's verdict in words over its photos."""
+    """A phone's verdict in words over its photos (or, for photos no phone id was found in, a plain title).
 
-    def __init__(self, verdict: PhoneVerdict, keys: list[int], model, delegate, review_below, parent=None):
+    :param title: the header's rich text
+    :param tooltip: the header's tooltip: the phone's full id (kept as :attr:`phone`), or the grouping pattern
+    :param keys: the photos' keys, in the order shown
+    """
+
+    def __init__(self, title: str, tooltip: str, keys: list[int], model, delegate, parent=None):
         super().__init__(parent)
-        self.phone = verdict.phone
+        self.phone = tooltip
         self.proxy = PhoneProxy(keys, self)
         self.proxy.setSourceModel(model)
         self.proxy.sort(0)
         self.view = SectionView(self.proxy, delegate, self)
         self.view.setDragDropMode(QAbstractItemView.DragDropMode.NoDragDrop)
-        self.header = QLabel(_header_text(verdict, review_below))
-        self.header.setToolTip(verdict.phone)
+        self.header = QLabel(title)
+        self.header.setToolTip(tooltip)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 8)
         layout.setSpacing(2)
@@ -65,7 +70,7 @@ class PhoneCard(QWidget):
 
 
 def _header_text(verdict: PhoneVerdict, review_below: float | None) -> str:
-    """:returns: e.g. "**356789012340007** — **Stain** · worst photo: Sta_0007.jpg (99.997 %) · 3 photos"."""
+    """Return e.g. "**356789012340007** — **Stain** · worst photo: Sta_0007.jpg (99.997 %) · 3 photos"."""
     decider = verdict.decided_by
     confidence = f" ({percent_text(decider.confidence, review_below)})" if decider.confidence is not None else ""
     shown = "Review" if verdict.verdict == REVIEW_VERDICT else verdict.verdict.capitalize()
@@ -75,6 +80,18 @@ def _header_text(verdict: PhoneVerdict, review_below: float | None) -> str:
         f'<b>{name}</b> — <b style="color:{colour}">{shown}</b> · {escape(verdict.reason)}{confidence} · '
         f"{len(verdict.photos)} photos"
     )
+
+
+def _unmatched_text(count: int, grouping: PhoneGrouping) -> str:
+    """Return the title of the card of photos whose names the grouping pattern finds no phone id in."""
+    noun = "photo" if count == 1 else "photos"
+    return f"<b>No phone id found</b> · {count} {noun} the pattern <code>{escape(grouping.spec)}</code> does not match"
+
+
+def _matches(text: str, photos: list[Entry], phone: str) -> bool:
+    """Return whether the name filter keeps a phone: its id or one of its photos' names contains ``text``."""
+    needle = text.casefold()
+    return not needle or needle in phone.casefold() or any(needle in e.prediction.name.casefold() for e in photos)
 
 
 class PhoneGallery(QScrollArea):
@@ -93,6 +110,7 @@ class PhoneGallery(QScrollArea):
         self.review_below: float | None = None
         self.cards: list[PhoneCard] = []
         self.verdicts: list[PhoneVerdict] = []
+        self._filter = ""
         self.setWidgetResizable(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._content = QWidget()
@@ -124,44 +142,63 @@ class PhoneGallery(QScrollArea):
         super().showEvent(event)
         self.rebuild()
 
+    def set_filter(self, text: str) -> None:
+        """Show only the phones whose id or photo names contain ``text`` (as the class sections' filter)."""
+        self._filter = text
+        self.schedule_rebuild()
+
     def rebuild(self) -> None:
-        """Recompute every phone's verdict and rebuild the cards, keeping the selected photo selected."""
+        """Recompute every phone's verdict and rebuild the cards, keeping the selected photo selected.
+
+        Photos the grouping finds no phone id for gather in one last card without a verdict."""
         selected = self.current_entry()
         entries = {entry.prediction.source: entry for entry in self.model.entries()}
-        photos = [photo_of_prediction(e.prediction, e.label, e.decided) for e in entries.values()]
-        self.verdicts = phone_verdicts(photos, self.grouping, self.order)
+        matched = [e for e in entries.values() if self.grouping.phone_of(e.prediction.source, e.prediction.name)]
+        unmatched = [e for e in entries.values() if e not in matched]
+        self.verdicts = phone_verdicts([photo_of(e.prediction, e.final) for e in matched], self.grouping, self.order)
         for card in self.cards:
             self._layout.removeWidget(card)
             card.deleteLater()
         self.cards = []
-        for verdict in self.verdicts[:MAX_CARDS]:
-            keys = [entries[photo.source].key for photo in verdict.photos]
-            card = PhoneCard(verdict, keys, self.model, self.delegate, self.review_below, self._content)
-            self._layout.insertWidget(len(self.cards), card)
-            self._connect(card.view)
-            self.cards.append(card)
+        for verdict in self.verdicts:
+            photos = [entries[photo.source] for photo in verdict.photos]
+            if len(self.cards) < MAX_CARDS and _matches(self._filter, photos, verdict.phone):
+                title = _header_text(verdict, self.review_below)
+                self._add_card(PhoneCard(title, verdict.phone, [e.key for e in photos], self.model, self.delegate))
+        shown_unmatched = [e for e in unmatched if _matches(self._filter, [e], "")]
+        if shown_unmatched:
+            title = _unmatched_text(len(shown_unmatched), self.grouping)
+            keys = [e.key for e in shown_unmatched]
+            self._add_card(PhoneCard(title, self.grouping.spec, keys, self.model, self.delegate))
         if selected is not None:
             self.select(selected.key)
 
+    def _add_card(self, card: PhoneCard) -> None:
+        card.setParent(self._content)
+        self._layout.insertWidget(len(self.cards), card)
+        self._connect(card.view)
+        self.cards.append(card)
+
     def _connect(self, view: SectionView) -> None:
+        view.edge_reached.connect(lambda step: self._on_edge_reached(view, step))
         view.selectionModel().currentChanged.connect(lambda current, _: self._on_current_changed(view, current))
         view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         view.customContextMenuRequested.connect(lambda point: self._on_context_menu(view, point))
 
     # -- selection (the same questions the main window asks the class gallery) ----------
     def selected_keys(self) -> list[int]:
-        """:returns: the keys selected in the card holding the selection."""
+        """Return the keys selected in the card holding the selection."""
         return next((keys for card in self.cards if (keys := card.view.selected_keys())), [])
 
     def position(self) -> None:
-        """:returns: nothing: in this view the photo stays selected after a move (its phone's verdict changes)."""
+        """Return nothing: in this view the photo stays selected after a move (its phone's verdict changes)."""
         return None
 
     def step_on(self, position: None, moved: list[int]) -> None:
         """Nothing to step on to (see :meth:`position`)."""
 
     def current_entry(self) -> Entry | None:
-        """:returns: the photo shown in the detail pane, if any."""
+        """Return the photo shown in the detail pane, if any."""
         return next((entry for card in self.cards if (entry := card.view.shown_entry()) is not None), None)
 
     def select(self, key: int) -> None:
@@ -173,6 +210,15 @@ class PhoneGallery(QScrollArea):
                 card.view.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
                 QTimer.singleShot(0, lambda c=card: self.ensureWidgetVisible(c, 8, 8))
                 return
+
+    def _on_edge_reached(self, view: SectionView, step: int) -> None:
+        """An arrow key went past a card's end: on into the next phone's first photo (or back)."""
+        target = neighbour_view([card.view for card in self.cards], view, step)
+        if target is not None:
+            target.select_row(0 if step > 0 else -1)
+            self._on_current_changed(target, target.currentIndex())  # also when it was current before
+            card = target.parentWidget()
+            QTimer.singleShot(0, lambda: self.ensureWidgetVisible(card, 8, 8))
 
     def _on_current_changed(self, view: SectionView, current) -> None:
         if not current.isValid():

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QS
 
 
 def progress_text(done: int, total: int, rate: float) -> str:
-    """:returns: e.g. ``"123 / 500 - 14 img/s - 0:25 left"``."""
+    """Return e.g. ``"123 / 500 - 14 img/s - 0:25 left"``."""
     text = f"{done} / {total}"
     if rate > 0:
         left = round((total - done) / rate)
@@ -70,7 +70,7 @@ class ProgressPanel(QWidget):
 
     @property
     def running(self) -> bool:
-        """:returns: True while a batch's progress is shown (not a wait or a cancelled batch's offer)."""
+        """Return True while a batch's progress is shown (not a wait or a cancelled batch's offer)."""
         return self.isVisible() and self.cancel.isVisible()
 
     def show_waiting(self, text: str) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QRect, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QRect, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QListView, QVBoxLayout, QWidget
 
 from gui.gallery_model import (
@@ -43,6 +43,7 @@ class SectionView(QListView):
     """Icon-mode list that grows to show all its rows (the gallery scrolls, not the section)."""
 
     items_dropped = Signal(list, str)  # keys, section
+    edge_reached = Signal(int)  # an arrow key went past the last (+1) or first (-1) photo
 
     def __init__(self, proxy: SectionProxy, delegate: ThumbnailDelegate, parent=None):
         super().__init__(parent)
@@ -66,13 +67,13 @@ class SectionView(QListView):
         self.viewport().setAcceptDrops(True)
 
     def _grid(self) -> tuple[int, int, int]:
-        """:returns: ``(cell width, cell height, columns)`` of the icon grid at the current width."""
+        """Return ``(cell width, cell height, columns)`` of the icon grid at the current width."""
         cell = self.itemDelegate().sizeHint(None, None)
         step_x, step_y = cell.width() + 2 * self.spacing(), cell.height() + 2 * self.spacing()
         return step_x, step_y, max(1, (self.viewport().width() - self.spacing()) // step_x)
 
     def content_height(self) -> int:
-        """:returns: the height that shows every row at the current width."""
+        """Return the height that shows every row at the current width."""
         rows = self.model().rowCount()
         if rows == 0:
             return 0
@@ -80,19 +81,47 @@ class SectionView(QListView):
         return math.ceil(rows / columns) * step_y + 2 * self.spacing()
 
     def cell_rect(self, row: int) -> QRect:
-        """:returns: where the thumbnail of ``row`` is drawn, in the view's coordinates (the grid of
+        """Return where the thumbnail of ``row`` is drawn, in the view's coordinates (the grid of
         :meth:`content_height`, so it is right before Qt's batched layout has reached that row)."""
         step_x, step_y, columns = self._grid()
         return QRect((row % columns) * step_x, (row // columns) * step_y, step_x, step_y)
 
     def shown_entry(self):
-        """:returns: the selected current item (the one the detail pane shows), or None."""
+        """Return the selected current item (the one the detail pane shows), or None."""
         index = self.currentIndex()
         return index.data(ENTRY_ROLE) if index.isValid() and self.selectionModel().isSelected(index) else None
 
     def selected_keys(self) -> list[int]:
-        """:returns: the keys of the selected items."""
+        """Return the keys of the selected items."""
         return [index.data(ENTRY_ROLE).key for index in self.selectionModel().selectedIndexes()]
+
+    def keyPressEvent(self, event) -> None:
+        """Arrow keys past the first or last photo say so (the gallery steps into the next section or card)."""
+        step = self._edge_step(event.key()) if event.modifiers() == Qt.KeyboardModifier.NoModifier else 0
+        if step:
+            self.edge_reached.emit(step)
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def _edge_step(self, key: int) -> int:
+        """Return +1 or -1 when ``key`` would leave the photos at their end or start, else 0."""
+        rows, current = self.model().rowCount(), self.currentIndex()
+        if not rows or not current.isValid():
+            return 0
+        row, (_, _, columns) = current.row(), self._grid()
+        last_line = (rows - 1) // columns
+        if (key == Qt.Key.Key_Right and row == rows - 1) or (key == Qt.Key.Key_Down and row // columns == last_line):
+            return 1
+        if (key == Qt.Key.Key_Left and row == 0) or (key == Qt.Key.Key_Up and row // columns == 0):
+            return -1
+        return 0
+
+    def select_row(self, row: int) -> None:
+        """Make ``row`` (negative: from the end) the current, selected photo and take the focus."""
+        index = self.model().index(row % self.model().rowCount(), 0)
+        self.setFocus()
+        self.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
 
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasFormat(ITEMS_MIME):
@@ -114,6 +143,16 @@ class SectionView(QListView):
         event.setDropAction(Qt.DropAction.CopyAction)  # the model relabels; Qt must not delete rows
         event.accept()
         self.items_dropped.emit(keys, self.model().section)
+
+
+def neighbour_view(views: list[SectionView], view: SectionView, step: int) -> SectionView | None:
+    """Return the next view with photos shown (``step`` +1) or the previous one (-1), None at the end.
+
+    :param views: the views in the order shown (collapsed, hidden and empty ones are passed over)
+    """
+    position = views.index(view)
+    others = views[position + 1 :] if step > 0 else list(reversed(views[:position]))
+    return next((v for v in others if not v.isHidden() and v.model().rowCount()), None)
 
 
 class Section(QWidget):
@@ -146,7 +185,7 @@ class Section(QWidget):
         self.refresh()
 
     def count(self) -> int:
-        """:returns: the number of items shown in this section."""
+        """Return the number of items shown in this section."""
         return self.proxy.rowCount()
 
     def refresh(self, *_) -> None:

@@ -9,7 +9,7 @@ from gui.gallery_model import ITEMS_MIME
 
 
 def dragged_keys(mime: QMimeData) -> list[int]:
-    """:returns: the keys of the thumbnails being dragged (empty for anything else, e.g. files)."""
+    """Return the keys of the thumbnails being dragged (empty for anything else, e.g. files)."""
     if not mime.hasFormat(ITEMS_MIME):
         return []
     return [int(k) for k in bytes(mime.data(ITEMS_MIME).data()).decode().split(",") if k]

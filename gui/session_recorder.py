@@ -6,7 +6,7 @@ import uuid
 
 from PySide6.QtCore import QObject
 
-from core.journal_read import RestoredSession, SessionSummary
+from core.journal.restore import RestoredSession, SessionSummary
 from gui import session_dialogs
 
 
@@ -21,7 +21,7 @@ class SessionRecorder(QObject):
         super().__init__(window)
         self.window = window
         self.session_id: str | None = None  # the journal's name for the window's current results
-        self.unexported = False  # corrections made since the last export
+        self._exported: dict[int, str | None] = {}  # each photo's inspector label as last exported
         worker = window.client.worker
         worker.unfinished_session_found.connect(self._on_unfinished_session_found)
         worker.session_restored.connect(self._on_session_restored)
@@ -42,22 +42,35 @@ class SessionRecorder(QObject):
         """The window is done with its results on purpose: the journal will not offer them for restoring."""
         if self.window.client.journal is not None and self.session_id is not None:
             self.window.client.journal.end_session(self.session_id)
-        self.session_id, self.unexported = None, False
+        self.session_id, self._exported = None, {}
+
+    def keep(self) -> None:
+        """The user quits keeping the session for the next start (said so then, not taken for a crash)."""
+        self.window.settings.set("kept_session", self.session_id or "")
+
+    def unexported_decisions(self) -> int:
+        """Return how many photos the inspector moved or confirmed since the last export (undone ones excepted)."""
+        return sum(
+            entry.final_label != self._exported.get(entry.key)
+            for entry in self.window.model.entries()
+            if entry.decided or entry.key in self._exported
+        )
 
     def _on_entries_edited(self, edits: list) -> None:
-        self.unexported = True
         journal, bundle = self.window.client.journal, self.window.bundle
         if journal is not None and self.session_id is not None and bundle is not None:
             journal.add_edits(self.session_id, (bundle.name, bundle.version, bundle.sha256), edits)
 
     def _on_export_finished(self, folder: str) -> None:
-        self.unexported = False
+        self._exported = {entry.key: entry.final_label for entry in self.window.model.entries() if entry.decided}
 
     def _on_unfinished_session_found(self, session: SessionSummary) -> None:
         window = self.window
         if window.model.entries() or window.busy:
             return  # the user already started working: the old session stays in the journal
-        if not session_dialogs.ask_restore(window, session):
+        kept = window.settings.get("kept_session") == session.id
+        window.settings.set("kept_session", "")
+        if not session_dialogs.ask_restore(window, session, kept):
             if window.client.journal is not None:
                 window.client.journal.end_session(session.id)
             return
@@ -70,7 +83,7 @@ class SessionRecorder(QObject):
         self.session_id = restored.summary.id
         window.model.add_entries(entries)
         window.model.restore(restored.labels, restored.removed)
-        self.unexported = restored.corrections > 0
+        self._exported = {}  # what was decided before the restore is not known to be exported
         window.stack.setCurrentWidget(window.splitter)
         missing = sum(entry.missing is not None for entry in entries)
         note = f"; {missing} photo(s) no longer readable (labels kept)" if missing else ""

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import platformdirs
 from PySide6.QtCore import QSettings
 
-from core.paths import APP_NAME
+from core.paths import user_config_dir
 
 DEFAULTS = {
     "thumbnail_edge": 160,
@@ -18,9 +17,10 @@ DEFAULTS = {
     "export_folder": "",
     "export_overlays": True,
     "by_phone": False,  # the "By phone" view instead of the class sections
-    "group_by": "folder",  # how photos make phones: folder, or a pattern (core.phones.PhoneGrouping)
+    "group_by": "folder",  # how photos make phones: folder, or a pattern (core.results.phones.PhoneGrouping)
     "export_report": True,
-    "backend": "auto",  # inference backend: auto, torch or onnxruntime (core.engine.resolve_backend)
+    "backend": "auto",  # inference backend: auto, torch or onnxruntime (core.inference.engine.resolve_backend)
+    "kept_session": "",  # the session the user quit with "restore next time" (not a crash)
 }
 
 
@@ -28,11 +28,11 @@ class Settings:
     """Typed access to the app's settings (one INI file, so tests can isolate it)."""
 
     def __init__(self, path: Path | None = None):
-        path = path or Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "settings.ini"
+        path = path or user_config_dir() / "settings.ini"
         self.qsettings = QSettings(str(path), QSettings.Format.IniFormat)
 
     def get(self, key: str):
-        """:returns: the stored value converted to the default's type."""
+        """Return the stored value converted to the default's type."""
         default = DEFAULTS[key]
         value = self.qsettings.value(key, default)
         if isinstance(default, bool):
@@ -44,7 +44,7 @@ class Settings:
         self.qsettings.setValue(key, value)
 
     def review_threshold(self, model: str, default: float) -> float:
-        """:returns: the review threshold last used with ``model``, else the model's own."""
+        """Return the review threshold last used with ``model``, else the model's own."""
         return float(self.qsettings.value(f"review_threshold/{model}", default))
 
     def set_review_threshold(self, model: str, threshold: float) -> None:
@@ -52,7 +52,7 @@ class Settings:
         self.qsettings.setValue(f"review_threshold/{model}", threshold)
 
     def geometry(self):
-        """:returns: the saved window geometry (a QByteArray) or None."""
+        """Return the saved window geometry (a QByteArray) or None."""
         return self.qsettings.value("window/geometry")
 
     def set_geometry(self, geometry) -> None:

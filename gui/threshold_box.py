@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QDoubleSpinBox
 
-from core.percent import MAX_DECIMALS, threshold_text
+from core.inference.percent import MAX_DECIMALS, threshold_text
 
 STEPS = (0, 50, 80, 90, 95, 98, 99, 99.5, 99.8, 99.9, 99.95, 99.98, 99.99, 99.995, 99.998, 99.999, 100)
 
@@ -23,6 +23,22 @@ class ThresholdSpinBox(QDoubleSpinBox):
         super().__init__(parent, decimals=MAX_DECIMALS, minimum=0, maximum=100, suffix=" %")
         self.setKeyboardTracking(False)  # typing "99.95" must not apply 9, 99, 99.9 on the way
         self.setMinimumWidth(self.fontMetrics().horizontalAdvance("99.999 %") + 40)
+
+    def wait_for_model(self) -> None:
+        """Show no number until a model says its threshold (a "0 %" would read as "nothing to review")."""
+        self.blockSignals(True)
+        self.setSpecialValueText("…")
+        self.setValue(self.minimum())
+        self.setEnabled(False)
+        self.blockSignals(False)
+
+    def show_threshold(self, percent: float) -> None:
+        """Show the model's (or the user's) threshold without announcing it as a change, and take input again."""
+        self.blockSignals(True)
+        self.setSpecialValueText("")
+        self.setValue(percent)
+        self.setEnabled(True)
+        self.blockSignals(False)
 
     def textFromValue(self, value: float) -> str:
         return threshold_text(value / 100).removesuffix(" %")

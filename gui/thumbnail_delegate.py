@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
+
 from PySide6.QtCore import QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate
 
-from core.percent import percent_text
-from core.prediction import UNKNOWN
+from core.inference.percent import percent_text
+from core.inference.prediction import UNKNOWN
 from gui.gallery_model import ENTRY_ROLE, Entry
 from gui.palette import label_colour
 
-TEXT_HEIGHT = 34
+TEXT_HEIGHT = 50  # the name on up to two lines, then the label
 PADDING = 6
 
 
@@ -24,6 +27,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         self.show_heatmaps = True
         self.opacity = 0.5
         self.review_below: float | None = None  # the threshold confidences are shown against
+        self.names: Counter[str] = Counter()  # how many photos of the session have each name (shared with the model)
 
     def sizeHint(self, option, index) -> QSize:
         return QSize(self.edge + 2 * PADDING, int(self.edge * 0.6) + TEXT_HEIGHT + 2 * PADDING)
@@ -90,35 +94,68 @@ class ThumbnailDelegate(QStyledItemDelegate):
         lines = QRect(cell.left() + PADDING, photo.bottom() + 2, cell.width() - 2 * PADDING, TEXT_HEIGHT)
         metrics = painter.fontMetrics()
         painter.setPen(QColor("#1f2328"))
-        name = metrics.elidedText(entry.prediction.name, Qt.TextElideMode.ElideMiddle, lines.width())
+        name = "\n".join(name_lines(index_name(entry, self.names), lines.width(), metrics.horizontalAdvance))
         painter.drawText(lines, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, name)
         label = "Unknown" if _is_unknown(entry) else (entry.label or "error").capitalize()
         if entry.corrected:
-            label = f"✎ {label}  (model: {entry.prediction.label.capitalize()})"
+            label = f"✎ {label}  (model: {(entry.prediction.label or '').capitalize()})"
+        elif entry.decided:
+            label = f"✓ {label}  (confirmed)"
         painter.setPen(QColor("#b3261e") if not entry.prediction.ok else QColor("#57606a"))
         label = metrics.elidedText(label, Qt.TextElideMode.ElideRight, lines.width())
         painter.drawText(lines, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, label)
 
 
+def index_name(entry: Entry, names: Counter[str]) -> str:
+    """Return the name a thumbnail shows: the file name, led by its folder or ZIP when another photo of the
+    session has the same name (``batch.zip › 1.jpg`` beside ``day1 › 1.jpg``)."""
+    name = entry.prediction.name
+    if names[name] < 2:
+        return name
+    container, _, _ = entry.prediction.source.replace("\\", "/").rpartition("/")
+    zip_file, separator, _ = container.partition("!")
+    origin = zip_file if separator else container
+    return f"{origin.rstrip('/').rsplit('/', 1)[-1]} › {name}"
+
+
+def name_lines(name: str, width: int, advance: Callable[[str], int]) -> list[str]:
+    """Split a name over at most two lines of ``width`` pixels, so that its start (a phone id) and its end (the
+    capture, the extension) both show; only an overlong middle is elided. Breaks after ``_ - . space`` where
+    one is near."""
+    if advance(name) <= width:
+        return [name]
+    cut = next((n for n in range(len(name) - 1, 0, -1) if advance(name[:n]) <= width), 1)
+    soft = max((name.rfind(c, 0, cut) for c in "_-. "), default=-1)
+    if soft >= cut * 2 // 3:
+        cut = soft + 1
+    rest = name[cut:]
+    if advance(rest) > width:
+        keep = next((n for n in range(len(rest), 0, -1) if advance("…" + rest[-n:]) <= width), 1)
+        rest = "…" + rest[-keep:]
+    return [name[:cut], rest]
+
+
 def badge_of(entry: Entry, review_below: float | None) -> tuple[str, str]:
-    """:returns: the text of a thumbnail's badge and the label whose colour it wears: the confidence
+    """Return the text of a thumbnail's badge and the label whose colour it wears: the confidence
     (with the decimals the review threshold needs), "Unknown" for a photo unlike the training
     photos (the model's guess is only named in the detail pane), or the inspector's mark on a
-    corrected photo (the model's confidence was about another class)."""
+    photo the inspector settled: ✎ moved to another class, ✓ confirmed in the model's own."""
     if _is_unknown(entry):
         return "Unknown", UNKNOWN
     if entry.corrected:
         return "✎ Inspector", entry.label or ""
+    if entry.decided:
+        return "✓ Inspector", entry.label or ""
     return percent_text(entry.prediction.confidence or 0.0, review_below), entry.label or ""
 
 
 def _is_unknown(entry: Entry) -> bool:
-    """:returns: True for a photo the model does not know and the inspector has not decided."""
-    return entry.prediction.status == UNKNOWN and not entry.decided
+    """Return True for a photo the model does not know and the inspector has not decided."""
+    return entry.final.section == UNKNOWN
 
 
 def _fit(size: QSize, area: QRect) -> QRectF:
-    """:returns: the largest rectangle of ``size``'s aspect ratio centred in ``area``."""
+    """Return the largest rectangle of ``size``'s aspect ratio centred in ``area``."""
     if size.isEmpty():
         return QRectF(area)
     scale = min(area.width() / size.width(), area.height() / size.height())

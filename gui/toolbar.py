@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (
     QToolBar,
 )
 
-from core.phones import FOLDER, PhoneGrouping
+from core.results.phones import FOLDER, PhoneGrouping
 from gui.icons import icon
 from gui.threshold_box import ThresholdSpinBox
 
@@ -25,7 +25,7 @@ class ViewToolbar(QToolBar):
     filter_changed = Signal(str)
     sort_by_confidence_changed = Signal(bool)
     by_phone_changed = Signal(bool)
-    grouping_changed = Signal(object)  # core.phones.PhoneGrouping
+    grouping_changed = Signal(object)  # core.results.phones.PhoneGrouping
 
     def __init__(self, settings, parent=None):
         super().__init__("View", parent)
@@ -48,6 +48,7 @@ class ViewToolbar(QToolBar):
             "Photos whose confidence is below this go to the Review group (arrows step 99, 99.5, 99.9, 99.95 …)"
         )
         self.threshold.valueChanged.connect(lambda v: self.review_threshold_changed.emit(v / 100.0))
+        self.threshold.wait_for_model()
         self.addWidget(self.threshold)
         self.addSeparator()
         self.filter = QLineEdit(placeholderText="Filter by name", clearButtonEnabled=True, maximumWidth=220)
@@ -63,7 +64,9 @@ class ViewToolbar(QToolBar):
         self.by_phone.setChecked(settings.get("by_phone"))
         self.by_phone.toggled.connect(self.by_phone_changed.emit)
         self.addWidget(self.by_phone)
-        self.grouping = QLineEdit(settings.get("group_by"), maximumWidth=150)
+        self.grouping = QLineEdit(settings.get("group_by"))
+        self.grouping.setMinimumWidth(self.grouping.fontMetrics().horizontalAdvance(r"^(\d{15})_") + 24)
+        self.grouping.setMaximumWidth(240)
         self.grouping.setToolTip(
             "Which photos show the same phone: 'folder' (the folder or ZIP folder holding them), or a pattern "
             r"whose first group is the phone id in the file name, e.g. ^(\d+)_ for 356789012345678_front.jpg"
@@ -79,7 +82,7 @@ class ViewToolbar(QToolBar):
         return slider
 
     def phone_grouping(self) -> PhoneGrouping | None:
-        """:returns: the grouping typed in, or None (and the box says why) when the pattern is not valid."""
+        """Return the grouping typed in, or None (and the box says why) when the pattern is not valid."""
         try:
             grouping = PhoneGrouping(self.grouping.text().strip() or FOLDER)
         except ValueError as error:
@@ -99,5 +102,5 @@ class ViewToolbar(QToolBar):
 
     @property
     def opacity(self) -> float:
-        """:returns: the heatmap opacity, 0..1."""
+        """Return the heatmap opacity, 0..1."""
         return self.opacity_slider.value() / 100.0

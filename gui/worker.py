@@ -3,9 +3,11 @@
 The window never calls core directly. It asks through :class:`gui.worker_client.WorkerClient` (load a
 model, classify paths, export, show a preview, list models) and listens to the worker's
 past-tense signals. Long requests are queued signals, so jobs run one after another on
-the worker thread; cancelling sets a flag the engine checks between batches, so it takes
-effect within one batch. Quick requests that must not wait behind a batch (previews,
-the model list) run on a one-thread pool the worker owns and joins on shutdown.
+the worker thread; cancelling marks the job in a :class:`CancelMark` (a lock guards it) that the
+engine checks between batches, so it takes effect within one batch. Quick requests that must
+not wait behind a batch (previews, the model list, the journal's side jobs, installing a promoted
+model) run on a one-thread pool the worker owns and joins on shutdown. Nothing of the worker is
+written from the GUI thread.
 """
 
 from __future__ import annotations
@@ -21,18 +23,19 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from core.bundle import Bundle, BundleError, load_bundle
-from core.decision import DecisionPolicy
-from core.decode import DecodeError, decode_for_display
-from core.engine import Engine
-from core.export import ExportOptions, export_session
-from core.journal import JournalError
-from core.journal_read import clear_sessions, export_audit_csv, list_sessions, load_session, unfinished_session
-from core.prediction import Prediction
-from core.reader import SourceReader, read_once
-from core.registry import find_bundles, resolve_bundle
-from core.seen import SeenPhotos
-from core.sources import SourceError, SourceRef, iter_items
+from core.inference.decision import DecisionPolicy
+from core.inference.engine import Engine
+from core.inference.prediction import Prediction
+from core.journal.restore import clear_sessions, export_audit_csv, list_sessions, load_session, unfinished_session
+from core.journal.seen import SeenPhotos
+from core.journal.session import JournalError, JournalWriter
+from core.model.bundle import Bundle, BundleError, load_bundle
+from core.model.promotion import promote
+from core.model.registry import find_bundles, resolve_bundle
+from core.photos.decode import DecodeError, decode_for_display
+from core.photos.reader import SourceReader, read_once
+from core.photos.sources import SourceError, SourceRef, iter_items
+from core.results.session_export import ExportOptions, export_session
 from core.training.retrain import retrain
 from gui.gallery_model import Entry
 from gui.images import heatmap_image, rgb_image
@@ -42,14 +45,32 @@ THUMBNAIL_EDGE = 320
 PREVIEW_EDGE = 1280
 
 
+class CancelMark:
+    """The last job the window cancelled, shared by the GUI thread (writes) and the worker (reads)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._through = 0
+
+    def cancel_through(self, job: int) -> None:
+        """Cancel ``job`` and every job queued before it."""
+        with self._lock:
+            self._through = max(self._through, job)
+
+    def covers(self, job: int) -> bool:
+        """Return whether ``job`` is cancelled."""
+        with self._lock:
+            return job <= self._through
+
+
 class _JobCancelled:
     """The engine's cancel flag for one job: set once the window cancelled up to it."""
 
-    def __init__(self, worker: Worker, job: int):
-        self._worker, self._job = worker, job
+    def __init__(self, mark: CancelMark, job: int):
+        self._mark, self._job = mark, job
 
     def is_set(self) -> bool:
-        return self._job <= self._worker.cancelled_through
+        return self._mark.covers(self._job)
 
 
 class _RetrainCancelledError(Exception):
@@ -71,15 +92,16 @@ class Worker(QObject):
     models_listed = Signal(list)  # [Bundle]
     retrain_progressed = Signal(str, int, int)  # message, step, steps
     retrain_finished = Signal(object)  # core.training.retrain.RetrainOutcome, or None when cancelled or failed
-    sessions_listed = Signal(list)  # [core.journal_read.SessionSummary]
+    sessions_listed = Signal(list)  # [core.journal.restore.SessionSummary]
     noted = Signal(str)  # a side job's result, for the status bar
-    unfinished_session_found = Signal(object)  # core.journal_read.SessionSummary
-    session_restored = Signal(object, list)  # core.journal_read.RestoredSession, [Entry]
+    unfinished_session_found = Signal(object)  # core.journal.restore.SessionSummary
+    session_restored = Signal(object, list)  # core.journal.restore.RestoredSession, [Entry]
+    model_promoted = Signal(str)  # the folder a promoted bundle was installed into
     failed = Signal(str)  # a message for the user
 
-    def __init__(self):
+    def __init__(self, cancels: CancelMark):
         super().__init__()
-        self.cancelled_through = 0  # written by the GUI thread, read here (an int: atomic)
+        self._cancels = cancels  # the client marks cancelled jobs; the engine reads it between batches
         self._engine: Engine | None = None
         self._next_key = 0
         self._seen = SeenPhotos()  # every photo of the session: opening it again skips it
@@ -112,8 +134,9 @@ class Worker(QObject):
         gc.freeze()
         self.model_loaded.emit(bundle, self._engine.policy, self._engine.backend)
 
+    @Slot(object)
     def use_policy(self, policy: DecisionPolicy) -> None:
-        """Decide the next batches with ``policy`` (called from the GUI thread: one attribute write)."""
+        """Decide the next batches with ``policy`` (the window re-applies it to what it shows meanwhile)."""
         if self._engine is not None:
             self._engine.policy = policy
 
@@ -124,7 +147,7 @@ class Worker(QObject):
             self.failed.emit("No model is loaded: choose one in the Model menu.")
             self.batch_finished.emit(job, True)
             return
-        cancel = _JobCancelled(self, job)
+        cancel = _JobCancelled(self._cancels, job)
         pending: list[Entry] = []
         skipped = []  # appended to by the walk thread
 
@@ -153,25 +176,26 @@ class Worker(QObject):
         """Start a new session: photos opened from now on are classified even if seen before."""
         self._seen.clear()
 
-    @Slot(str, list, object, object, dict, bool)
+    @Slot(str, list, object, object, object)
     def export(
         self,
         target: str,
-        predictions: list,
+        photos: list,
         bundle: Bundle,
         policy: DecisionPolicy,
-        final_labels: dict,
         options: ExportOptions,
     ) -> None:
-        """Write the session's results into ``target`` (a fresh sub-folder if it is not empty)."""
+        """Write the session's results into ``target`` (a fresh sub-folder if it is not empty).
+
+        :param photos: ``(prediction, the class the inspector put it in or None)`` per photo shown
+        """
         problems = []
         try:
             folder = export_session(
                 Path(target),
-                predictions,
+                photos,
                 bundle,
                 policy,
-                final_labels,
                 options,
                 on_error=lambda p, reason: problems.append(f"{p.source}: {reason}"),
             )
@@ -182,10 +206,18 @@ class Worker(QObject):
             self.failed.emit("Some photos could not be exported:\n" + "\n".join(problems[:20]))
         self.export_finished.emit(str(folder))
 
-    @Slot(str, str, str, float, int)
-    def retrain(self, parent_folder: str, journal: str, out: str, time_budget_s: float, job: int) -> None:
-        """Retrain the model in ``parent_folder`` with the ``journal``'s corrections into ``out`` (cancellable)."""
-        cancel = _JobCancelled(self, job)
+    @Slot(str, object, str, str, float, int)
+    def retrain(
+        self, parent_folder: str, writer: JournalWriter | None, journal: str, out: str, time_budget_s: float, job: int
+    ) -> None:
+        """Retrain the model in ``parent_folder`` with the ``journal``'s corrections into ``out`` (cancellable).
+
+        :param writer: the window's journal writer: what it still has queued is written first (here, not on
+            the GUI thread)
+        """
+        cancel = _JobCancelled(self._cancels, job)
+        if writer is not None:
+            writer.flush()
 
         def on_step(step: int, steps: int) -> None:
             if cancel.is_set():
@@ -268,6 +300,17 @@ class Worker(QObject):
         self._side.submit(
             self._journal_job, lambda: f"Cleared {clear_sessions(journal, session_ids)} stored photo results."
         )
+
+    def promote(self, bundle: Bundle) -> None:
+        """Install ``bundle`` as the version in use (copies its folder) on the side pool; ``model_promoted``
+        or ``failed`` answers."""
+        self._side.submit(self._promote, bundle)
+
+    def _promote(self, bundle: Bundle) -> None:
+        try:
+            self.model_promoted.emit(str(promote(bundle)))
+        except (BundleError, OSError) as error:
+            self.failed.emit(f"Not installed: {error}")
 
     def _journal_job(self, job) -> None:
         try:

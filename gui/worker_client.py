@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
-from core.bundle import Bundle
-from core.decision import DecisionPolicy
-from core.export import ExportOptions
-from core.journal import JournalError, JournalWriter, journal_path
-from core.sources import SourceRef
+from core.inference.decision import DecisionPolicy
+from core.journal.session import JournalError, JournalWriter, journal_path
+from core.model.bundle import Bundle
+from core.photos.sources import SourceRef
+from core.results.session_export import ExportOptions
 from gui.images import heatmap_image, rgb_image
-from gui.worker import Worker
+from gui.worker import CancelMark, Worker
 
 
 class WorkerClient(QObject):
@@ -27,8 +27,9 @@ class WorkerClient(QObject):
     _restore_requested = Signal(str, str)
     _classify_requested = Signal(int, list)
     _forget_requested = Signal()
-    _retrain_requested = Signal(str, str, str, float, int)
-    _export_requested = Signal(str, list, object, object, dict, object)
+    _retrain_requested = Signal(str, object, str, str, float, int)
+    _policy_requested = Signal(object)
+    _export_requested = Signal(str, list, object, object, object)
 
     def __init__(self, parent=None, journal: Path | None = None):
         super().__init__(parent)
@@ -45,7 +46,8 @@ class WorkerClient(QObject):
         heatmap_image(np.zeros((2, 2), np.float32))
         self.thread = QThread()
         self.thread.setObjectName("defectsort-worker")
-        self.worker = Worker()
+        self.cancels = CancelMark()
+        self.worker = Worker(self.cancels)
         self.worker.moveToThread(self.thread)
         self._load_requested.connect(self.worker.load_model)
         self._find_session_requested.connect(self.worker.find_unfinished_session)
@@ -54,14 +56,15 @@ class WorkerClient(QObject):
         self._forget_requested.connect(self.worker.forget_session)
         self._retrain_requested.connect(self.worker.retrain)
         self._export_requested.connect(self.worker.export)
+        self._policy_requested.connect(self.worker.use_policy)
         self.thread.started.connect(self.worker.lower_priority)
         self.thread.start(QThread.Priority.LowPriority)
         self._last_job = 0
-        self.backend = "auto"  # the inference backend models are loaded with (core.engine.resolve_backend)
+        self.backend = "auto"  # the inference backend models are loaded with (core.inference.engine.resolve_backend)
 
     @property
     def last_job(self) -> int:
-        """:returns: the number of the most recently queued job (0 before any)."""
+        """Return the number of the most recently queued job (0 before any)."""
         return self._last_job
 
     def load_model(self, name_or_dir: str = "") -> None:
@@ -80,23 +83,15 @@ class WorkerClient(QObject):
 
     def cancel(self) -> None:
         """Stop the running job and drop the queued ones (finished results stay)."""
-        self.worker.cancelled_through = self._last_job
+        self.cancels.cancel_through(self._last_job)
 
-    def export(
-        self,
-        target: str,
-        predictions: list,
-        bundle: Bundle,
-        policy: DecisionPolicy,
-        final_labels: dict,
-        options: ExportOptions,
-    ) -> None:
-        """Queue an export of the session, statuses set by ``policy``."""
-        self._export_requested.emit(target, predictions, bundle, policy, final_labels, options)
+    def export(self, target: str, photos: list, bundle: Bundle, policy: DecisionPolicy, options: ExportOptions) -> None:
+        """Queue an export: ``(prediction, the inspector's class or None)`` per photo, decided by ``policy``."""
+        self._export_requested.emit(target, photos, bundle, policy, options)
 
     def use_policy(self, policy: DecisionPolicy) -> None:
-        """Make ``policy`` the engine's (the window applies the same object to what it shows)."""
-        self.worker.use_policy(policy)
+        """Make ``policy`` the engine's from its next job on (the window applies the same object to what it shows)."""
+        self._policy_requested.emit(policy)
 
     def load_preview(self, request: int, ref: SourceRef) -> None:
         """Ask for a large preview; ``worker.preview_loaded`` or ``worker.preview_failed`` answers."""
@@ -107,12 +102,29 @@ class WorkerClient(QObject):
         self.worker.list_models()
 
     def retrain(self, parent_folder: str, out: str, time_budget_s: float) -> int:
-        """Queue a retraining with the journal's corrections (after writing what is queued). :returns: the job."""
-        if self.journal is not None:
-            self.journal.flush()
+        """Queue a retraining with the journal's corrections (the worker first waits for the journal to write
+        what is queued). :returns: the job."""
         self._last_job += 1
-        self._retrain_requested.emit(parent_folder, str(self.journal_file), out, time_budget_s, self._last_job)
+        self._retrain_requested.emit(
+            parent_folder, self.journal, str(self.journal_file), out, time_budget_s, self._last_job
+        )
         return self._last_job
+
+    def promote(self, bundle: Bundle) -> None:
+        """Install a retrained bundle as the version in use; ``worker.model_promoted`` or ``worker.failed`` answers."""
+        self.worker.promote(bundle)
+
+    def export_audit(self, out: Path) -> None:
+        """Write the journal's audit trail to ``out``; ``worker.noted`` or ``worker.failed`` answers."""
+        self.worker.export_audit(self.journal_file, out)
+
+    def list_sessions(self) -> None:
+        """Ask for the journal's sessions; ``worker.sessions_listed`` answers."""
+        self.worker.list_sessions(self.journal_file)
+
+    def clear_sessions(self, session_ids: list[str]) -> None:
+        """Drop the stored photo results of ``session_ids``; ``worker.noted`` answers."""
+        self.worker.clear_sessions(self.journal_file, session_ids)
 
     def find_unfinished_session(self) -> None:
         """Ask whether the last session ended without the window closing it; ``worker.unfinished_session_found``

@@ -32,8 +32,8 @@ def random_bundle(tmp_path_factory):
     """A randomly initialised mobilenet_v2 bundle with the phone classes and a small input."""
     import torch
 
-    from core.bundle import Bundle, save_bundle
-    from core.network import build_torchvision_model
+    from core.model.bundle import Bundle, save_bundle
+    from core.model.network import build_torchvision_model
 
     torch.manual_seed(0)
     model = build_torchvision_model("mobilenet_v2", len(CLASSES))
@@ -58,7 +58,7 @@ def strict_phone_bundle(tmp_path_factory):
 
 
 def shared_path(*parts: str) -> Path:
-    """:returns: a path under ../shared, skipping the test when it is absent."""
+    """Return a path under ../shared, skipping the test when it is absent."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
         pytest.skip(f"{path} is not available")

@@ -23,7 +23,7 @@ STRICT_REVIEW_BELOW = 0.999
 
 def make_strict_bundle(folder: Path):
     """Copy the bundled phone model into ``folder`` with the strict thresholds. :returns: the bundle."""
-    from core.bundle import load_bundle
+    from core.model.bundle import load_bundle
 
     shutil.copytree(REPO / "weights" / "phone-defects", folder)
     meta = json.loads((folder / "model.json").read_text())
@@ -37,8 +37,8 @@ def make_strict_bundle(folder: Path):
 def record(work: Path) -> None:
     """Classify the golden photos with the strict bundle and write what the engine said."""
     from core.cli import main
-    from core.engine import Engine
-    from core.sources import iter_items
+    from core.inference.engine import Engine
+    from core.photos.sources import iter_items
 
     bundle = make_strict_bundle(work / "phone-strict")
     results = work / "results.json"

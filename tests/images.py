@@ -1,6 +1,6 @@
 """Generated test images and archives: the suite never needs a real photo.
 
-Phone-like photos come from :mod:`core.samples`, the generator the self-test and ``bench`` use.
+Phone-like photos come from :mod:`core.photos.samples`, the generator the self-test and ``bench`` use.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
-    """:returns: ``image`` encoded in ``fmt``."""
+    """Return ``image`` encoded in ``fmt``."""
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **options)
     return buffer.getvalue()
@@ -53,7 +53,7 @@ def shape_image(kind: str, seed: int, size: int = 64) -> Image.Image:
 
 
 def zip_bytes(members: dict[str, bytes]) -> bytes:
-    """:returns: a ZIP archive (deflated) holding ``members``."""
+    """Return a ZIP archive (deflated) holding ``members``."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in members.items():

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from core.cli import anomaly_head, bench, classify, evaluate, export_model, journal, models, retrain, serve, train
-from core.selftest import run_selftest
+from core.cli.selftest import run_selftest
 
 COMMANDS = {
     "classify": classify,
@@ -24,7 +24,7 @@ EXIT_CANNOT_RUN = 2  # commands return 0 (all done), 1 (some inputs failed) or t
 
 
 def build_parser(commands: dict) -> argparse.ArgumentParser:
-    """:returns: the argument parser with one sub-parser per command module."""
+    """Return the argument parser with one sub-parser per command module."""
     parser = argparse.ArgumentParser(prog="defectsort", description="Sort inspection photos by defect.")
     parser.add_argument("--selftest", action="store_true", help="check that the bundled model works, then exit")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

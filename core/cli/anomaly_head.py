@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from core.anomaly.head_fit import fit_anomaly_head
-from core.bundle import BundleError
-from core.registry import resolve_bundle
+from core.model.bundle import BundleError
+from core.model.registry import resolve_bundle
+from core.training.anomaly.head_fit import fit_anomaly_head
 
 
 def add_parser(subparsers, name: str) -> None:

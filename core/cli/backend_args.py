@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from core.engine import BACKENDS, DEFAULT_BACKEND
+from core.inference.engine import BACKENDS, DEFAULT_BACKEND
 
 
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +23,6 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def engine_options(args: argparse.Namespace) -> dict:
-    """:returns: the Engine keyword arguments the options ask for."""
+    """Return the Engine keyword arguments the options ask for."""
     backend = "onnxruntime" if args.onnx else args.backend
     return {"backend": backend, "onnx_file": args.onnx}

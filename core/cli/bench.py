@@ -20,14 +20,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.bundle import BundleError, build_network
-from core.decode import open_upright
-from core.engine import Engine
-from core.quantize import export_int8
-from core.reader import read_once
-from core.registry import resolve_bundle
-from core.samples import write_phone_photos
-from core.sources import ImageItem, collect_items
+from core.inference.engine import Engine
+from core.model.bundle import BundleError, build_network
+from core.model.registry import resolve_bundle
+from core.photos.decode import open_upright
+from core.photos.reader import read_once
+from core.photos.samples import write_phone_photos
+from core.photos.sources import ImageItem, collect_items
+from core.training.quantize import export_int8
 
 T = TypeVar("T")
 
@@ -104,7 +104,7 @@ def _timed(work: Callable[[], T]) -> tuple[T, float]:
 
 
 def _agreement(fast: list, exact: list) -> str:
-    """:returns: how closely the fast path's predictions match float32's."""
+    """Return how closely the fast path's predictions match float32's."""
     pairs = [(a, b) for a, b in zip(fast, exact) if a.ok and b.ok]
     if not pairs:
         return "no photos to compare"
@@ -115,7 +115,7 @@ def _agreement(fast: list, exact: list) -> str:
 
 
 def eager_ceiling(bundle, batch_size: int, count: int) -> float:
-    """:returns: images/s of the bundle's plain fp32 model (default memory format) on random input."""
+    """Return images/s of the bundle's plain fp32 model (default memory format) on random input."""
     model = build_network(bundle).model  # plain: not channels-last, no autocast
     height, width = bundle.input_hw
     batch = torch.randn(batch_size, 3, height, width)

@@ -9,19 +9,20 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from core.bundle import Bundle, BundleError
 from core.cli.backend_args import add_backend_arguments, engine_options
 from core.cli.progress import batch_updater, progress_bar
-from core.engine import Engine, ProgressCallback
-from core.export import Overlays, SortedCopies
-from core.phones import PhoneGrouping
-from core.prediction import ERROR, Prediction
-from core.reader import SourceReader
-from core.registry import resolve_bundle
-from core.report.overlays import overlay_uris
-from core.run_journal import JOURNAL_FILE, RunJournal
-from core.run_results import FinishedRun, OverlaysOf, RunRequest, finish_run
-from core.sources import ImageItem, SourceRef, iter_items
+from core.inference.engine import Engine, ProgressCallback
+from core.inference.prediction import ERROR, Prediction
+from core.journal.run_log import JOURNAL_FILE, RunJournal
+from core.model.bundle import Bundle, BundleError
+from core.model.registry import resolve_bundle
+from core.photos.reader import SourceReader
+from core.photos.sources import ImageItem, SourceRef, iter_items
+from core.results.copies import Overlays, SortedCopies
+from core.results.final import final_decision
+from core.results.phones import PhoneGrouping
+from core.results.pipeline import OverlaysOf, ResultsRequest, WrittenResults, result_item, write_results
+from core.results.report.overlays import overlay_uris
 
 
 def add_parser(subparsers, name: str) -> None:
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _classify_into(
     journal: RunJournal, bundle: Bundle, grouping: PhoneGrouping | None, args: argparse.Namespace
-) -> tuple[FinishedRun, dict, int]:
+) -> tuple[WrittenResults, dict, int]:
     """Classify what the journal has not done yet, then write every result from it.
 
     :returns: what was written, this run's pace, and how many photos failed in this run
@@ -104,7 +105,7 @@ def _classify_into(
     engine = None if args.cluster else _engine(bundle, args)
     results = _cluster_results(bundle, items, args) if engine is None else _local_results(engine, items)
     started = time.monotonic()
-    new, failed = _write_as_they_come(results, journal, args)
+    new, failed = _write_as_they_come(results, journal, bundle.classes, args)
     seconds = time.monotonic() - started
     speed = {
         "new": new,
@@ -113,11 +114,12 @@ def _classify_into(
         "photos_per_second": round(new / seconds, 2) if seconds else 0.0,
     }
     overlays_of = _overlays_maker(lambda: engine or _engine(bundle, args))
-    return finish_run(journal, bundle, _request(args, grouping), speed, overlays_of), speed, failed
+    request = _request(args, grouping, journal.run_id)
+    return write_results(lambda: journal.items(journal.order), bundle, request, speed, overlays_of), speed, failed
 
 
 def _check_options(args: argparse.Namespace) -> str | None:
-    """:returns: what is wrong with the options together, or None."""
+    """Return what is wrong with the options together, or None."""
     if (args.sort or args.overlays or args.resume) and not args.out:
         return "--sort, --overlays and --resume need --out DIR"
     if args.phones and not args.group_by:
@@ -125,10 +127,10 @@ def _check_options(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _request(args: argparse.Namespace, grouping: PhoneGrouping | None) -> RunRequest:
-    """:returns: the files to write: those named, and with --out the results (and phones) inside it."""
+def _request(args: argparse.Namespace, grouping: PhoneGrouping | None, run_id: str) -> ResultsRequest:
+    """Return the files to write: those named, and with --out the results (and phones) inside it."""
     out = args.out
-    return RunRequest(
+    return ResultsRequest(
         json=args.json or (out / "results.json" if out else None),
         csv=args.csv or (out / "results.csv" if out else None),
         phones_csv=args.phones or (out / "phones.csv" if out and grouping else None),
@@ -136,6 +138,7 @@ def _request(args: argparse.Namespace, grouping: PhoneGrouping | None) -> RunReq
         grouping=grouping,
         sources=[str(path) for path in args.paths],
         keep_history=out is not None,
+        run_id=run_id,
     )
 
 
@@ -143,27 +146,29 @@ ResultsOf = Callable[[ProgressCallback], Iterator[Prediction]]
 
 
 def _engine(bundle: Bundle, args: argparse.Namespace) -> Engine:
-    """:returns: the local engine the options ask for."""
+    """Return the local engine the options ask for."""
     return Engine(
         bundle, batch_size=args.batch_size, threads=args.threads, precision=args.precision, **engine_options(args)
     )
 
 
 def _local_results(engine: Engine, items: Iterable[ImageItem]) -> ResultsOf:
-    """:returns: the local engine's results, classified as the sources are walked."""
+    """Return the local engine's results, classified as the sources are walked."""
     return lambda progress: engine.classify(items, progress=progress)
 
 
 def _cluster_results(bundle: Bundle, items: Iterable[ImageItem], args: argparse.Namespace) -> ResultsOf:
-    """:returns: the results of a Ray cluster (:mod:`core.cluster`), in input order."""
-    from core.cluster import classify_on_cluster, require_ray
+    """Return the results of a Ray cluster (:mod:`core.inference.cluster`), in input order."""
+    from core.inference.cluster import classify_on_cluster, require_ray
 
     require_ray()  # before anything runs: without the extra, say how to install it
     options = {"actors": args.actors, "batch_size": args.batch_size or 16, "backend": args.backend}
     return lambda progress: classify_on_cluster(list(items), bundle, args.cluster, **options)
 
 
-def _write_as_they_come(results: ResultsOf, journal: RunJournal, args: argparse.Namespace) -> tuple[int, int]:
+def _write_as_they_come(
+    results: ResultsOf, journal: RunJournal, classes: list[str], args: argparse.Namespace
+) -> tuple[int, int]:
     """Journal, copy and draw each photo as its result comes; say at once why a photo failed.
 
     :returns: how many photos this run classified, and how many of them failed
@@ -174,22 +179,24 @@ def _write_as_they_come(results: ResultsOf, journal: RunJournal, args: argparse.
 
     new = failed = 0
     with SourceReader() as reader, progress_bar(0, "Classifying") as bar:
-        writers: list[SortedCopies | Overlays] = [SortedCopies(args.out, reader, on_error=report)] if args.sort else []
-        if args.overlays:
-            writers.append(Overlays(args.out / "overlays", reader, on_error=report))
+        copies = SortedCopies(args.out, reader, classes, on_error=report) if args.sort else None
+        overlays = Overlays(args.out / "overlays", reader, on_error=report) if args.overlays else None
         for prediction in results(batch_updater(bar)):
             new += 1
             if not prediction.ok:
                 failed += 1
                 bar.write(f"error: {prediction.source}: {prediction.error}", file=sys.stderr)
-            for writer in writers:
-                writer.add(prediction)
-            journal.append(prediction)
+            final = final_decision(prediction)
+            if copies is not None:
+                copies.add(prediction, final)
+            if overlays is not None:
+                overlays.add(prediction)
+            journal.append(prediction, result_item(prediction, final))
     return new, failed
 
 
 def _overlays_maker(engine_of: Callable[[], Engine]) -> OverlaysOf:
-    """:returns: what draws the report's overlays: the least certain photos are classified again (a few
+    """Return what draws the report's overlays: the least certain photos are classified again (a few
     seconds) since their heatmaps are not kept, and an earlier run may have classified them."""
 
     def overlays_of(photos: list[dict]) -> dict[str, str]:
@@ -199,7 +206,7 @@ def _overlays_maker(engine_of: Callable[[], Engine]) -> OverlaysOf:
     return overlays_of
 
 
-def _print_summary(finished: FinishedRun, bundle: Bundle, speed: dict, failed: int) -> None:
+def _print_summary(finished: WrittenResults, bundle: Bundle, speed: dict, failed: int) -> None:
     stats = finished.stats
     labels = ", ".join(f"{label} {count}" for label, count in sorted(stats.labels.items())) or "nothing"
     print(

@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from core.bundle import Bundle, BundleError, write_metadata
 from core.cli.backend_args import add_backend_arguments, engine_options
 from core.cli.progress import batch_updater, progress_bar
-from core.conditions import CONDITIONS
-from core.registry import resolve_bundle
-from core.result_files import write_json
+from core.model.bundle import Bundle, BundleError, write_metadata
+from core.model.registry import resolve_bundle
+from core.photos.conditions import CONDITIONS
+from core.results.files import write_json
 from core.training.evaluate import evaluate_bundle
 from core.training.report import plot_confusion, plot_per_class, plot_reliability
 from core.training.robustness import GOALS, robustness_report

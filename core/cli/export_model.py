@@ -7,9 +7,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.bundle import BundleError
-from core.model_export import OPSET, export_onnx, export_torchscript
-from core.registry import resolve_bundle
+from core.model.bundle import BundleError
+from core.model.export import OPSET, export_onnx, export_torchscript
+from core.model.registry import resolve_bundle
 
 
 def add_parser(subparsers, name: str) -> None:
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         bundle = resolve_bundle(args.bundle)
         if args.int8:
-            from core.quantize import export_int8
+            from core.training.quantize import export_int8
 
             written = export_int8(bundle, args.calibration, args.out)
         elif args.format == "onnx":

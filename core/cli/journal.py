@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.journal import JournalError, journal_path
-from core.journal_read import export_audit_csv, list_sessions
+from core.journal.restore import export_audit_csv, list_sessions
+from core.journal.session import JournalError, journal_path
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
@@ -21,7 +21,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """:returns: 0, or 2 when the journal cannot be read or the CSV written."""
+    """Return 0, or 2 when the journal cannot be read or the CSV written."""
     path = args.journal or journal_path()
     try:
         if args.action == "export":

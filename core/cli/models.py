@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.bundle import BundleError
-from core.promotion import use_version
-from core.registry import all_bundles, find_bundles, resolve_bundle
+from core.model.bundle import BundleError
+from core.model.promotion import use_version
+from core.model.registry import all_bundles, find_bundles, resolve_bundle
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:

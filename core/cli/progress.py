@@ -8,14 +8,14 @@ from tqdm import tqdm
 
 
 def progress_bar(total: int, description: str, unit: str = "img") -> tqdm:
-    """:returns: a tqdm bar that stays quiet when stderr is not a terminal or is missing."""
+    """Return a tqdm bar that stays quiet when stderr is not a terminal or is missing."""
     stream = sys.stderr
     quiet = stream is None or not hasattr(stream, "isatty") or not stream.isatty()
     return tqdm(total=total, desc=description, unit=unit, file=stream, disable=quiet, dynamic_ncols=True)
 
 
 def batch_updater(bar: tqdm):
-    """:returns: an engine ``progress(done, total)`` callback that advances ``bar`` (and sets its total)."""
+    """Return an engine ``progress(done, total)`` callback that advances ``bar`` (and sets its total)."""
 
     def update(done: int, total: int) -> None:
         bar.total = total

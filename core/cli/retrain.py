@@ -10,10 +10,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.bundle import BundleError
 from core.cli.progress import batch_updater, progress_bar
-from core.promotion import promote
-from core.registry import resolve_bundle
+from core.model.bundle import BundleError
+from core.model.promotion import promote
+from core.model.registry import resolve_bundle
 from core.training.report import write_training_report
 from core.training.retrain import retrain
 

@@ -16,13 +16,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-import platformdirs
-
-from core.bundle import BundleError
 from core.cli.backend_args import add_backend_arguments, engine_options
-from core.engine import Engine
-from core.paths import APP_NAME
-from core.registry import resolve_bundle
+from core.inference.engine import Engine
+from core.model.bundle import BundleError
+from core.model.registry import resolve_bundle
+from core.paths import user_data_dir
 
 TOKEN_ENV = "DEFECTSORT_TOKEN"
 log = logging.getLogger(__name__)
@@ -59,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    jobs_dir = (args.jobs_dir or Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "service").resolve()
+    jobs_dir = (args.jobs_dir or user_data_dir() / "service").resolve()
     try:
         (jobs_dir / "spool").mkdir(parents=True, exist_ok=True)
         bundle = resolve_bundle(args.model)

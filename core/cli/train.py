@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from core.anomaly.pipeline import train_anomaly_bundle
-from core.anomaly.training import AnomalyConfig
 from core.cli.progress import batch_updater, progress_bar
-from core.network import SUPPORTED_ARCHS, Pooling
+from core.model.network import SUPPORTED_ARCHS, Pooling
+from core.training.anomaly.build import AnomalyConfig
+from core.training.anomaly.pipeline import train_anomaly_bundle
 from core.training.pipeline import train_bundle
 from core.training.report import write_training_report
 from core.training.trainer import TrainConfig

@@ -14,9 +14,9 @@ import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from core.engine import Engine
-from core.prediction import Prediction
-from core.sources import ImageItem
+from core.inference.engine import Engine
+from core.inference.prediction import Prediction
+from core.photos.sources import ImageItem
 
 MAX_MERGED_ITEMS = 32  # photos classified in one engine run, across waiting requests
 
@@ -57,7 +57,7 @@ class InferenceQueue:
         return request.result
 
     def classify(self, items: list[ImageItem], wait: bool = False) -> list[Prediction]:
-        """:returns: the predictions of ``items`` (blocks until done). :raises QueueFullError: when full."""
+        """Return the predictions of ``items`` (blocks until done). :raises QueueFullError: when full."""
         return self.submit(items, wait).result()
 
     def close(self) -> None:

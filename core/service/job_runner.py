@@ -2,8 +2,8 @@
 
 A job is classified in small chunks, so single-photo requests keep being answered while
 it runs, and its progress and results reach the disk chunk by chunk. On start, jobs left
-queued or running by a previous process are taken up again; the photos already in their
-``results.jsonl`` are skipped.
+queued or running by a previous process are taken up again; the photos their run log already
+holds (same source, same bytes, same model) are skipped.
 """
 
 from __future__ import annotations
@@ -14,28 +14,29 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from core.bundle import Bundle
-from core.prediction import Prediction
+from core.inference.prediction import Prediction
+from core.model.bundle import Bundle
+from core.photos.sources import ARCHIVE_SEPARATOR, ImageItem, iter_items
+from core.results.pipeline import result_item
 from core.service.inference import InferenceQueue
 from core.service.jobs import CANCELLED, FAILED, RUNNING, UNFINISHED, JobStore
-from core.sources import ARCHIVE_SEPARATOR, ImageItem, iter_items
 
 log = logging.getLogger(__name__)
 CHUNK = 8  # photos per trip through the inference queue
 
 
 def name_in_archive(source: str, archive: Path) -> str:
-    """:returns: a source inside an uploaded archive as the client knows it (``day1/1.jpg``), without
+    """Return a source inside an uploaded archive as the client knows it (``day1/1.jpg``), without
     the spooled file's path on the server."""
     prefix = f"{archive}{ARCHIVE_SEPARATOR}"
     return source[len(prefix) :] if source.startswith(prefix) else source
 
 
 def client_item(prediction: Prediction, archive: Path | None) -> dict:
-    """:returns: the ``classify --json`` item of a prediction, named as the client sent it."""
+    """Return the results item of a prediction, named as the client sent it."""
     if archive is not None:
         prediction = replace(prediction, source=name_in_archive(prediction.source, archive))
-    return prediction.to_dict()
+    return result_item(prediction)
 
 
 class JobRunner:
@@ -90,19 +91,22 @@ class JobRunner:
         state = self.store.get(job_id) or {}
         source = self.store.source_of(job_id)
         archive = source if state.get("path") is None else None  # an upload: name photos as in the ZIP
-        done = {item["source"] for item in self.store.keep_whole_results(job_id)}
-        todo = [i for i in iter_items([source]) if client_source(i, archive) not in done]
-        self.store.update(job_id, status=RUNNING, done=len(done), total=len(done) + len(todo))
-        for start in range(0, len(todo), CHUNK):
-            if job_id in self._cancelled or self._closing.is_set():
-                return
-            predictions = self.inference.classify(todo[start : start + CHUNK], wait=True)
-            self.store.append_results(job_id, [client_item(p, archive) for p in predictions])
-            self.store.update(job_id, done=len(done) + start + len(predictions))
-        if job_id not in self._cancelled:  # a cancel during the last chunk still counts
-            self.store.finish(job_id, self.bundle)
+        skipped: list[ImageItem] = []
+        with self.store.journal(job_id, self.bundle) as journal:
+            todo = list(journal.walk(iter_items([source]), on_skip=skipped.append))
+            done = len(skipped)
+            self.store.update(job_id, status=RUNNING, done=done, total=done + len(todo))
+            for start in range(0, len(todo), CHUNK):
+                if job_id in self._cancelled or self._closing.is_set():
+                    return
+                predictions = self.inference.classify(todo[start : start + CHUNK], wait=True)
+                for prediction in predictions:
+                    journal.append(prediction, client_item(prediction, archive))
+                self.store.update(job_id, done=done + start + len(predictions))
+            if job_id not in self._cancelled:  # a cancel during the last chunk still counts
+                self.store.finish(job_id, journal, self.bundle)
 
 
 def client_source(item: ImageItem, archive: Path | None) -> str:
-    """:returns: the source an item will have in the job's results."""
+    """Return the source an item will have in the job's results."""
     return name_in_archive(item.source, archive) if archive is not None else item.source

@@ -1,30 +1,33 @@
 """Long jobs kept on disk under ``--jobs-dir``, so they survive a restart of the service.
 
 Each job has a folder ``jobs/<id>/``: ``job.json`` (state, counts), the uploaded
-``input.zip`` when there was one, ``results.jsonl`` (one line per classified photo,
-appended as they come) and, once done, the CLI's ``results.json`` and ``results.csv``.
-A restarted service reads ``results.jsonl`` to finish an interrupted job without
-classifying again what was done (a line cut short by a crash is simply redone).
+``input.zip`` when there was one, the run log ``run-journal.jsonl`` (one line per classified
+photo, appended as they come; :mod:`core.journal.run_log`) and, once done, the CLI's
+``results.json`` and ``results.csv``, written by the one results pipeline. A restarted service
+finishes an interrupted job by the run log's rule: a photo with the same source and bytes,
+classified by the same model, is not classified again.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core.bundle import Bundle
-from core.export import summary_of_items
 from core.files import write_text_atomic
-from core.result_files import write_csv, write_json
+from core.journal.run_log import JOURNAL_FILE, RunJournal
+from core.model.bundle import Bundle
+from core.results.pipeline import ResultsRequest, write_results
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 UNFINISHED = (QUEUED, RUNNING)
 _ID = re.compile(r"^[0-9a-f]{32}$")
 INPUT_ZIP = "input.zip"
+log = logging.getLogger(__name__)
 
 
 class JobStore:
@@ -49,7 +52,7 @@ class JobStore:
         return job_id, folder
 
     def get(self, job_id: str) -> dict | None:
-        """:returns: the job's state, or None for an unknown (or malformed) id."""
+        """Return the job's state, or None for an unknown (or malformed) id."""
         if not _ID.match(job_id):
             return None
         try:
@@ -66,56 +69,29 @@ class JobStore:
         return state
 
     def source_of(self, job_id: str) -> Path:
-        """:returns: what the job classifies: its folder/ZIP path, or its uploaded archive."""
+        """Return what the job classifies: its folder/ZIP path, or its uploaded archive."""
         state = self.get(job_id) or {}
         return Path(state["path"]) if state.get("path") else self.root / job_id / INPUT_ZIP
 
     def unfinished(self) -> list[str]:
-        """:returns: ids of queued or interrupted jobs, oldest first."""
+        """Return ids of queued or interrupted jobs, oldest first."""
         states = [self.get(folder.name) for folder in self.root.iterdir() if folder.is_dir()]
         return [s["id"] for s in sorted(filter(None, states), key=lambda s: s["created"]) if s["status"] in UNFINISHED]
 
-    def append_results(self, job_id: str, items: list[dict]) -> None:
-        """Add classified photos to the job's results (flushed: a crash loses at most a cut line)."""
-        with open(self.root / job_id / "results.jsonl", "a", encoding="utf-8") as stream:
-            stream.writelines(json.dumps(item, ensure_ascii=False) + "\n" for item in items)
+    def journal(self, job_id: str, bundle: Bundle) -> RunJournal:
+        """Return the job's run log, resumed: what the same model already did for it is skipped."""
+        return RunJournal(self.root / job_id / JOURNAL_FILE, bundle, resume=True, say=log.info)
 
-    def results(self, job_id: str) -> list[dict]:
-        """:returns: the photos classified so far (a line cut short by a crash is left out)."""
-        path = self.root / job_id / "results.jsonl"
-        items = []
-        if path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    items.append(json.loads(line))
-                except ValueError:
-                    continue
-        return items
-
-    def keep_whole_results(self, job_id: str) -> list[dict]:
-        """Rewrite ``results.jsonl`` without a line cut short by a crash, so that new lines start on
-        their own line (called when a job starts or resumes). :returns: the results kept."""
-        items = self.results(job_id)
-        if items or (self.root / job_id / "results.jsonl").exists():
-            lines = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items)
-            write_text_atomic(self.root / job_id / "results.jsonl", lines)
-        return items
-
-    def finish(self, job_id: str, bundle: Bundle) -> None:
+    def finish(self, job_id: str, journal: RunJournal, bundle: Bundle) -> None:
         """Write ``results.json`` and ``results.csv`` as ``defectsort classify`` does, and mark the job done."""
-        items = self.results(job_id)
-        document = {
-            "model": {"name": bundle.name, "version": bundle.version, "sha256": bundle.sha256},
-            "summary": summary_of_items(items),
-            "items": items,
-        }
         folder = self.root / job_id
-        write_json(folder / "results.json", document)
-        write_csv(folder / "results.csv", document, bundle.classes)
-        self.update(job_id, status=DONE, done=len(items), total=len(items))
+        request = ResultsRequest(json=folder / "results.json", csv=folder / "results.csv", run_id=journal.run_id)
+        written = write_results(lambda: journal.items(journal.order), bundle, request)
+        total = written.stats.total
+        self.update(job_id, status=DONE, done=total, total=total)
 
     def results_file(self, job_id: str, kind: str) -> Path | None:
-        """:returns: ``results.json`` or ``results.csv`` of a finished job, else None."""
+        """Return ``results.json`` or ``results.csv`` of a finished job, else None."""
         path = self.root / job_id / f"results.{kind}"
         return path if kind in ("json", "csv") and path.exists() else None
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.bundle import Bundle
-from core.prediction import JSON_FIELDS
+from core.inference.prediction import JSON_FIELDS
+from core.model.bundle import Bundle
 
 _ERROR = {
     "description": "One line saying what is wrong",
@@ -134,7 +134,7 @@ def _paths() -> dict:
 
 
 def document(bundle: Bundle) -> dict:
-    """:returns: the OpenAPI 3 document of the service running ``bundle``."""
+    """Return the OpenAPI 3 document of the service running ``bundle``."""
     return {
         "openapi": "3.0.3",
         "info": {

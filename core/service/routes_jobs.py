@@ -70,7 +70,7 @@ def _job(job_id: str) -> dict:
 
 
 def _allowed_path(value) -> Path:
-    """:returns: ``value`` resolved, if it lies under an allowed root. :raises Forbidden: otherwise."""
+    """Return ``value`` resolved, if it lies under an allowed root. :raises Forbidden: otherwise."""
     if not isinstance(value, str) or not value:
         raise BadRequest('send {"path": "FOLDER or ZIP"} as JSON, or upload a ZIP')
     path = Path(os.path.realpath(value))

@@ -9,13 +9,13 @@ from collections import Counter
 from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import UnprocessableEntity
 
-from core.export import results_document
-from core.overlay import overlay_png
-from core.prediction import Prediction
+from core.inference.prediction import Prediction
+from core.photos.sources import ImageItem, SourceRef, collect_items
+from core.results.overlay import overlay_png
+from core.results.pipeline import result_item, results_document
 from core.service.job_runner import client_item, name_in_archive
 from core.service.state import service
 from core.service.uploads import receive_upload
-from core.sources import ImageItem, SourceRef, collect_items
 
 predict_api = Blueprint("predict", __name__)
 
@@ -28,7 +28,7 @@ def predict():
         prediction = service().inference.classify([item])[0]
         if not prediction.ok:
             raise UnprocessableEntity(prediction.error)
-        body = prediction.to_dict()
+        body = result_item(prediction)
         if _flag("overlay"):
             body["overlay_png"] = base64.b64encode(overlay_png(prediction, upload.path.read_bytes())).decode()
     return jsonify(body)
@@ -44,13 +44,12 @@ def predict_batch():
         predictions = service().inference.classify(collect_items([upload.path]))
         if _flag("detail"):
             items = [client_item(p, upload.path) for p in predictions]
-            document = results_document(predictions, service().bundle)
-            return jsonify({**document, "items": items})
+            return jsonify(results_document(items, service().bundle))
         return jsonify(labels_by_name(predictions, lambda p: name_in_archive(p.source, upload.path)))
 
 
 def labels_by_name(predictions: list[Prediction], name_of) -> dict[str, str]:
-    """:returns: member name -> label (``"error"`` when unreadable); a name that occurs twice in a
+    """Return member name -> label (``"error"`` when unreadable); a name that occurs twice in a
     hostile archive gets ``" (2)"``, so every photo keeps its own entry."""
     labels: dict[str, str] = {}
     seen: Counter[str] = Counter()

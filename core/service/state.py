@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import current_app
 
-from core.bundle import Bundle
+from core.model.bundle import Bundle
 from core.service.inference import InferenceQueue
 from core.service.job_runner import JobRunner
 from core.service.jobs import JobStore
@@ -33,6 +33,6 @@ class Service:
 
 
 def service() -> Service:
-    """:returns: the :class:`Service` of the app handling the current request."""
+    """Return the :class:`Service` of the app handling the current request."""
     state: Service = current_app.extensions["defectsort"]
     return state

@@ -79,7 +79,7 @@ def receive_upload(suffix: str, default_name: str) -> Upload:
 
 
 def _plain_suffix(name: str) -> str:
-    """:returns: the name's suffix when it is a plain one (``.jpg``), else ``""``: it becomes part of a file name."""
+    """Return the name's suffix when it is a plain one (``.jpg``), else ``""``: it becomes part of a file name."""
     suffix = PurePosixPath(name).suffix
     return suffix if _PLAIN_SUFFIX.match(suffix) else ""
 

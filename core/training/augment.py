@@ -4,7 +4,7 @@ Geometric: flips, a few degrees of rotation, the product smaller or larger and o
 in the frame (uncovered pixels take the photo's border colour), mild crops that keep the
 defect in view; masks follow every geometric change. Photometric (:func:`camera_variation`):
 exposure, white balance, contrast, soft focus, sensor noise and JPEG compression, in random
-strengths around those of :mod:`core.conditions` (which the robustness check renders at fixed ones).
+strengths around those of :mod:`core.photos.conditions` (which the robustness check renders at fixed ones).
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2 as T
 from torchvision.transforms.v2 import functional as TF
 
-from core.conditions import border_colour
+from core.photos.conditions import border_colour
 
 _CROP_TRIES = 4
 
 
 def build_augmentation(size: tuple[int, int]) -> T.Compose:
-    """:returns: the geometric training transform for ``(height, width)`` inputs (uint8 image + mask),
+    """Return the geometric training transform for ``(height, width)`` inputs (uint8 image + mask),
     without the affine step, which :func:`augment` adds with each photo's own border colour."""
     height, width = size
     aspect = width / height

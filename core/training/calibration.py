@@ -36,7 +36,7 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
 
 
 def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = 10) -> float:
-    """:returns: ECE: the confidence-vs-accuracy gap averaged over equal-width confidence bins."""
+    """Return ECE: the confidence-vs-accuracy gap averaged over equal-width confidence bins."""
     confidence = probabilities.max(axis=1)
     correct = probabilities.argmax(axis=1) == labels
     edges = np.linspace(0.0, 1.0, bins + 1)
@@ -49,7 +49,7 @@ def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bi
 
 
 def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = 10) -> list[dict]:
-    """:returns: per confidence bin: ``{"low", "high", "count", "confidence", "accuracy"}``."""
+    """Return per confidence bin: ``{"low", "high", "count", "confidence", "accuracy"}``."""
     confidence = probabilities.max(axis=1)
     correct = probabilities.argmax(axis=1) == labels
     edges = np.linspace(0.0, 1.0, bins + 1)
@@ -69,7 +69,7 @@ def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = 10) -
 
 
 def nll(logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0) -> float:
-    """:returns: the mean negative log-likelihood of ``softmax(logits / temperature)``."""
+    """Return the mean negative log-likelihood of ``softmax(logits / temperature)``."""
     return float(F.cross_entropy(logits / temperature, labels))
 
 

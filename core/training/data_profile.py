@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from core.decode import upright_size
+from core.photos.decode import upright_size
 from core.training.dataset import Sample
 
 
@@ -31,7 +31,7 @@ class DataProfile:
 
     @property
     def aspects(self) -> np.ndarray:
-        """:returns: width / height of every photo."""
+        """Return width / height of every photo."""
         aspects: np.ndarray = self.widths / np.maximum(self.heights, 1)
         return aspects
 
@@ -41,7 +41,7 @@ class DataProfile:
 
     @property
     def aspect_spread(self) -> float:
-        """:returns: how much the shapes differ: the 95th over the 5th percentile of the aspect ratios."""
+        """Return how much the shapes differ: the 95th over the 5th percentile of the aspect ratios."""
         low, high = np.percentile(self.aspects, [5, 95])
         return float(high / max(low, 1e-6))
 
@@ -51,12 +51,12 @@ class DataProfile:
 
     @property
     def imbalance(self) -> float:
-        """:returns: the largest class's photo count over the smallest's."""
+        """Return the largest class's photo count over the smallest's."""
         counts = [n for n in self.class_counts.values() if n]
         return max(counts) / min(counts)
 
     def to_json(self) -> dict:
-        """:returns: the summary stored in model.json (``training.data_profile``)."""
+        """Return the summary stored in model.json (``training.data_profile``)."""
         low, high = np.percentile(self.aspects, [5, 95])
         return {
             "photos": len(self.widths),
@@ -72,7 +72,7 @@ class DataProfile:
         }
 
     def describe(self) -> str:
-        """:returns: one line for the user."""
+        """Return one line for the user."""
         summary = self.to_json()
         aspect = summary["aspect_ratio"]
         width, height = summary["median_size"]

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from core.decode import decode, fit_to_input
-from core.sources import is_image_name
+from core.photos.decode import decode, fit_to_input
+from core.photos.sources import is_image_name
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ class PhotoCache:
     """Decodes each photo (and mask) once at the training size and keeps it in memory.
 
     :param size: ``(height, width)`` to decode to
-    :param fit: ``stretch`` or ``pad`` (see :mod:`core.decode`); masks are fitted the same way
+    :param fit: ``stretch`` or ``pad`` (see :mod:`core.photos.decode`); masks are fitted the same way
     """
 
     def __init__(self, size: tuple[int, int], fit: str = "stretch"):
@@ -125,14 +125,14 @@ class PhotoCache:
         self._masks: dict[Path, np.ndarray] = {}
 
     def photo(self, path: Path) -> np.ndarray:
-        """:returns: ``H x W x 3`` uint8 pixels, decoded like the engine decodes."""
+        """Return ``H x W x 3`` uint8 pixels, decoded like the engine decodes."""
         if path not in self._photos:
             decoded = decode(path.read_bytes(), self.size, fit=self.fit)
             self._photos[path] = decoded.pixels.copy()  # writable for torch
         return self._photos[path]
 
     def mask(self, path: Path) -> np.ndarray:
-        """:returns: ``H x W`` float32 mask 0..1, area-resized so a tiny defect never vanishes."""
+        """Return ``H x W`` float32 mask 0..1, area-resized so a tiny defect never vanishes."""
         if path not in self._masks:
             mask = Image.open(path).convert("L")
             fitted, _ = fit_to_input(mask, self.size, Image.Resampling.BOX, self.fit, 0)

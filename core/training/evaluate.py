@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from core.bundle import Bundle
-from core.decision import normal_class_of
-from core.engine import Engine
-from core.report.run_stats import profile_of
-from core.sources import iter_items
+from core.inference.decision import normal_class_of
+from core.inference.engine import Engine
+from core.model.bundle import Bundle
+from core.photos.sources import iter_items
+from core.results.report.run_stats import profile_of
 from core.training import calibration
 from core.training.dataset import scan_dataset
 from core.training.metrics import classification_metrics, defect_recall
@@ -23,7 +23,7 @@ from core.training.trust_metrics import (
     review_summary,
 )
 
-ANOMALOUS = "anomalous"  # the defect class of an anomaly bundle (core.anomaly.pipeline)
+ANOMALOUS = "anomalous"  # the defect class of an anomaly bundle (core.training.anomaly.pipeline)
 
 
 def evaluate_bundle(
@@ -107,7 +107,7 @@ def validation_baseline(bundle: Bundle, photos: list[Path]) -> dict:
 
     :param bundle: a saved bundle
     :param photos: its validation photos
-    :returns: the profile (:func:`core.report.run_stats.profile_of`) with where it came from
+    :returns: the profile (:func:`core.results.report.run_stats.profile_of`) with where it came from
     """
     engine = Engine(bundle)
     profile = profile_of(p.to_dict() for p in engine.classify(iter_items(photos)))

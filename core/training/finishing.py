@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 
-from core.bundle import Bundle
-from core.decision import DecisionPolicy
-from core.novelty import NoveltyDetector
+from core.inference.decision import DecisionPolicy
+from core.model.bundle import Bundle
+from core.model.novelty import NoveltyDetector
 from core.training import calibration
 from core.training.metrics import classification_metrics
 from core.training.trainer import TrainConfig, TrainResult, augmented_loader, collect_outputs, plain_loader
@@ -47,7 +47,7 @@ def fit_trust(bundle: Bundle, result: TrainResult, train_set, val_set, config: T
 
     The detector's bank holds the training photos and :data:`AUGMENTED_PASSES` augmented copies
     of each; its threshold comes from the validation photos and as many augmented copies: the
-    same product photographed differently is not "unknown" (see :mod:`core.novelty`).
+    same product photographed differently is not "unknown" (see :mod:`core.model.novelty`).
     """
     mean, std = bundle.mean, bundle.std
     batch = config.batch_size

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from core.bundle import Bundle
-from core.decision import normal_class_of
-from core.engine import Engine
 from core.files import write_text_atomic
-from core.prediction import Prediction
-from core.sources import iter_items
+from core.inference.decision import normal_class_of
+from core.inference.engine import Engine
+from core.inference.prediction import Prediction
+from core.model.bundle import Bundle
+from core.photos.sources import iter_items
 from core.training.calibration import expected_calibration_error
 from core.training.metrics import classification_metrics, defect_recall
 

@@ -25,7 +25,7 @@ def focal_loss(
 
 
 def classification_loss(kind: str, label_smoothing: float = 0.05):
-    """:returns: ``loss(logits, labels)`` for ``kind`` ``ce`` or ``focal``."""
+    """Return ``loss(logits, labels)`` for ``kind`` ``ce`` or ``focal``."""
     if kind == "focal":
         return lambda logits, labels: focal_loss(logits, labels, label_smoothing=label_smoothing)
     if kind == "ce":

@@ -6,7 +6,7 @@ import numpy as np
 
 
 def confusion_matrix(true: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:
-    """:returns: ``K x K`` counts, rows = true class, columns = predicted class."""
+    """Return ``K x K`` counts, rows = true class, columns = predicted class."""
     matrix = np.zeros((num_classes, num_classes), dtype=int)
     np.add.at(matrix, (true, predicted), 1)
     return matrix
@@ -45,7 +45,7 @@ def classification_metrics(true, predicted, classes: list[str]) -> dict:
 
 
 def defect_recall(true, predicted, classes: list[str], good: str | None) -> float | None:
-    """:returns: the share of defect photos (any class but the "no defect" class ``good``) not called
+    """Return the share of defect photos (any class but the "no defect" class ``good``) not called
     ``good``, or None without such a class."""
     if good is None or good not in classes:
         return None

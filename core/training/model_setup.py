@@ -6,8 +6,8 @@ import logging
 
 import torch
 
-from core.bundle import read_state_dict
-from core.network import build_torchvision_model
+from core.model.bundle import read_state_dict
+from core.model.network import build_torchvision_model
 from core.torchvision_compat import torchvision
 
 log = logging.getLogger(__name__)

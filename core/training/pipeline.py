@@ -8,11 +8,11 @@ from pathlib import Path
 
 import torch
 
-from core.bundle import Bundle, save_bundle, write_metadata
-from core.decision import DEFAULTS, DecisionPolicy, normal_class_of
-from core.network import ClassMapNet, Pooling, set_output_stride
-from core.phones import parse_severity
-from core.refine import DETAIL_LAYERS
+from core.inference.decision import DEFAULTS, DecisionPolicy, normal_class_of
+from core.model.bundle import Bundle, save_bundle, write_metadata
+from core.model.network import ClassMapNet, Pooling, set_output_stride
+from core.model.refine import DETAIL_LAYERS
+from core.results.phones import parse_severity
 from core.training import calibration
 from core.training.dataset import grouped_split, scan_dataset
 from core.training.evaluate import validation_baseline
@@ -62,7 +62,7 @@ def train_bundle(
     :param classes: fixed classes in this order (see :func:`scan_dataset`), e.g. when retraining a model
     :param description: one line for model.json
     :param severity: every class, worst first, comma-separated (``stain,scratch,oil,good``): per-phone
-        verdicts take the worst photo (:mod:`core.phones`)
+        verdicts take the worst photo (:mod:`core.results.phones`)
     :param severity_reason: why this order, kept beside it in model.json
     :param say: receives progress messages
     :param on_epoch: receives each epoch's record

@@ -25,7 +25,7 @@ from dataclasses import replace
 import torch
 import torch.nn.functional as F
 
-from core.network import ClassMapNet
+from core.model.network import ClassMapNet
 from core.training.data_profile import DataProfile, profile_dataset
 from core.training.trainer import TrainConfig
 
@@ -41,7 +41,7 @@ StepTimer = Callable[[tuple[int, int], int], float]  # (input size, batch) -> se
 
 
 def epochs_needed(train_photos: int) -> int:
-    """:returns: the epochs a run should fit in its budget: enough images seen, within 8..30 epochs."""
+    """Return the epochs a run should fit in its budget: enough images seen, within 8..30 epochs."""
     return max(MIN_EPOCHS, min(MAX_EPOCHS, math.ceil(IMAGES_SEEN / max(1, train_photos))))
 
 
@@ -78,7 +78,7 @@ def plan_training(
 
 
 def batch_for(size: tuple[int, int], train_photos: int) -> int:
-    """:returns: 32 for inputs up to 224x224, halved as the input grows (at least 8), at most a quarter
+    """Return 32 for inputs up to 224x224, halved as the input grows (at least 8), at most a quarter
     of the training photos."""
     batch = 32
     while batch > 8 and size[0] * size[1] > REFERENCE_PIXELS * 1.3 * (32 / batch):
@@ -108,7 +108,7 @@ def _input_size(
 
 
 def _shape(long_side: int, aspect: float) -> tuple[int, int]:
-    """:returns: ``(height, width)`` with this long side and about this width/height, multiples of :data:`STEP`."""
+    """Return ``(height, width)`` with this long side and about this width/height, multiples of :data:`STEP`."""
     if aspect >= 1:
         return max(STEP, _round(long_side / aspect)), long_side
     return long_side, max(STEP, _round(long_side * aspect))

@@ -1,6 +1,6 @@
 """Turn the inspectors' corrections into a candidate model, and measure it against its parent.
 
-The corrections (see :mod:`core.corrections`) are split: a share is held back for the
+The corrections (see :mod:`core.journal.corrections`) are split: a share is held back for the
 gate, the rest joins the base data (the parent's training folder, or ``--data``) in a
 temporary training folder; without base data the candidate starts from the parent's
 weights on the corrections alone (fine-tuning). The parent's own validation photos never
@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from core.bundle import Bundle, write_metadata
-from core.corrections import LabelledPhoto, load_photos, read_corrections
-from core.decision import normal_class_of
+from core.inference.decision import normal_class_of
+from core.journal.corrections import LabelledPhoto, load_photos, read_corrections
+from core.model.bundle import Bundle, write_metadata
 from core.training import gate
 from core.training.dataset import scan_dataset
 from core.training.pipeline import train_bundle
@@ -59,7 +59,7 @@ def retrain(
 ) -> RetrainOutcome:
     """Retrain ``parent`` with corrections, write the candidate bundle and its comparison.
 
-    :param correction_sources: journal, results files or class folders (see :mod:`core.corrections`)
+    :param correction_sources: journal, results files or class folders (see :mod:`core.journal.corrections`)
     :param out_dir: the candidate bundle's folder
     :param base_data: class folders to train on besides the corrections (default: the parent's training data)
     :param holdout_dir: more class folders for the frozen holdout
@@ -126,7 +126,7 @@ def hold_back(photos: list[LabelledPhoto], group: re.Pattern | None, seed: int) 
 
 
 def bump_version(version: str) -> str:
-    """:returns: the next minor version (``1.0.0`` -> ``1.1.0``)."""
+    """Return the next minor version (``1.0.0`` -> ``1.1.0``)."""
     major, minor = (int(p) if p.isdigit() else 0 for p in [*version.split("."), "0"][:2])
     return f"{major}.{minor + 1}.0"
 

@@ -1,4 +1,4 @@
-"""How a model holds up when its photos are taken differently (:mod:`core.conditions`).
+"""How a model holds up when its photos are taken differently (:mod:`core.photos.conditions`).
 
 Every photo (validation photos only, when asked) is re-rendered under each condition, its
 mask moved along, and the copies go through the same engine users run and the measures of
@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from core.bundle import Bundle
-from core.conditions import CONDITIONS, Condition
-from core.decode import open_upright
-from core.engine import Engine
-from core.novelty import auroc
-from core.sources import iter_items
+from core.inference.engine import Engine
+from core.model.bundle import Bundle
+from core.model.novelty import auroc
+from core.photos.conditions import CONDITIONS, Condition
+from core.photos.decode import open_upright
+from core.photos.sources import iter_items
 from core.training.dataset import Sample
 from core.training.evaluate import labelled_samples, measure
 
@@ -116,7 +116,7 @@ def _row(condition: Condition, metrics: dict) -> dict:
 
 
 def format_row(row: dict) -> str:
-    """:returns: one printable line; a number short of its goal (:data:`GOALS`) is marked with ``!``."""
+    """Return one printable line; a number short of its goal (:data:`GOALS`) is marked with ``!``."""
 
     def shown(key: str) -> str:
         value = row.get(key)

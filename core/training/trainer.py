@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
-from core.engine import normalise
-from core.network import ClassMapNet, Pooling
+from core.inference.engine import normalise
+from core.model.network import ClassMapNet, Pooling
 from core.training.augment import augment, build_augmentation
 from core.training.dataset import PhotoCache, Sample
 from core.training.losses import classification_loss, pointing_loss
@@ -47,7 +47,7 @@ class TrainConfig:
     time_budget_s: float = 480.0  # with decoding and the final steps, a run stays within ~10 minutes
     seed: int = 0
     miss_cost: float = 2.0  # a missed defect costs this many false alarms (sets thresholds.good_min)
-    fit: str = "stretch"  # or "pad": keep the photos' aspect ratio (core.decode)
+    fit: str = "stretch"  # or "pad": keep the photos' aspect ratio (core.photos.decode)
     choose: tuple[str, ...] = ()  # settings to choose from the data first (core.training.plan)
     tta: str = "auto"  # flip test-time augmentation: "auto" (where it raises validation macro-F1), "off", "hflip"
 
@@ -273,7 +273,7 @@ def collect_outputs(
 
 
 def _validate(net, loader, mean, std) -> tuple[float, float, float, torch.Tensor, torch.Tensor]:
-    """:returns: validation loss, accuracy, macro-F1 (over the classes present), logits and labels"""
+    """Return validation loss, accuracy, macro-F1 (over the classes present), logits and labels."""
     logits, _, labels = collect_outputs(net, loader, mean, std)
     if not len(labels):
         return math.nan, math.nan, math.nan, logits, labels
@@ -284,12 +284,12 @@ def _validate(net, loader, mean, std) -> tuple[float, float, float, torch.Tensor
 
 
 def plain_loader(samples: list[Sample], cache: PhotoCache, batch_size: int) -> DataLoader:
-    """:returns: a loader over ``samples`` without augmentation, in order."""
+    """Return a loader over ``samples`` without augmentation, in order."""
     return DataLoader(_PhotoDataset(samples, cache), batch_size=batch_size)
 
 
 def augmented_loader(samples: list[Sample], cache: PhotoCache, batch_size: int) -> DataLoader:
-    """:returns: a loader over ``samples`` with the training augmentation and JPEG compression at a camera's
+    """Return a loader over ``samples`` with the training augmentation and JPEG compression at a camera's
     scale too (each pass draws new variations): what the unknown-photo detector is fitted on."""
     dataset = _PhotoDataset(samples, cache, build_augmentation(cache.size), jpeg_at_camera_scale=True)
     return DataLoader(dataset, batch_size=batch_size)

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
-from core.explain import strong_regions
-from core.novelty import auroc
-from core.prediction import REVIEW, UNKNOWN
+from core.inference.explain import strong_regions
+from core.inference.prediction import REVIEW, UNKNOWN
+from core.model.novelty import auroc
 
 
 def review_summary(predictions, true_labels: list[str]) -> dict:
-    """:returns: the share sent to Review and the accuracy of the photos that were not."""
+    """Return the share sent to Review and the accuracy of the photos that were not."""
     kept = [(p, t) for p, t in zip(predictions, true_labels) if p.ok and p.status != REVIEW]
     readable = [p for p in predictions if p.ok]
     share = 1 - len(kept) / len(readable) if readable else 0.0

@@ -28,7 +28,7 @@ GROUPS = {"varied": r"^([A-Za-z]+_\d{3})"}
 
 
 def prepare(name: str, work: Path) -> Path:
-    """:returns: a folder with ``train/`` and ``test/`` class folders for dataset ``name``."""
+    """Return a folder with ``train/`` and ``test/`` class folders for dataset ``name``."""
     if name == "casting":
         return CASTING
     folder = work / name

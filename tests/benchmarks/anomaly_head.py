@@ -17,15 +17,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from core.bundle import load_bundle
-from core.engine import Engine
-from core.registry import resolve_bundle
-from core.samples import write_phone_photos
-from core.sources import collect_items
+from core.inference.engine import Engine
+from core.model.bundle import load_bundle
+from core.model.registry import resolve_bundle
+from core.photos.samples import write_phone_photos
+from core.photos.sources import collect_items
 
 
 def best_rate(folder: Path, photos: list[Path], runs: int, backend: str) -> float:
-    """:returns: the best images/s of ``runs`` passes over ``photos``."""
+    """Return the best images/s of ``runs`` passes over ``photos``."""
     engine = Engine(load_bundle(folder), backend=backend)
     items = collect_items(photos)
     list(engine.classify(items))  # warm-up

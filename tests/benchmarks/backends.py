@@ -17,11 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from core.engine import Engine
-from core.quantize import export_int8
-from core.registry import resolve_bundle
-from core.sources import collect_items
+from core.inference.engine import Engine
+from core.model.registry import resolve_bundle
+from core.photos.sources import collect_items
 from core.training.dataset import scan_dataset
+from core.training.quantize import export_int8
 from core.training.trust_metrics import localisation_scores
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +29,7 @@ MAX_SHIFT = 0.05
 
 
 def _training_copy(samples, validation: set[str], folder: Path) -> Path:
-    """:returns: a folder with links to the training photos only (for int8 calibration)."""
+    """Return a folder with links to the training photos only (for int8 calibration)."""
     for sample in samples:
         if sample.path.name not in validation:
             target = folder / sample.path.parent.name / sample.path.name

@@ -14,11 +14,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from core.cluster import classify_on_cluster, require_ray
-from core.engine import Engine
-from core.registry import resolve_bundle
-from core.samples import write_phone_photos
-from core.sources import collect_items
+from core.inference.cluster import classify_on_cluster, require_ray
+from core.inference.engine import Engine
+from core.model.registry import resolve_bundle
+from core.photos.samples import write_phone_photos
+from core.photos.sources import collect_items
 
 
 def main() -> None:

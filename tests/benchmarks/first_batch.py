@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from core.samples import write_phone_photos
+from core.photos.samples import write_phone_photos
 
 _ONE_RUN = """
 import sys, time

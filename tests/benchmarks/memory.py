@@ -20,7 +20,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from core.samples import DEFECTS, jpeg_bytes, phone_photo
+from core.photos.samples import DEFECTS, jpeg_bytes, phone_photo
 
 PHOTO_SIZE = (1280, 720)
 # Runs a module like ``python -m`` and prints its peak RSS (kB on Linux) to stderr when it ends.

@@ -21,13 +21,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from core.registry import resolve_bundle
+from core.model.registry import resolve_bundle
 
 PHOTOS = Path(__file__).resolve().parents[3] / "shared" / "data" / "phone-msd" / "photos"
 
 
 def validation_photos() -> list[Path]:
-    """:returns: the bundled model's validation photos (never seen in training)."""
+    """Return the bundled model's validation photos (never seen in training)."""
     names = set(resolve_bundle(None).training["split"]["validation"])
     return sorted(p for p in PHOTOS.glob("*/*.jpg") if p.name in names)
 

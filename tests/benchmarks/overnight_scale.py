@@ -27,15 +27,15 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from core.bundle import Bundle, save_bundle
 from core.cli import main as defectsort
-from core.engine import Engine
-from core.network import build_torchvision_model
-from core.registry import resolve_bundle
-from core.run_journal import JOURNAL_FILE, RunJournal
-from core.run_results import RunRequest, finish_run
-from core.samples import write_phone_photos
-from core.sources import iter_items
+from core.inference.engine import Engine
+from core.journal.run_log import JOURNAL_FILE, RunJournal
+from core.model.bundle import Bundle, save_bundle
+from core.model.network import build_torchvision_model
+from core.model.registry import resolve_bundle
+from core.photos.samples import write_phone_photos
+from core.photos.sources import iter_items
+from core.results.pipeline import RunRequest, finish_run
 
 
 def _rss_mb() -> float:
@@ -45,7 +45,7 @@ def _rss_mb() -> float:
 
 
 def _lines(path: Path) -> int:
-    """:returns: the results in a journal so far."""
+    """Return the results in a journal so far."""
     try:
         with open(path, "rb") as journal:
             return sum(1 for _ in journal) - 1
@@ -101,7 +101,7 @@ def overhead(folder: Path, journal_lines: int) -> None:
 
 
 def tiny_bundle(folder: Path) -> Bundle:
-    """:returns: a random mobilenet_v2 bundle with a 64x64 input (fast: the engine is not measured)."""
+    """Return a random mobilenet_v2 bundle with a 64x64 input (fast: the engine is not measured)."""
     torch.manual_seed(0)
     model = build_torchvision_model("mobilenet_v2", 4)
     bundle = Bundle(name="tiny", arch="mobilenet_v2", classes=["good", "oil", "scratch", "stain"], input_size=[64, 64])

@@ -27,10 +27,10 @@ import time
 import zipfile
 from pathlib import Path
 
-from core.engine import Engine
-from core.registry import resolve_bundle
-from core.samples import write_phone_photos
-from core.sources import collect_items
+from core.inference.engine import Engine
+from core.model.registry import resolve_bundle
+from core.photos.samples import write_phone_photos
+from core.photos.sources import collect_items
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL_PHOTOS = ROOT.parent / "shared" / "data" / "phone-msd" / "photos"

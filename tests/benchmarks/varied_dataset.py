@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from core.conditions import border_colour
+from core.photos.conditions import border_colour
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 PHONE, CASTING = SHARED / "phone-msd", SHARED / "casting"
@@ -46,7 +46,7 @@ NEAR = 150  # mask pixels this close (source pixels) to the chosen one make its 
 
 
 def random_shape(rng: random.Random) -> tuple[int, int]:
-    """:returns: ``(width, height)``: long side 120-600 px, width/height log-uniform in 1/2.5..2.5."""
+    """Return ``(width, height)``: long side 120-600 px, width/height log-uniform in 1/2.5..2.5."""
     aspect = math.exp(rng.uniform(math.log(1 / 2.5), math.log(2.5)))
     long_side = rng.uniform(120, 600)
     if aspect >= 1:
@@ -74,7 +74,7 @@ def defect_crop(photo: Image.Image, mask: np.ndarray, rng: random.Random) -> Ima
 
 
 def _place(start: int, stop: int, crop: int, limit: int, rng: random.Random) -> int:
-    """:returns: the crop's first pixel so that ``start..stop`` lies inside it and the crop inside the photo."""
+    """Return the crop's first pixel so that ``start..stop`` lies inside it and the crop inside the photo."""
     low, high = max(0, stop - crop), min(start, limit - crop)
     return rng.randint(low, high) if high >= low else max(0, min(limit - crop, start))
 

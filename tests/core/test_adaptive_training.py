@@ -7,15 +7,15 @@ import pytest
 import torch
 from PIL import Image
 
-from core.bundle import load_bundle
 from core.cli import main
-from core.decision import DecisionPolicy
-from core.decode import FULL, PAD_COLOUR, decode
-from core.engine import Engine
-from core.explain import crop_to_content
-from core.network import NetworkOutputs
-from core.postprocess import postprocess
-from core.sources import collect_items
+from core.inference.decision import DecisionPolicy
+from core.inference.engine import Engine
+from core.inference.explain import crop_to_content
+from core.inference.postprocess import postprocess
+from core.model.bundle import load_bundle
+from core.model.network import NetworkOutputs
+from core.photos.decode import FULL, PAD_COLOUR, decode
+from core.photos.sources import collect_items
 from core.training.data_profile import DataProfile, profile_dataset
 from core.training.dataset import Sample
 from core.training.plan import MIN_SIDE, batch_for, epochs_needed, plan_training

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from core.anomaly.memory import greedy_coreset, nearest_distances
-from core.bundle import load_bundle
 from core.cli import main
-from core.engine import Engine
-from core.network import build_torchvision_model
-from core.sources import collect_items
+from core.inference.engine import Engine
+from core.model.anomaly.memory import greedy_coreset, nearest_distances
+from core.model.bundle import load_bundle
+from core.model.network import build_torchvision_model
+from core.photos.sources import collect_items
 from tests.conftest import REPO
 from tests.images import screen_photo
 

@@ -7,13 +7,12 @@ import numpy as np
 import pytest
 
 from core.cli import main
-from core.decision import DecisionPolicy
-from core.engine import Engine
-from core.postprocess import Decision
-from core.prediction import Prediction
-from core.registry import resolve_bundle
-from core.sources import collect_items
-from core.unlisted import with_unlisted
+from core.inference.decision import Decision, DecisionPolicy
+from core.inference.engine import Engine
+from core.inference.prediction import Prediction
+from core.inference.unlisted import with_unlisted
+from core.model.registry import resolve_bundle
+from core.photos.sources import collect_items
 from tests.conftest import REPO
 from tests.images import screen_photo
 

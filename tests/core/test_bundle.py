@@ -6,8 +6,8 @@ import shutil
 import pytest
 import torch
 
-from core.bundle import BundleError, build_network, load_bundle
-from core.registry import find_bundles, resolve_bundle
+from core.model.bundle import BundleError, build_network, load_bundle
+from core.model.registry import find_bundles, resolve_bundle
 
 
 def test_round_trip_gives_identical_outputs(random_bundle):

@@ -14,7 +14,7 @@ def test_cluster_without_ray_says_how_to_install_it(random_bundle, tmp_path, mon
 
 
 def test_only_the_cluster_module_imports_ray():
-    code = "import core.cli, core.engine, core.service.app, sys; print('ray' in sys.modules)"
+    code = "import core.cli, core.inference.engine, core.service.app, sys; print('ray' in sys.modules)"
     assert (
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
         == "False"

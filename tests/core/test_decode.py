@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import decode as decode_module
-from core.decode import DecodeError, decode
+from core.photos import decode as decode_module
+from core.photos.decode import DecodeError, decode
 from tests.images import encode, screen_photo
 
 SIZE = (60, 80)  # model input (height, width)

@@ -5,10 +5,10 @@ import threading
 import numpy as np
 import pytest
 
-from core.bundle import load_bundle
-from core.engine import Engine
-from core.sources import ImageItem, collect_items
-from core.stream import ItemStream
+from core.inference.engine import Engine
+from core.model.bundle import load_bundle
+from core.photos.sources import ImageItem, collect_items
+from core.photos.stream import ItemStream
 from tests.images import encode, screen_photo
 
 
@@ -79,7 +79,7 @@ def test_progress_and_cancel(engine, photo_dir):
 def test_precision_choice(monkeypatch):
     import torch
 
-    from core.engine import resolve_precision
+    from core.inference.engine import resolve_precision
 
     assert resolve_precision("fp32") == "fp32" and resolve_precision("bf16") == "bf16"
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)

@@ -43,15 +43,19 @@ def test_fields_labels_probabilities_and_statuses_are_unchanged(today, before):
     for name, old in before.items():
         new = today[name]
         added = {"anomaly_score", "unlisted_box"}  # added since: this copy of the model has no anomaly head
-        assert set(new) == set(old) | added and all(new[field] is None for field in added), name
+        final = {"model_status", "final_label", "settled_by", "corrected"}  # added since: the final word
+        assert set(new) == set(old) | added | final and all(new[field] is None for field in added), name
+        assert new["model_status"] == new["status"] and new["corrected"] is False, name  # nobody inspected
+        settled = new["status"] == "ok"
+        assert (new["final_label"], new["settled_by"]) == ((new["label"], "model") if settled else (None, None)), name
         assert (new["label"], new["status"], new["error"]) == (old["label"], old["status"], old["error"]), name
         assert new["probabilities"] == old["probabilities"] and new["confidence"] == old["confidence"], name
         assert new["ood_score"] == old["ood_score"] and new["also"] == old["also"], name
 
 
 def test_defect_heatmaps_peaks_boxes_and_sentences_are_unchanged(today, before, strict_phone_bundle, tmp_path):
-    from core.engine import Engine
-    from core.sources import iter_items
+    from core.inference.engine import Engine
+    from core.photos.sources import iter_items
 
     old_maps = np.load(GOLDEN / "heatmaps.npz")
     predictions = {p.name: p for p in Engine(strict_phone_bundle).classify(iter_items([GOLDEN])) if p.ok}
@@ -72,7 +76,7 @@ def test_good_photos_now_show_faint_defect_evidence(today, before):
 
 
 def test_the_default_backend_gives_the_same_results_within_rounding(strict_phone_bundle, today, tmp_path):
-    default = _classify(strict_phone_bundle, tmp_path)  # ONNX Runtime fp32 (see core.engine.resolve_backend)
+    default = _classify(strict_phone_bundle, tmp_path)  # ONNX Runtime fp32 (see core.inference.engine.resolve_backend)
     assert default.keys() == today.keys()
     for name, old in today.items():
         new = default[name]

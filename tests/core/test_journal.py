@@ -6,10 +6,10 @@ import sqlite3
 import numpy as np
 import pytest
 
-from core.journal import DO, REDO, RELABEL, REMOVE, UNDO, UNREMOVE, Edit, JournalError, JournalWriter
-from core.journal_read import clear_sessions, export_audit_csv, list_sessions, load_session, unfinished_session
-from core.prediction import Prediction
-from core.sources import SourceRef
+from core.inference.prediction import Prediction
+from core.journal.restore import clear_sessions, export_audit_csv, list_sessions, load_session, unfinished_session
+from core.journal.session import DO, REDO, RELABEL, REMOVE, UNDO, UNREMOVE, Edit, JournalError, JournalWriter
+from core.photos.sources import SourceRef
 
 MODEL = ("phone-defects", "1.0.0", "ab" * 32)
 

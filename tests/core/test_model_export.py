@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from core.bundle import BundleError, build_network
 from core.cli import main
-from core.engine import Engine
-from core.model_export import export_onnx, export_torchscript, read_sidecar
-from core.onnx_backend import cached_onnx
-from core.quantize import MIN_CALIBRATION_PHOTOS, export_int8
-from core.samples import write_phone_photos
-from core.sources import collect_items
+from core.inference.engine import Engine
+from core.model.bundle import BundleError, build_network
+from core.model.export import export_onnx, export_torchscript, read_sidecar
+from core.model.onnx_backend import cached_onnx
+from core.photos.samples import write_phone_photos
+from core.photos.sources import collect_items
+from core.training.quantize import MIN_CALIBRATION_PHOTOS, export_int8
 
 
 @pytest.fixture(scope="module")

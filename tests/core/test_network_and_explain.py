@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from core import explain
-from core.network import (
+from core.inference import explain
+from core.model.network import (
     SUPPORTED_ARCHS,
     ClassMapNet,
     Pooling,

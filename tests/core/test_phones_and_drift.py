@@ -2,11 +2,18 @@
 
 import pytest
 
-from core.bundle import Bundle
-from core.phones import PhoneGrouping, PhotoOfPhone, parse_severity, phone_verdict, phone_verdicts, severity_order
-from core.report import history
-from core.report.drift import MIN_PHOTOS, chi2_sf, compare, drift_section, population_stability
-from core.report.run_stats import RunStats
+from core.model.bundle import Bundle
+from core.results.phones import (
+    PhoneGrouping,
+    PhotoOfPhone,
+    parse_severity,
+    phone_verdict,
+    phone_verdicts,
+    severity_order,
+)
+from core.results.report import history
+from core.results.report.drift import MIN_PHOTOS, chi2_sf, compare, drift_section, population_stability
+from core.results.report.run_stats import RunStats
 
 ORDER = ["stain", "scratch", "oil", "good"]
 
@@ -133,7 +140,7 @@ def test_history_pools_recent_runs_and_replaces_a_finished_run_again(tmp_path):
 
 
 def test_results_written_item_by_item_are_the_same_bytes_as_at_once(tmp_path):
-    from core.result_files import write_json, write_json_streaming
+    from core.results.files import write_json, write_json_streaming
 
     for items in ([], [{"source": "a.jpg", "boxes": [[0.1, 0.2]], "explanation": "Stain: «here»"}, {"x": None}]):
         document = {"model": {"name": "m"}, "summary": {"total": len(items)}, "items": items, "phones": [{"p": 1}]}
@@ -141,3 +148,34 @@ def test_results_written_item_by_item_are_the_same_bytes_as_at_once(tmp_path):
         head = {"model": document["model"], "summary": document["summary"]}
         write_json_streaming(tmp_path / "streamed.json", head, iter(items), {"phones": document["phones"]})
         assert (tmp_path / "streamed.json").read_bytes() == (tmp_path / "whole.json").read_bytes()
+
+
+def test_doubt_folders_never_take_a_class_folder():
+    from core.results.final import FinalDecision, SectionFolders
+
+    def folder(classes, final):
+        return SectionFolders(classes).folder_of(final)
+
+    settled_review = FinalDecision("review", "ok", "review", "model")
+    in_doubt = FinalDecision("review", "review", None, None)
+    assert folder(["good", "bad"], in_doubt) == "review"
+    assert folder(["ok", "Review"], settled_review) == "review"  # a class named review keeps its folder...
+    assert folder(["ok", "review"], in_doubt) == "_review"  # ...and the photos in doubt go beside it
+    assert folder(["unknown", "_unknown"], FinalDecision("unknown", "unknown", None, None)) == "__unknown"
+    assert folder(["good"], FinalDecision("error", "error", None, None)) is None
+
+
+def test_the_final_decision_settles_what_the_inspector_decided():
+    from core.inference.prediction import Prediction
+    from core.results.final import final_decision
+
+    doubt = Prediction(source="a", name="a", label="stain", confidence=0.6, status="review")
+    assert (final_decision(doubt).section, final_decision(doubt).label) == ("review", None)
+    moved = final_decision(doubt, "good")
+    assert (moved.section, moved.status, moved.settled_by, moved.corrected) == ("good", "ok", "inspector", True)
+    confirmed = final_decision(doubt, "stain")
+    assert (confirmed.status, confirmed.corrected, confirmed.by_inspector) == ("ok", False, True)
+    accepted = final_decision(Prediction(source="b", name="b", label="oil", confidence=0.99))
+    assert (accepted.section, accepted.settled_by) == ("oil", "model")
+    error = final_decision(Prediction(source="c", name="c", status="error", error="broken"), "good")
+    assert (error.section, error.label, error.settled) == ("error", None, False)

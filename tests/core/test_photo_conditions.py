@@ -6,8 +6,8 @@ import torch
 from PIL import Image
 
 from core.cli import main
-from core.conditions import CONDITIONS, border_colour, condition_named, place
-from core.novelty import NoveltyDetector
+from core.model.novelty import NoveltyDetector
+from core.photos.conditions import CONDITIONS, border_colour, condition_named, place
 from core.training.augment import augment, build_augmentation, camera_variation
 from core.training.robustness import format_row, robustness_report
 from tests.images import screen_photo

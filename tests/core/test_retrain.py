@@ -4,12 +4,12 @@ import json
 
 import pytest
 
-from core.bundle import load_bundle
 from core.cli import main
-from core.corrections import load_photos, read_corrections
-from core.journal import DO, RELABEL, UNDO, Edit, JournalWriter
-from core.promotion import active_versions, promote
-from core.registry import find_bundles, resolve_bundle
+from core.journal.corrections import load_photos, read_corrections
+from core.journal.session import DO, RELABEL, UNDO, Edit, JournalWriter
+from core.model.bundle import load_bundle
+from core.model.promotion import active_versions, promote
+from core.model.registry import find_bundles, resolve_bundle
 from core.training.retrain import bump_version, hold_back
 from tests.images import shape_image, zip_bytes
 
@@ -73,7 +73,7 @@ def _window_results(shapes, tmp_path, label_of):
 
 def test_corrections_from_every_kind_of_source_and_the_last_decision_wins(shapes, tmp_path):
     journal = JournalWriter(tmp_path / "journal.sqlite3")
-    from core.prediction import Prediction
+    from core.inference.prediction import Prediction
 
     photo = Prediction(source=f"{shapes / 'batch2.zip'}!/day2/circle_0.png", name="circle_0.png", label="bar")
     journal.begin_session("s", "shapes", "1.0.0", "x")

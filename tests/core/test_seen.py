@@ -2,9 +2,9 @@
 
 import hashlib
 
-from core.prediction import Prediction
-from core.seen import SeenPhotos
-from core.sources import collect_items
+from core.inference.prediction import Prediction
+from core.journal.seen import SeenPhotos
+from core.photos.sources import collect_items
 from tests.images import encode, screen_photo
 
 

@@ -10,13 +10,14 @@ import time
 import pytest
 from PIL import Image
 
-from core.engine import Engine
+from core.inference.engine import Engine
+from core.photos.sources import collect_items
+from core.results.pipeline import result_item
 from core.service.app import create_app
 from core.service.inference import InferenceQueue, QueueFullError
 from core.service.job_runner import JobRunner
 from core.service.jobs import JobStore
 from core.service.state import Service
-from core.sources import collect_items
 from tests.images import encode, screen_photo, zip_bytes
 
 TOKEN = "s3cret-token"
@@ -39,7 +40,7 @@ def _service(engine, jobs_dir, allow_roots=(), capacity=32):
 
 @pytest.fixture
 def served(engine, tmp_path):
-    """:returns: (test client, service, jobs folder) with a token and a 1 MB upload limit."""
+    """Return (test client, service, jobs folder) with a token and a 1 MB upload limit."""
     state = _service(engine, tmp_path / "jobs", allow_roots=[tmp_path / "shared"])
     app = create_app(state, tmp_path / "jobs", token=TOKEN, max_upload_mb=1)
     yield app.test_client(), state, tmp_path / "jobs"
@@ -221,10 +222,12 @@ def test_an_interrupted_job_is_finished_after_a_restart_without_redoing_its_phot
     store = JobStore(tmp_path / "jobs")
     job_id, _ = store.create(str(folder))
     first = InferenceQueue(engine)
-    early = [p.to_dict() for p in first.classify(collect_items([folder])[:8])]
-    store.append_results(job_id, early)
-    with open(store.root / job_id / "results.jsonl", "a") as stream:
-        stream.write('{"source": "cut short by the crash')  # the line being written when the process died
+    early = first.classify(collect_items([folder])[:8])
+    with store.journal(job_id, engine.bundle) as journal:  # the first process, with the one run log
+        for prediction in early:
+            journal.append(prediction, result_item(prediction))
+    with open(journal.path, "a") as stream:
+        stream.write('{"key": "cut short by the crash')  # the line being written when the process died
     store.update(job_id, status="running", done=8, total=20)
     first.close()
     counting = _CountingEngine(engine)  # the restarted service
@@ -236,7 +239,7 @@ def test_an_interrupted_job_is_finished_after_a_restart_without_redoing_its_phot
         time.sleep(0.05)
     runner.close()
     inference.close()
-    assert len(counting.classified) == 12 and not set(counting.classified) & {i["source"] for i in early}
+    assert len(counting.classified) == 12 and not set(counting.classified) & {p.source for p in early}
     document = json.loads(store.results_file(job_id, "json").read_text())
     assert sorted(i["name"] for i in document["items"]) == [f"{i:02d}.jpg" for i in range(20)]
 

@@ -5,9 +5,9 @@ import zipfile
 
 import pytest
 
-from core import sources
-from core.reader import SourceReader, read_once
-from core.sources import SourceError, collect_items, iter_items
+from core.photos import sources
+from core.photos.reader import SourceReader, read_once
+from core.photos.sources import SourceError, collect_items, iter_items
 from tests.images import encode, screen_photo, zip_bytes
 
 PNG = encode(screen_photo(1))
@@ -154,7 +154,7 @@ def test_a_photo_gone_from_its_archive_is_a_clear_error(tmp_path):
 
 
 def _open_files(path) -> int:
-    """:returns: how many file descriptors of this process point at ``path`` (Linux)."""
+    """Return how many file descriptors of this process point at ``path`` (Linux)."""
     import os
     from pathlib import Path
 

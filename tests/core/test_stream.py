@@ -4,8 +4,8 @@ import itertools
 
 import pytest
 
-from core.sources import ImageItem
-from core.stream import ItemStream
+from core.photos.sources import ImageItem
+from core.photos.stream import ItemStream
 
 
 def _items(count=None):

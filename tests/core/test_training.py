@@ -7,10 +7,10 @@ import pytest
 import torch
 from PIL import Image
 
-from core.bundle import load_bundle
 from core.cli import main
-from core.engine import Engine
-from core.sources import collect_items
+from core.inference.engine import Engine
+from core.model.bundle import load_bundle
+from core.photos.sources import collect_items
 from core.training.calibration import expected_calibration_error, fit_temperature, nll
 from core.training.dataset import Sample, grouped_split, scan_dataset
 from core.training.evaluate import evaluate_bundle

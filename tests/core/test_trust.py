@@ -5,13 +5,13 @@ import pytest
 import torch
 from PIL import Image
 
-from core.bundle import Bundle
-from core.decision import DecisionPolicy
-from core.decode import DecodedImage
-from core.interpret import ReadPhoto, interpret
-from core.novelty import NoveltyDetector, auroc
-from core.postprocess import decide_photo
-from core.sources import ImageItem, SourceRef
+from core.inference.decision import DecisionPolicy
+from core.inference.interpret import ReadPhoto, interpret
+from core.inference.postprocess import decide_photo
+from core.model.bundle import Bundle
+from core.model.novelty import NoveltyDetector, auroc
+from core.photos.decode import DecodedImage
+from core.photos.sources import ImageItem, SourceRef
 from core.training.calibration import choose_review_threshold
 from core.training.dataset import Sample
 from core.training.trust_metrics import localisation_scores, novelty_report

@@ -124,14 +124,14 @@ def test_console_script_runs(batch_zip, random_bundle, tmp_path):
 
 def test_selftest_passes_with_a_working_model(random_bundle, monkeypatch, capsys):
     monkeypatch.setenv("DEFECTSORT_MODELS", str(random_bundle.folder.parent))
-    monkeypatch.setattr("core.registry.DEFAULT_MODEL", "random-test")
+    monkeypatch.setattr("core.model.registry.DEFAULT_MODEL", "random-test")
     assert main(["--selftest"]) == 0
     out = capsys.readouterr().out
     assert "Self-test passed." in out and "FAIL" not in out
 
 
 def test_selftest_fails_clearly_without_a_model(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("core.registry.model_search_dirs", lambda: [tmp_path])
+    monkeypatch.setattr("core.model.registry.model_search_dirs", lambda: [tmp_path])
     assert main(["--selftest"]) == 1
     assert "FAIL  load model" in capsys.readouterr().out
 
@@ -146,3 +146,23 @@ def test_launcher_opens_the_window_for_bare_paths(monkeypatch, tmp_path):
     assert launcher_main([str(photo)]) == 0
     assert launcher_main([]) == 0
     assert opened == [[str(photo)], []]
+
+
+def test_sorted_folders_hold_what_the_results_say(strict_phone_bundle, tmp_path):
+    """``classify --sort``: a class folder holds only photos settled in it; Review and Unknown have their own."""
+    from tests.conftest import GOLDEN
+
+    out = tmp_path / "sorted"
+    main(["classify", str(GOLDEN), "--model", str(strict_phone_bundle.folder), "--out", str(out), "--sort"])
+    document = json.loads((out / "results.json").read_text())
+    folder_of = {p.name: p.parent.name for p in out.rglob("*") if p.is_file() and p.parent != out}
+    statuses = {item["status"] for item in document["items"]}
+    assert statuses == {"ok", "review", "unknown", "error"}  # every case occurs
+    for item in document["items"]:
+        expected = {"ok": item["final_label"], "review": "review", "unknown": "unknown"}.get(item["status"])
+        assert folder_of.get(item["name"]) == expected, item["name"]
+        assert item["model_status"] == item["status"]  # nobody inspected: the final word is the model's
+    summary = document["summary"]
+    counts = {folder: list(folder_of.values()).count(folder) for folder in set(folder_of.values())}
+    assert counts == {**summary["by_label"], "review": summary["review"], "unknown": summary["unknown"]}
+    assert summary["total"] == sum(counts.values()) + summary["errors"]

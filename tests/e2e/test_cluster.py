@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
-from core.cluster import ClassifyActor, classify_on_cluster
-from core.engine import Engine
-from core.sources import collect_items
+from core.inference.cluster import ClassifyActor, classify_on_cluster
+from core.inference.engine import Engine
+from core.photos.sources import collect_items
 from tests.images import encode, screen_photo, zip_bytes
 
 ray = pytest.importorskip("ray", reason='needs the cluster extra: pip install "defectsort[cluster]"')

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
-from core.run_journal import JOURNAL_FILE
+from core.journal.run_log import JOURNAL_FILE
 from tests.images import encode, screen_photo, zip_bytes
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.bundle import load_bundle
+from core.model.bundle import load_bundle
 from core.training.evaluate import evaluate_bundle
 from tests.conftest import shared_path
 
@@ -53,9 +53,9 @@ def test_all_shared_phone_photos_meet_the_readme_claims(phone_bundle):
 
 @pytest.mark.parametrize("defect, label", [(None, "good"), ("scratch", "scratch"), ("stain", "stain")])
 def test_bundled_model_finds_drawn_defects_on_generated_phones(phone_bundle, defect, label, tmp_path):
-    from core.engine import Engine
-    from core.samples import jpeg_bytes, phone_photo
-    from core.sources import iter_items
+    from core.inference.engine import Engine
+    from core.photos.samples import jpeg_bytes, phone_photo
+    from core.photos.sources import iter_items
 
     for seed in range(3):
         (tmp_path / f"{label}-{seed}.jpg").write_bytes(jpeg_bytes(phone_photo(200 + seed, defect), quality=92))

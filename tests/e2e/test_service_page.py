@@ -26,7 +26,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def server(random_bundle, tmp_path):
-    """:returns: the base URL of a running ``defectsort serve`` (stopped after the test)."""
+    """Return the base URL of a running ``defectsort serve`` (stopped after the test)."""
     port = _free_port()
     process = subprocess.Popen(
         [

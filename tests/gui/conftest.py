@@ -15,7 +15,7 @@ def no_modal_questions_at_close(monkeypatch):
 
 
 def open_window(qtbot, monkeypatch, bundle):
-    """:returns: a shown main window with ``bundle`` loaded (settings isolated per test)."""
+    """Return a shown main window with ``bundle`` loaded (settings isolated per test)."""
     monkeypatch.setenv("DEFECTSORT_MODELS", str(bundle.folder.parent))
     from gui.main_window import MainWindow
     from gui.settings import Settings

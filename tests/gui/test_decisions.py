@@ -18,7 +18,7 @@ def strict_window(qtbot, strict_phone_bundle, monkeypatch):
 
 
 def _shown(window):
-    """:returns: source -> (status its section stands for, the explanation the detail pane shows)."""
+    """Return source -> (status its section stands for, the explanation the detail pane shows)."""
     shown = {}
     for entry in window.model.entries():
         section = window.model.section_of(entry)

@@ -5,7 +5,7 @@ from PySide6.QtCore import QMimeData, QPoint, Qt
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from core.percent import percent_text
+from core.inference.percent import percent_text
 from gui.gallery_model import ENTRY_ROLE, ITEMS_MIME
 from gui.menus import shortcut_rows
 from gui.thumbnail_delegate import badge_of
@@ -34,7 +34,7 @@ def _drop_on_header(section, keys):
         (0.9859, 0.986, "98.59 %"),  # 98.6 would look as if it reached the threshold
         (0.99996, None, "99.996 %"),  # never "100 %" for a doubt
         (0.9999996, None, "> 99.999 %"),
-        (1.0, None, "100.0 %"),
+        (1.0, None, "> 99.999 %"),  # a probability rounded to 1.0 is still no certainty
         (0.9995596, 0.9995599, "< 99.956 %"),  # too close to tell apart at three decimals
     ],
 )

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from core.journal_read import list_sessions, unfinished_session
+from core.journal.restore import list_sessions, unfinished_session
 from tests.gui.conftest import open_window, wait_idle
 
 # Runs a real window in another process, sorts a ZIP, prints what it shows, then waits to be killed.
 _SORTING_WINDOW = textwrap.dedent("""
     import json, sys
     from PySide6.QtWidgets import QApplication
-    from core.bundle import load_bundle
+    from core.model.bundle import load_bundle
     from gui.main_window import MainWindow
     from gui.settings import Settings
     app = QApplication([])

@@ -1,0 +1,287 @@
+"""Classify image items in stages: read + decode (threads) -> batch -> forward -> post-process -> Prediction.
+
+Each stage is a small function: :meth:`Engine.preprocess` (pixels -> normalised tensor),
+:meth:`Engine.forward` (the raw network outputs, :class:`core.model.network.NetworkOutputs`),
+:func:`core.inference.postprocess.postprocess` (every decision, by the :class:`DecisionPolicy`) and
+:func:`core.inference.interpret.interpret` (the Prediction). Decoding of the next batches runs on a
+small thread pool while the current batch is in the model (Pillow and torch both release
+the GIL). Long runs report through a plain ``progress(done, total)`` callback (the total
+grows while the sources are still being walked) and stop when ``cancel`` is set; no Qt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+from PIL import Image
+
+from core.inference.decision import DecisionPolicy
+from core.inference.interpret import ReadPhoto, interpret
+from core.inference.postprocess import postprocess
+from core.inference.prediction import Prediction
+from core.model.anomaly.network import AnomalyNet
+from core.model.bundle import Bundle, BundleError, build_network
+from core.model.network import ClassMapNet, NetworkOutputs
+from core.model.novelty import NoveltyDetector
+from core.model.onnx_backend import OnnxNetwork, cached_onnx
+from core.photos.decode import DecodeError, decode
+from core.photos.reader import SourceReader
+from core.photos.sources import ImageItem, SourceError
+from core.photos.stream import ItemStream
+
+ProgressCallback = Callable[[int, int], None]
+Loaded = ReadPhoto | str  # what was read, or why it failed
+
+
+class CancelFlag(Protocol):
+    """Anything with ``is_set()``: a :class:`threading.Event`, or the GUI's per-job flag."""
+
+    def is_set(self) -> bool: ...
+
+
+def normalise(batch: torch.Tensor, mean: list[float], std: list[float]) -> torch.Tensor:
+    """Scale a uint8 ``N x 3 x H x W`` batch to the model's normalised float input.
+
+    :param batch: uint8 pixels, channels first
+    :param mean: per-channel mean on the 0..1 scale (from the bundle)
+    :param std: per-channel standard deviation on the 0..1 scale
+    :returns: a float tensor in channels-last memory format (faster convolutions on CPU)
+    """
+    shift = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1) * 255.0
+    scale = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1) * 255.0
+    return ((batch.float() - shift) / scale).contiguous(memory_format=torch.channels_last)
+
+
+def _load_novelty(bundle: Bundle) -> NoveltyDetector | None:
+    if not bundle.novelty:
+        return None
+    try:
+        return NoveltyDetector.load(bundle.weights_path.parent, bundle.novelty)
+    except (OSError, ValueError, KeyError) as error:
+        raise BundleError(f"unknown-photo detector of '{bundle.name}' cannot be used: {error}") from None
+
+
+def model_input(pixels: np.ndarray, bundle: Bundle) -> torch.Tensor:
+    """``N x H x W x 3`` uint8 photos -> the bundle's normalised ``N x 3 x H x W`` float input (channels-last)."""
+    return normalise(torch.from_numpy(pixels).permute(0, 3, 1, 2), bundle.mean, bundle.std)
+
+
+def auto_batch_size(bundle: Bundle) -> int:
+    """Photos per forward pass for a bundle's input size.
+
+    On CPUs, large inputs run fastest one at a time (the activations of a batch no longer
+    fit the caches: the phone model at 384x672 does 13.7 img/s alone and 5.6 img/s in
+    batches of 8 on this project's 2-core machine); small inputs gain from batching.
+
+    :returns: a power of two from 1 to 16, about 400,000 input pixels per batch
+    """
+    height, width = bundle.input_hw
+    size = 1
+    while size < 16 and 2 * size * height * width <= 400_000:
+        size *= 2
+    return size
+
+
+BACKENDS = ("torch", "onnxruntime")
+DEFAULT_BACKEND = "onnxruntime"  # chosen by `defectsort bench`'s numbers: see resolve_backend
+
+
+def resolve_backend(backend: str) -> str:
+    """Choose the inference backend.
+
+    ``auto`` is :data:`DEFAULT_BACKEND`: the fastest backend whose labels match torch fp32 on every
+    validation photo and whose probabilities stay within 0.05 of it (ONNX Runtime fp32 on the phone
+    model: same labels, largest probability shift below 1e-4, about 1.5x the forward pass of torch;
+    int8 and bfloat16 are faster still but move probabilities too far, see the README).
+
+    :param backend: ``auto``, ``torch`` or ``onnxruntime``
+    :returns: ``torch`` or ``onnxruntime``
+    """
+    if backend == "auto":
+        return DEFAULT_BACKEND
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend '{backend}' (auto, torch or onnxruntime)")
+    return backend
+
+
+def resolve_precision(precision: str) -> str:
+    """Choose the arithmetic for inference.
+
+    bfloat16 autocast runs the phone model about 2.5x faster on CPUs that compute it
+    natively (AVX-512 BF16 / AMX, as oneDNN reports) but moves probabilities by up to
+    0.24 and can move a heatmap's peak to another spot (``defectsort bench`` measures
+    it), so float32 is the default and bfloat16 an explicit choice. ``auto`` picks
+    bfloat16 only where it is native; elsewhere it would be emulated and slower.
+
+    :param precision: ``auto``, ``fp32`` or ``bf16``
+    :returns: ``fp32`` or ``bf16``
+    """
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ValueError(f"unknown precision '{precision}' (auto, fp32 or bf16)")
+    if precision != "auto":
+        return precision
+    return "bf16" if torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+
+
+class Engine:
+    """A loaded model ready to classify items.
+
+    :param bundle: the model bundle
+    :param batch_size: photos per forward pass (None: :func:`auto_batch_size`)
+    :param threads: torch intra-op threads (None keeps torch's setting)
+    :param decode_workers: threads decoding photos ahead of the model
+    :param thumbnail_edge: also make thumbnails with this long edge (for the GUI), or None
+    :param precision: ``fp32`` (exact), ``bf16`` or ``auto``: see :func:`resolve_precision`
+    :param policy: how outputs become results (default: the bundle's own); may be replaced later
+    :param backend: ``torch``, ``onnxruntime`` or ``auto`` (see :func:`resolve_backend`)
+    :param onnx_file: for ONNX Runtime, this exported file (e.g. an int8 one) instead of the cached export
+    """
+
+    def __init__(
+        self,
+        bundle: Bundle,
+        batch_size: int | None = None,
+        threads: int | None = None,
+        decode_workers: int = 2,
+        thumbnail_edge: int | None = None,
+        precision: str = "fp32",
+        policy: DecisionPolicy | None = None,
+        backend: str = "torch",
+        onnx_file: Path | None = None,
+    ):
+        if threads:
+            torch.set_num_threads(threads)
+        self.bundle = bundle
+        self.policy = policy or DecisionPolicy.from_bundle(bundle)
+        self.backend = resolve_backend(backend)
+        if bundle.anomaly:
+            self.backend = "torch"  # the nearest-neighbour search of an anomaly model runs in torch (no export)
+        self.network: ClassMapNet | AnomalyNet | OnnxNetwork
+        if self.backend == "onnxruntime":
+            if precision == "bf16":
+                raise ValueError("bf16 is a torch precision: ONNX Runtime runs its file's precision (fp32, or int8)")
+            self.network = OnnxNetwork(onnx_file or cached_onnx(bundle), bundle, threads)
+            self.precision = self.network.quantization or "fp32"
+        else:
+            network = build_network(bundle)
+            network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack it
+            self.network = network
+            self.precision = resolve_precision(precision)
+        self.batch_size = max(1, batch_size or auto_batch_size(bundle))
+        self.decode_workers = max(1, decode_workers)
+        self.thumbnail_edge = thumbnail_edge
+        self.novelty = _load_novelty(bundle)
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Pay the one-time costs now (Pillow's plugin imports, the first forward pass's setup)
+        so they never stall the first real batch, or a window waiting for its results."""
+        Image.init()
+        height, width = self.bundle.input_hw
+        outputs = self.forward(self.preprocess(np.zeros((1, height, width, 3), dtype=np.uint8)))
+        postprocess(outputs, self.policy, self.novelty, self.bundle.detail_window)
+
+    def classify(
+        self, items: Iterable[ImageItem], progress: ProgressCallback | None = None, cancel: CancelFlag | None = None
+    ) -> Iterator[Prediction]:
+        """Yield one :class:`Prediction` per item, in order, until done or cancelled.
+
+        Archives are opened once for the run and closed when it ends (or is cancelled).
+
+        :param items: image items, e.g. :func:`core.photos.sources.iter_items` (consumed as it goes)
+        :param progress: called as ``progress(done, found)`` after each batch (``found`` may grow)
+        :param cancel: when set, stop after the current batch
+        """
+        stream = items if isinstance(items, ItemStream) else ItemStream(items)
+        lookahead = max(4, 2 * self.batch_size)  # photos decoded ahead while the model runs
+        done = 0
+        with stream, SourceReader() as reader, ThreadPoolExecutor(self.decode_workers, "decode") as pool:
+            pending: deque[tuple[ImageItem, Future[Loaded]]] = deque()
+
+            def decode_ahead(may_wait: bool) -> None:
+                """Queue found photos for decoding; wait for the walk only when nothing else is left to do."""
+                while len(pending) < lookahead:
+                    item = stream.poll(wait=may_wait and not pending)
+                    if item is None:
+                        return
+                    pending.append((item, pool.submit(self._load, item, reader)))
+
+            decode_ahead(may_wait=True)
+            while pending:
+                if cancel is not None and cancel.is_set():
+                    for _, future in pending:
+                        future.cancel()
+                    return
+                batch = [pending.popleft() for _ in range(min(self.batch_size, len(pending)))]
+                decode_ahead(may_wait=False)  # the current batch never waits for the walk
+                yield from self._classify_batch([(item, future.result()) for item, future in batch])
+                done += len(batch)
+                if progress is not None:
+                    progress(done, max(done, stream.found))
+                decode_ahead(may_wait=True)
+
+    def _load(self, item: ImageItem, reader: SourceReader) -> Loaded:
+        """Read and decode one item; a failure becomes its one-line reason."""
+        if item.error:
+            return item.error
+        try:
+            data = reader.read_item(item)
+            decoded = decode(data, self.bundle.input_hw, self.thumbnail_edge, self.policy.resize, self.policy.fit)
+            return ReadPhoto(decoded, len(data), hashlib.sha256(data).hexdigest())
+        except (SourceError, DecodeError) as error:
+            return str(error)
+        except MemoryError:
+            return "not enough memory to decode this image"
+
+    def _classify_batch(self, loaded: list[tuple[ImageItem, Loaded]]) -> list[Prediction]:
+        """Run the decoded photos of one batch through the stages; failures pass straight through."""
+        results: dict[int, Prediction] = {}
+        readable: list[tuple[int, ImageItem, ReadPhoto]] = []
+        for index, (item, outcome) in enumerate(loaded):
+            if isinstance(outcome, str):
+                results[index] = Prediction.failed(item, outcome)
+            else:
+                readable.append((index, item, outcome))
+        if readable:
+            pixels = np.stack([photo.decoded.pixels for _, _, photo in readable])
+            decisions = postprocess(
+                self.forward(self.preprocess(pixels)),
+                self.policy,
+                self.novelty,
+                self.bundle.detail_window,
+                [photo.decoded.content for _, _, photo in readable],
+            )
+            classes = self.policy.classes
+            for (index, item, photo), decision in zip(readable, decisions):
+                results[index] = interpret(decision, item, photo, classes, self.bundle.subject)
+        return [results[index] for index in range(len(loaded))]
+
+    def preprocess(self, pixels: np.ndarray) -> torch.Tensor:
+        """``N x H x W x 3`` uint8 -> normalised ``N x 3 x H x W`` float tensor (channels-last memory)."""
+        return model_input(pixels, self.bundle)
+
+    @torch.inference_mode()
+    def forward(self, batch: torch.Tensor) -> NetworkOutputs:
+        """Run the model on a normalised batch.
+
+        :returns: the raw network outputs (logits, class maps, fine detail, embedding) as float32
+        """
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            outputs = self.network.forward_all(batch)  # ClassMapNet, or the same graph on ONNX Runtime
+            logits = outputs.logits.float()
+            if "hflip" in self.bundle.tta:  # test-time augmentation, chosen at training where it paid
+                logits = (logits + self.network.forward_all(batch.flip(3)).logits.float()) / 2
+        return NetworkOutputs(
+            logits,
+            outputs.maps.float(),
+            None if outputs.detail is None else outputs.detail.float(),
+            outputs.embedding.float(),
+            None if outputs.anomaly is None else outputs.anomaly.float(),
+        )

@@ -1,0 +1,42 @@
+"""The anomaly head of a classifier: "possible defect not in the model's classes", from the same forward pass.
+
+The classifier's own mid-level features (stride 8 and 16, captured while its forward pass runs)
+become patch embeddings on the stride-16 grid; each patch's distance to the nearest patch of the
+good training photos (a coreset of at most a few thousand) is the anomaly map. It costs one
+matrix product per photo: a few milliseconds for the phone model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from core.model.anomaly.memory import load_bank, patch_distances
+from core.model.anomaly.patches import combine_patches
+
+
+class AnomalyHead(nn.Module):
+    """Captured feature maps -> ``N x h x w`` distances to the nearest good patch.
+
+    :param layers: the feature blocks whose outputs it reads (stride 8, stride 16)
+    :param bank: ``B x D`` good patch embeddings
+    """
+
+    def __init__(self, layers: tuple[int, int], bank: torch.Tensor):
+        super().__init__()
+        self.layers = tuple(layers)
+        self.bank: torch.Tensor
+        self.register_buffer("bank", bank, persistent=False)
+
+    def forward(self, captured: list[torch.Tensor]) -> torch.Tensor:
+        return patch_distances(combine_patches(captured, coarse=True), self.bank)
+
+
+def load_anomaly_head(folder: Path, meta: dict) -> AnomalyHead:
+    """Return the head model.json's ``anomaly_head`` describes (``file``, ``sha256``, ``layers``).
+
+    :raises ValueError: a bank file that changed since it was written
+    """
+    return AnomalyHead(tuple(meta["layers"]), load_bank(folder, meta))
