@@ -78,7 +78,7 @@ def _header_text(verdict: PhoneVerdict, review_below: float | None) -> str:
     name = escape(verdict.phone.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1])  # a folder: its own name
     return (
         f'<b>{name}</b> — <b style="color:{colour}">{shown}</b> · {escape(verdict.reason)}{confidence} · '
-        f"{len(verdict.photos)} photos"
+        f"{len(verdict.photos)} photo{'' if len(verdict.photos) == 1 else 's'}"
     )
 
 
