@@ -47,7 +47,9 @@ def add_parser(subparsers, name: str) -> None:
     )
     parser.add_argument("--phones", metavar="FILE", type=Path, help="write phone verdicts (default: OUT/phones.csv)")
     parser.add_argument("--report", metavar="DIR", type=Path, help="write report.html (charts, drift) into DIR")
-    parser.add_argument("--sort", action="store_true", help="copy photos into OUT/<label>/")
+    parser.add_argument(
+        "--sort", action="store_true", help="copy photos into OUT/<class>/ (settled ones), OUT/review/ and OUT/unknown/"
+    )
     parser.add_argument("--overlays", action="store_true", help="write heatmap overlays into OUT/overlays/")
     parser.add_argument("--batch-size", type=int, metavar="N", help="photos per forward pass (default: by input size)")
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads for the model")
@@ -207,11 +209,12 @@ def _overlays_maker(engine_of: Callable[[], Engine]) -> OverlaysOf:
 
 
 def _print_summary(finished: WrittenResults, bundle: Bundle, speed: dict, failed: int) -> None:
-    stats = finished.stats
-    labels = ", ".join(f"{label} {count}" for label, count in sorted(stats.labels.items())) or "nothing"
+    stats, summary = finished.stats, finished.summary
+    sections = [*summary["by_label"].items(), ("in review", summary["review"]), ("unknown", summary["unknown"])]
+    labels = ", ".join(f"{name} {count}" for name, count in sections if count) or "nothing"
     print(
         f"Classified {stats.classified} of {stats.total} items with {bundle.name} {bundle.version}: {labels}; "
-        f"{stats.statuses[ERROR]} errors. This run: {speed['new']} new, {speed['skipped']} skipped "
+        f"{summary['errors']} errors. This run: {speed['new']} new, {speed['skipped']} skipped "
         f"(already done), {failed} failed."
     )
     if finished.phones is not None:
