@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.inference.prediction import JSON_FIELDS
 from core.model.bundle import Bundle
+from core.results.final import FINAL_FIELDS
 
 _ERROR = {
     "description": "One line saying what is wrong",
@@ -166,8 +167,9 @@ def document(bundle: Bundle) -> dict:
                 },
                 "Item": {
                     "type": "object",
-                    "properties": {name: {} for name in JSON_FIELDS},
-                    "description": "The item of classify --json; status is ok, review, unknown or error",
+                    "properties": {name: {} for name in (*JSON_FIELDS, *FINAL_FIELDS)},
+                    "description": "The item of classify --json; status is the final one: ok (settled), review, "
+                    "unknown or error; model_status the model's",
                 },
                 "Labels": {
                     "type": "object",
