@@ -105,7 +105,7 @@ class ImproveDialog(QDialog):
         self.keep_button.setEnabled(False)
         self.status.setText("Installing the new version…")
         self.client.worker.model_promoted.connect(self._on_promoted)
-        self.client.worker.failed.connect(self._on_promotion_failed)
+        self.client.worker.promotion_failed.connect(self._on_promotion_failed)
         self.client.promote(self.outcome.bundle)
 
     def _on_promoted(self, installed: str) -> None:
@@ -120,7 +120,7 @@ class ImproveDialog(QDialog):
 
     def _stop_listening_to_promotion(self) -> None:
         self.client.worker.model_promoted.disconnect(self._on_promoted)
-        self.client.worker.failed.disconnect(self._on_promotion_failed)
+        self.client.worker.promotion_failed.disconnect(self._on_promotion_failed)
 
 
 def describe(outcome: RetrainOutcome) -> str:

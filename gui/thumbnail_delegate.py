@@ -28,6 +28,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         self.opacity = 0.5
         self.review_below: float | None = None  # the threshold confidences are shown against
         self.names: Counter[str] = Counter()  # how many photos of the session have each name (shared with the model)
+        self._name_texts: dict[tuple[str, int], str] = {}  # (name, width) -> the name on its lines
 
     def sizeHint(self, option, index) -> QSize:
         return QSize(self.edge + 2 * PADDING, int(self.edge * 0.6) + TEXT_HEIGHT + 2 * PADDING)
@@ -94,7 +95,11 @@ class ThumbnailDelegate(QStyledItemDelegate):
         lines = QRect(cell.left() + PADDING, photo.bottom() + 2, cell.width() - 2 * PADDING, TEXT_HEIGHT)
         metrics = painter.fontMetrics()
         painter.setPen(QColor("#1f2328"))
-        name = "\n".join(name_lines(index_name(entry, self.names), lines.width(), metrics.horizontalAdvance))
+        name = index_name(entry, self.names)
+        key = (name, lines.width())
+        if key not in self._name_texts:  # measured once per name and width: painting is the GUI thread's hot path
+            self._name_texts[key] = "\n".join(name_lines(name, lines.width(), metrics.horizontalAdvance))
+        name = self._name_texts[key]
         painter.drawText(lines, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, name)
         label = "Unknown" if _is_unknown(entry) else (entry.label or "error").capitalize()
         if entry.corrected:

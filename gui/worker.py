@@ -97,6 +97,7 @@ class Worker(QObject):
     unfinished_session_found = Signal(object)  # core.journal.restore.SessionSummary
     session_restored = Signal(object, list)  # core.journal.restore.RestoredSession, [Entry]
     model_promoted = Signal(str)  # the folder a promoted bundle was installed into
+    promotion_failed = Signal(str)  # why a promoted bundle could not be installed
     failed = Signal(str)  # a message for the user
 
     def __init__(self, cancels: CancelMark):
@@ -303,14 +304,14 @@ class Worker(QObject):
 
     def promote(self, bundle: Bundle) -> None:
         """Install ``bundle`` as the version in use (copies its folder) on the side pool; ``model_promoted``
-        or ``failed`` answers."""
+        or ``promotion_failed`` answers."""
         self._side.submit(self._promote, bundle)
 
     def _promote(self, bundle: Bundle) -> None:
         try:
             self.model_promoted.emit(str(promote(bundle)))
         except (BundleError, OSError) as error:
-            self.failed.emit(f"Not installed: {error}")
+            self.promotion_failed.emit(f"Not installed: {error}")
 
     def _journal_job(self, job) -> None:
         try:

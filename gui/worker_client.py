@@ -111,7 +111,8 @@ class WorkerClient(QObject):
         return self._last_job
 
     def promote(self, bundle: Bundle) -> None:
-        """Install a retrained bundle as the version in use; ``worker.model_promoted`` or ``worker.failed`` answers."""
+        """Install a retrained bundle as the version in use; ``worker.model_promoted`` or ``promotion_failed``
+        answers."""
         self.worker.promote(bundle)
 
     def export_audit(self, out: Path) -> None:

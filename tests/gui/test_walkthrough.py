@@ -1,6 +1,7 @@
 """What an inspector's walkthrough found: phone cards that filter and step, counts that add up, honest prompts."""
 
 from dataclasses import replace
+from pathlib import Path
 
 from PySide6.QtCore import Qt
 
@@ -145,3 +146,17 @@ def test_names_keep_the_phone_id_and_the_capture_and_same_names_show_their_origi
     in_folder = Entry(key=2, prediction=Prediction(source="/in/day1/1.jpg", name="1.jpg"))
     alone = Entry(key=3, prediction=Prediction(source="/in/day1/2.jpg", name="2.jpg"))
     assert [index_name(e, names) for e in (in_zip, in_folder, alone)] == ["batch.zip › 1.jpg", "day1 › 1.jpg", "2.jpg"]
+
+
+def test_promoting_copies_on_the_side_pool_and_answers_either_way(qtbot, window, random_bundle):
+    from core.model.bundle import load_bundle
+
+    refused = load_bundle(random_bundle.folder)  # never through the gate
+    with qtbot.waitSignal(window.client.worker.promotion_failed, timeout=20_000) as failure:
+        window.client.promote(refused)
+    assert "did not pass the promotion gate" in failure.args[0]
+    passed = load_bundle(random_bundle.folder)
+    passed.promotion = {"passed": True}
+    with qtbot.waitSignal(window.client.worker.model_promoted, timeout=20_000) as success:
+        window.client.promote(passed)
+    assert (Path(success.args[0]) / "model.json").exists()
