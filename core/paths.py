@@ -60,6 +60,15 @@ def user_log_dir() -> Path:
     return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
 
 
+def confine_library_files() -> None:
+    """Keep what libraries write for themselves out of the user's home: matplotlib's font cache goes to
+    DefectSort's cache folder, and ONNX Runtime's telemetry (a device-id database under
+    ``~/.cache/Microsoft``) is switched off. Call before those libraries are imported; a value the user
+    set stays."""
+    os.environ.setdefault("MPLCONFIGDIR", str(user_cache_dir() / "matplotlib"))
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+
 def model_search_dirs() -> list[Path]:
     """Return folders searched for bundles, most specific first."""
     extra = [Path(p) for p in os.environ.get(USER_MODELS_ENV, "").split(os.pathsep) if p]

@@ -7,6 +7,7 @@ import sys
 
 from core.cli import anomaly_head, bench, classify, evaluate, export_model, journal, models, retrain, serve, train
 from core.cli.selftest import run_selftest
+from core.paths import confine_library_files
 
 COMMANDS = {
     "classify": classify,
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None, extra_commands: dict | None = None, defa
     :param default: the command run when no arguments are given
     :returns: 0 all done, 1 some inputs failed, 2 nothing could run
     """
+    confine_library_files()
     commands = {**COMMANDS, **(extra_commands or {})}
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv and default:

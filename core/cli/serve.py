@@ -1,8 +1,9 @@
 """``defectsort serve``: the model as a REST service with a small web page (Flask, served by waitress).
 
-Binds 127.0.0.1 unless told otherwise; any other address needs a token (``--token`` or the
-``DEFECTSORT_TOKEN`` environment variable). Everything the service writes (spooled uploads,
-jobs and their results) goes under ``--jobs-dir``; even the server's own temporary files.
+Binds 127.0.0.1 unless told otherwise; any other address needs a token (the ``DEFECTSORT_TOKEN``
+environment variable or ``--token-file``, which keep it out of the process list, or ``--token``).
+Everything the service writes (spooled uploads, jobs and their results) goes under ``--jobs-dir``;
+even the server's own temporary files.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import gc
 import ipaddress
 import logging
 import os
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -32,7 +34,12 @@ def add_parser(subparsers, name: str) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--model", metavar="NAME|DIR", help="bundle name or folder (default: the phone model)")
-    parser.add_argument("--token", help=f"bearer token required by every endpoint but /health (or ${TOKEN_ENV})")
+    parser.add_argument(
+        "--token",
+        help=f"bearer token required by every endpoint but /health (shows in the process list: prefer ${TOKEN_ENV} "
+        "or --token-file)",
+    )
+    parser.add_argument("--token-file", type=Path, metavar="FILE", help="read the bearer token from FILE (first line)")
     parser.add_argument("--max-upload-mb", type=int, default=512, help="larger uploads are refused (413)")
     parser.add_argument("--jobs-dir", type=Path, help="where jobs and uploads are kept (default: the user data folder)")
     parser.add_argument(
@@ -43,6 +50,21 @@ def add_parser(subparsers, name: str) -> None:
         metavar="DIR",
         help="a folder whose photos jobs may name by path (repeatable; none: only uploads)",
     )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name clients address the service by (repeatable; localhost and 127.0.0.1 always, and with a "
+        "network --host this machine's names and addresses): requests for other names are refused",
+    )
+    parser.add_argument(
+        "--keep-jobs",
+        type=float,
+        default=7.0,
+        metavar="DAYS",
+        help="ended jobs are deleted with their files this many days after they ended (default 7)",
+    )
     parser.add_argument("--threads", type=int, default=8, help="request threads (the model itself runs on one)")
     parser.add_argument("--queue", type=int, default=32, help="requests that may wait for the model (more: 503)")
     add_backend_arguments(parser)
@@ -50,7 +72,11 @@ def add_parser(subparsers, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted. :returns: the exit code (2 when it cannot start)."""
-    token = args.token or os.environ.get(TOKEN_ENV) or None
+    try:
+        token = _token(args)
+    except OSError as error:
+        print(f"error: cannot read --token-file: {error}", file=sys.stderr)
+        return 2
     if not token and not _is_loopback(args.host):
         print(
             f"error: binding {args.host} opens the service to the network: give a --token (or ${TOKEN_ENV})",
@@ -77,13 +103,15 @@ def run(args: argparse.Namespace) -> int:
     from core.service.state import Service
 
     inference = InferenceQueue(engine, capacity=args.queue)
-    store = JobStore(jobs_dir)
+    store = JobStore(jobs_dir, keep_days=args.keep_jobs)
     roots = [Path(os.path.realpath(root)) for root in args.allow_root]
     state = Service(bundle, inference, store, JobRunner(store, inference, bundle), roots)
-    app = create_app(state, jobs_dir, token, args.max_upload_mb)
+    hosts = _allowed_hosts(args.host, args.allowed_host)
+    app = create_app(state, jobs_dir, token, args.max_upload_mb, hosts)
     print(
         f"DefectSort service: http://{args.host}:{args.port}/  (model {bundle.name} {bundle.version}; "
-        f"jobs in {jobs_dir}{'; token required' if token else ''})",
+        f"jobs in {jobs_dir}{'; token required' if token else ''}; host names answered: "
+        f"{', '.join(['localhost', '127.0.0.1', *hosts])})",
         flush=True,
     )
     try:
@@ -98,6 +126,30 @@ def run(args: argparse.Namespace) -> int:
     finally:
         state.close()
     return 0
+
+
+def _token(args: argparse.Namespace) -> str | None:
+    """Return the token from ``--token``, ``--token-file`` (its first line) or the environment, else None."""
+    if args.token_file is not None:
+        lines = args.token_file.read_text(encoding="utf-8").splitlines()
+        return (lines[0].strip() if lines else "") or None
+    return args.token or os.environ.get(TOKEN_ENV) or None
+
+
+def _allowed_hosts(bind: str, named: list[str]) -> list[str]:
+    """Return the host names requests may be addressed to besides loopback: those named, and for a network
+    address this machine's name and addresses (a page elsewhere cannot rebind its own name to us)."""
+    hosts = list(named)
+    if not _is_loopback(bind):
+        if bind not in ("0.0.0.0", "::", ""):
+            hosts.append(bind)
+        name = socket.gethostname()
+        hosts += [name, socket.getfqdn()]
+        try:
+            hosts += socket.gethostbyname_ex(name)[2]
+        except OSError:
+            log.info("this machine's addresses could not be listed; name them with --allowed-host")
+    return list(dict.fromkeys(host.lower() for host in hosts if host))
 
 
 def _is_loopback(host: str) -> bool:

@@ -16,7 +16,7 @@ import torch
 from core.model.bundle import Bundle, BundleError
 from core.model.export import INPUT, export_onnx, read_sidecar
 from core.model.network import NetworkOutputs
-from core.paths import user_cache_dir
+from core.paths import confine_library_files, user_cache_dir
 
 
 def onnx_cache_dir() -> Path:
@@ -46,6 +46,7 @@ class OnnxNetwork:
 
     def __init__(self, path: Path, bundle: Bundle, threads: int | None = None):
         meta = read_sidecar(path, bundle)
+        confine_library_files()  # before ONNX Runtime is imported: no telemetry files in the home folder
         import onnxruntime as ort  # imported on first use: the torch backend does not need it
 
         options = ort.SessionOptions()

@@ -75,6 +75,12 @@ def file_dialog_patterns() -> str:
     return " ".join(f"*{suffix}" for suffix in sorted(IMAGE_SUFFIXES))
 
 
+def _leaves(path: Path, root: Path) -> bool:
+    """Return whether ``path``, its links followed, lies outside ``root`` (nothing is opened to tell)."""
+    real = Path(os.path.realpath(path))
+    return not (real == root or real.is_relative_to(root))
+
+
 def _is_junk(relative: str) -> bool:
     parts = PurePosixPath(relative.replace("\\", "/")).parts
     base = parts[-1] if parts else ""
@@ -85,14 +91,20 @@ def _failed(source: str, reason: str) -> ImageItem:
     return ImageItem(source=source, name=PurePosixPath(source.replace("\\", "/")).name, error=reason)
 
 
-def iter_items(paths: Iterable[str | Path]) -> Iterator[ImageItem]:
+OUTSIDE = "outside the folder this job may read (a link leads out of it): not read"
+
+
+def iter_items(paths: Iterable[str | Path], confine_to: Path | None = None) -> Iterator[ImageItem]:
     """Expand files, folders and ZIP archives into image items, in a stable order, as they are found.
 
     :param paths: paths as the user gave them
+    :param confine_to: a resolved folder (or file) nothing may be read outside of: a file or archive whose
+        real path (links followed) leaves it becomes an error item, never opened, with the same words whether
+        its target exists or not (a service must not tell which paths exist)
     :returns: a generator of one item per photo found, plus one error item per unusable input
     """
     for path in paths:
-        yield from _items_from_path(Path(path))
+        yield from _items_from_path(Path(path), confine_to)
 
 
 def collect_items(paths: Iterable[str | Path]) -> list[ImageItem]:
@@ -100,9 +112,11 @@ def collect_items(paths: Iterable[str | Path]) -> list[ImageItem]:
     return list(iter_items(paths))
 
 
-def _items_from_path(path: Path) -> Iterator[ImageItem]:
-    if path.is_dir():
-        yield from _items_from_folder(path)
+def _items_from_path(path: Path, confine_to: Path | None = None) -> Iterator[ImageItem]:
+    if confine_to is not None and _leaves(path, confine_to):
+        yield _failed(str(path), OUTSIDE)
+    elif path.is_dir():
+        yield from _items_from_folder(path, confine_to)
     elif not path.exists():
         yield _failed(str(path), "file or folder not found")
     elif path.suffix.lower() in ARCHIVE_SUFFIXES:
@@ -113,7 +127,7 @@ def _items_from_path(path: Path) -> Iterator[ImageItem]:
         yield _failed(str(path), f"unsupported file type '{path.suffix or path.name}' (expected an image or a ZIP)")
 
 
-def _items_from_folder(folder: Path) -> Iterator[ImageItem]:
+def _items_from_folder(folder: Path, confine_to: Path | None = None) -> Iterator[ImageItem]:
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if d != "__MACOSX")
         for file_name in sorted(files):
@@ -121,7 +135,9 @@ def _items_from_folder(folder: Path) -> Iterator[ImageItem]:
             if _is_junk(file_name):
                 continue
             suffix = path.suffix.lower()
-            if suffix in IMAGE_SUFFIXES:
+            if confine_to is not None and suffix in (*IMAGE_SUFFIXES, *ARCHIVE_SUFFIXES) and _leaves(path, confine_to):
+                yield _failed(str(path), OUTSIDE)
+            elif suffix in IMAGE_SUFFIXES:
                 yield ImageItem(source=str(path), name=path.name, ref=SourceRef(str(path)))
             elif suffix in ARCHIVE_SUFFIXES:
                 yield from _items_from_archive_file(path)

@@ -7,12 +7,16 @@ asks for the token) needs ``Authorization: Bearer TOKEN``, compared in constant 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import logging
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, jsonify, request, send_file
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import Forbidden, HTTPException
 
 from core.paths import resources_dir
 from core.service import openapi
@@ -24,26 +28,44 @@ from core.service.uploads import SpoolingRequest
 
 log = logging.getLogger(__name__)
 OPEN_PATHS = ("/health", "/")  # served without a token
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1")  # always answered to; others only when named (IPv6 literals: no)
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 RETRY_AFTER_S = 2
 
 
-def create_app(service_state: Service, jobs_dir: Path, token: str | None = None, max_upload_mb: int = 512) -> Flask:
+def create_app(
+    service_state: Service,
+    jobs_dir: Path,
+    token: str | None = None,
+    max_upload_mb: int = 512,
+    allowed_hosts: list[str] | None = None,
+) -> Flask:
     """Build the application.
 
     :param service_state: the model, queue and jobs to serve
     :param jobs_dir: the only folder the service writes to (spooled uploads and jobs)
     :param token: the bearer token every request but ``/health`` and ``/`` must carry, if any
     :param max_upload_mb: larger uploads are refused with 413 before they are read
+    :param allowed_hosts: host names requests may be addressed to (``Host``), besides the loopback names: a page
+        on another site that resolves its own name to this machine (DNS rebinding) is refused
     """
     app = Flask(__name__, static_folder=None)
     app.request_class = SpoolingRequest
     spool = Path(jobs_dir) / "spool"
     spool.mkdir(parents=True, exist_ok=True)
-    app.config.update(MAX_CONTENT_LENGTH=max_upload_mb * 1024 * 1024, SPOOL_DIR=str(spool), TOKEN=token or "")
+    app.config.update(
+        MAX_CONTENT_LENGTH=max_upload_mb * 1024 * 1024,
+        SPOOL_DIR=str(spool),
+        TOKEN=token or "",
+        TRUSTED_HOSTS=[*LOOPBACK_HOSTS, *(allowed_hosts or [])],
+        PAGE_POLICY=_page_policy(),
+    )
     app.extensions["defectsort"] = service_state
     app.register_blueprint(predict_api)
     app.register_blueprint(jobs_api)
+    app.before_request(_check_host_and_origin)
     app.before_request(_check_token)
+    app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(QueueFullError, _queue_full)
     app.register_error_handler(Exception, _unexpected_error)
@@ -51,6 +73,38 @@ def create_app(service_state: Service, jobs_dir: Path, token: str | None = None,
     app.add_url_rule("/openapi.json", view_func=_openapi, methods=["GET"])
     app.add_url_rule("/", view_func=_page, methods=["GET"])
     return app
+
+
+def _check_host_and_origin():
+    """Refuse a request addressed to a host name this service does not answer to (400, by ``TRUSTED_HOSTS``),
+    and a state-changing request sent by a page of another site (403)."""
+    host = request.host  # raises SecurityError (400) for an untrusted Host
+    origin = request.headers.get("Origin")
+    if origin and request.method not in SAFE_METHODS and urlsplit(origin).netloc.lower() != host.lower():
+        raise Forbidden("a request from another site's page is refused (its Origin is not this service)")
+
+
+def _security_headers(response):
+    """Every answer: no sniffing, no framing, no referrer; the page: a content policy that runs only its own
+    script (by hash) and talks only to this service."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+    if response.mimetype == "text/html":
+        response.headers["Content-Security-Policy"] = current_app.config["PAGE_POLICY"]
+    return response
+
+
+def _page_policy() -> str:
+    """Return the page's Content-Security-Policy: its one inline script allowed by its SHA-256, nothing else."""
+    page = (resources_dir() / "web" / "index.html").read_text(encoding="utf-8")
+    scripts = re.findall(r"<script>(.*?)</script>", page, flags=re.S)
+    hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in scripts)
+    return (
+        f"default-src 'none'; script-src {hashes}; style-src 'unsafe-inline'; img-src 'self' data: blob:; "
+        "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+    )
 
 
 def _check_token():

@@ -9,6 +9,7 @@ holds (same source, same bytes, same model) are skipped.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 from dataclasses import replace
@@ -25,17 +26,22 @@ log = logging.getLogger(__name__)
 CHUNK = 8  # photos per trip through the inference queue
 
 
-def name_in_archive(source: str, archive: Path) -> str:
+def name_in_archive(source: str, archive: Path, upload_name: str = "upload.zip") -> str:
     """Return a source inside an uploaded archive as the client knows it (``day1/1.jpg``), without
-    the spooled file's path on the server."""
+    the spooled file's path on the server; the archive itself (an error about the whole of it) is
+    ``upload_name``."""
+    if source == str(archive):
+        return upload_name
     prefix = f"{archive}{ARCHIVE_SEPARATOR}"
     return source[len(prefix) :] if source.startswith(prefix) else source
 
 
-def client_item(prediction: Prediction, archive: Path | None) -> dict:
-    """Return the results item of a prediction, named as the client sent it."""
+def client_item(prediction: Prediction, archive: Path | None, upload_name: str = "upload.zip") -> dict:
+    """Return the results item of a prediction, named as the client sent it (no server path, no spooled name)."""
     if archive is not None:
-        prediction = replace(prediction, source=name_in_archive(prediction.source, archive))
+        source = name_in_archive(prediction.source, archive, upload_name)
+        name = upload_name if prediction.source == str(archive) else prediction.name
+        prediction = replace(prediction, source=source, name=name)
     return result_item(prediction)
 
 
@@ -79,6 +85,7 @@ class JobRunner:
     def _run(self) -> None:
         while (job_id := self._queue.get()) is not None:
             if job_id in self._cancelled:
+                self.store.drop_input(job_id)
                 continue
             try:
                 self._run_job(job_id)
@@ -93,11 +100,15 @@ class JobRunner:
         archive = source if state.get("path") is None else None  # an upload: name photos as in the ZIP
         skipped: list[ImageItem] = []
         with self.store.journal(job_id, self.bundle) as journal:
-            todo = list(journal.walk(iter_items([source]), on_skip=skipped.append))
+            confine_to = None if archive is not None else Path(os.path.realpath(source))  # no link leads out
+            todo = list(journal.walk(iter_items([source], confine_to), on_skip=skipped.append))
             done = len(skipped)
             self.store.update(job_id, status=RUNNING, done=done, total=done + len(todo))
             for start in range(0, len(todo), CHUNK):
-                if job_id in self._cancelled or self._closing.is_set():
+                if job_id in self._cancelled:
+                    self.store.drop_input(job_id)  # what it finished stays in its run log
+                    return
+                if self._closing.is_set():
                     return
                 predictions = self.inference.classify(todo[start : start + CHUNK], wait=True)
                 for prediction in predictions:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,16 +36,20 @@ class JobStore:
     """The jobs folder; thread-safe.
 
     :param root: the service's ``--jobs-dir``
+    :param keep_days: ended jobs older than this are deleted with their files (None: kept)
     """
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, keep_days: float | None = None):
         self.root = Path(root) / "jobs"
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self.keep_days = keep_days
+        self._prune_now()
 
     def create(self, source: str | None) -> tuple[str, Path]:
         """Make a queued job. :param source: a folder/ZIP path, or None for an upload that the caller
         moves to ``folder / INPUT_ZIP``. :returns: its id and its folder."""
+        self._prune_now()
         job_id = uuid.uuid4().hex
         folder = self.root / job_id
         folder.mkdir()
@@ -89,6 +95,36 @@ class JobStore:
         written = write_results(lambda: journal.items(journal.order), bundle, request)
         total = written.stats.total
         self.update(job_id, status=DONE, done=total, total=total)
+
+    def drop_input(self, job_id: str) -> None:
+        """Delete a job's uploaded archive (a cancelled job needs it no more; its results so far stay)."""
+        (self.root / job_id / INPUT_ZIP).unlink(missing_ok=True)
+
+    def remove(self, job_id: str) -> None:
+        """Delete a job and every file of it."""
+        with self._lock:
+            shutil.rmtree(self.root / job_id, ignore_errors=True)
+
+    def prune(self, keep_days: float, now: float | None = None) -> int:
+        """Delete the jobs that ended more than ``keep_days`` ago (by their state file's last change).
+
+        :returns: how many were deleted
+        """
+        cutoff = (now if now is not None else time.time()) - keep_days * 86400
+        removed = 0
+        for folder in list(self.root.iterdir()):
+            state = self.get(folder.name) if folder.is_dir() else None
+            if state is None or state["status"] in UNFINISHED:
+                continue
+            if (folder / "job.json").stat().st_mtime < cutoff:
+                self.remove(folder.name)
+                removed += 1
+        return removed
+
+    def _prune_now(self) -> None:
+        """Apply the retention (at start and with every new job), when one is set."""
+        if self.keep_days is not None and (removed := self.prune(self.keep_days)):
+            log.info("removed %d ended job(s) older than %g days", removed, self.keep_days)
 
     def results_file(self, job_id: str, kind: str) -> Path | None:
         """Return ``results.json`` or ``results.csv`` of a finished job, else None."""

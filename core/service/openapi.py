@@ -113,9 +113,12 @@ def _paths() -> dict:
                 "responses": {"200": _json("State", "Job"), **_errors(401, 404)},
             },
             "delete": {
-                "summary": "Cancel a queued or running job",
+                "summary": "Cancel a queued or running job, or remove an ended one with its files",
                 "parameters": _JOB_ID,
-                "responses": {"200": _json("Cancelled", "Job"), **_errors(401, 404, 409)},
+                "responses": {
+                    "200": _json("Cancelled (status cancelled) or removed (status removed)", "Job"),
+                    **_errors(401, 404),
+                },
             },
         },
         "/jobs/{job_id}/results.{kind}": {
@@ -183,7 +186,7 @@ def document(bundle: Bundle) -> dict:
                     "type": "object",
                     "properties": {
                         "id": {"type": "string"},
-                        "status": {"enum": ["queued", "running", "done", "failed", "cancelled"]},
+                        "status": {"enum": ["queued", "running", "done", "failed", "cancelled", "removed"]},
                         "done": {"type": "integer"},
                         "total": {"type": "integer"},
                         "created": {"type": "string"},

@@ -21,7 +21,8 @@ def create_job():
     """Start a job on an uploaded ZIP, or on ``{"path": ...}`` under an ``--allow-root``: 202 and where to poll."""
     state = service()
     if request.is_json:
-        path = _allowed_path((request.get_json(silent=True) or {}).get("path"))
+        body = request.get_json(silent=True)
+        path = _allowed_path(body.get("path") if isinstance(body, dict) else None)
         job_id, _ = state.store.create(str(path))
     else:
         with receive_upload(suffix=".zip", default_name="upload.zip") as upload:
@@ -54,12 +55,14 @@ def job_results(job_id: str, kind: str):
 
 
 @jobs_api.delete("/jobs/<job_id>")
-def cancel_job(job_id: str):
-    """Cancel a queued or running job (what it finished stays in its folder)."""
+def cancel_or_remove_job(job_id: str):
+    """Cancel a queued or running job (its upload is deleted; what it finished stays until it is removed), or
+    remove an ended job with all its files."""
     job = _job(job_id)
-    if job["status"] not in UNFINISHED or not service().runner.cancel(job_id):
-        raise Conflict(f"the job has already ended ({job['status']})")
-    return jsonify(_job(job_id))
+    if job["status"] in UNFINISHED and service().runner.cancel(job_id):
+        return jsonify(_job(job_id))
+    service().store.remove(job_id)
+    return jsonify({**job, "status": "removed"})
 
 
 def _job(job_id: str) -> dict:

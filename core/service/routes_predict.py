@@ -43,9 +43,9 @@ def predict_batch():
             raise UnprocessableEntity("not a ZIP archive: send the photos as one .zip file")
         predictions = service().inference.classify(collect_items([upload.path]))
         if _flag("detail"):
-            items = [client_item(p, upload.path) for p in predictions]
+            items = [client_item(p, upload.path, upload.name) for p in predictions]
             return jsonify(results_document(items, service().bundle))
-        return jsonify(labels_by_name(predictions, lambda p: name_in_archive(p.source, upload.path)))
+        return jsonify(labels_by_name(predictions, lambda p: name_in_archive(p.source, upload.path, upload.name)))
 
 
 def labels_by_name(predictions: list[Prediction], name_of) -> dict[str, str]:

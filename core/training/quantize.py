@@ -16,6 +16,7 @@ import numpy as np
 from core.inference.engine import model_input
 from core.model.bundle import Bundle, BundleError, decode_for
 from core.model.export import INPUT, export_onnx, write_sidecar
+from core.paths import confine_library_files
 from core.photos.decode import DecodeError
 from core.photos.reader import SourceReader
 from core.photos.sources import SourceError, iter_items
@@ -52,6 +53,7 @@ def export_int8(bundle: Bundle, calibration: Path, out: Path) -> Path:
     photo scored 41 instead of 24, over the threshold of 29), so an int8 model classifies without it.
     """
     bundle = replace(bundle, anomaly_head={})
+    confine_library_files()
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 

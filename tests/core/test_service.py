@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from core.inference.engine import Engine
-from core.photos.sources import collect_items
+from core.photos.sources import OUTSIDE, collect_items
 from core.results.pipeline import result_item
 from core.service.app import create_app
 from core.service.inference import InferenceQueue, QueueFullError
@@ -190,7 +190,10 @@ def test_jobs_from_an_upload_and_from_an_allowed_folder(served, tmp_path):
     assert document["summary"]["errors"] == 1
     csv = client.get(f"/jobs/{created.json['id']}/results.csv", headers=AUTH).data.decode()
     assert csv.splitlines()[0].startswith("source,") and len(csv.splitlines()) == 12
-    assert client.delete(f"/jobs/{created.json['id']}", headers=AUTH).status_code == 409  # already done
+    removed = client.delete(f"/jobs/{created.json['id']}", headers=AUTH)  # an ended job: removed with its files
+    assert removed.status_code == 200 and removed.json["status"] == "removed"
+    assert client.get(f"/jobs/{created.json['id']}", headers=AUTH).status_code == 404
+    assert not (jobs_dir / "jobs" / created.json["id"]).exists()
     shared = tmp_path / "shared"
     shared.mkdir()
     (shared / "a.jpg").write_bytes(_photo(5))
@@ -270,3 +273,82 @@ def test_serve_refuses_the_network_without_a_token(capsys, monkeypatch):
     monkeypatch.delenv("DEFECTSORT_TOKEN", raising=False)
     assert main(["serve", "--host", "0.0.0.0"]) == 2
     assert "give a --token" in capsys.readouterr().err
+
+
+def test_links_never_lead_a_path_job_out_of_its_folder_nor_tell_what_exists(served, tmp_path):
+    client, _, _ = served
+    shared, elsewhere = tmp_path / "shared", tmp_path / "elsewhere"
+    shared.mkdir()
+    elsewhere.mkdir()
+    (shared / "inside.jpg").write_bytes(_photo(1))
+    (elsewhere / "secret.jpg").write_bytes(_photo(2))
+    (elsewhere / "secret.zip").write_bytes(zip_bytes({"a.jpg": _photo(3)}))
+    (shared / "to_photo.jpg").symlink_to(elsewhere / "secret.jpg")
+    (shared / "to_zip.zip").symlink_to(elsewhere / "secret.zip")
+    (shared / "to_system.jpg").symlink_to("/etc/shadow")
+    (shared / "to_nothing.jpg").symlink_to(elsewhere / "does-not-exist.jpg")
+    job = client.post("/jobs", json={"path": str(shared)}, headers=AUTH).json["id"]
+    _wait_for(client, job)
+    items = {i["name"]: i for i in json.loads(client.get(f"/jobs/{job}/results.json", headers=AUTH).data)["items"]}
+    assert items["inside.jpg"]["status"] != "error"
+    outside = [items[name] for name in ("to_photo.jpg", "to_zip.zip", "to_system.jpg", "to_nothing.jpg")]
+    assert {(i["status"], i["error"]) for i in outside} == {("error", OUTSIDE)}  # one answer: exists or not
+    assert "a.jpg" not in items  # the outside ZIP was never opened
+
+
+def test_contract_odd_bodies_and_archive_names_stay_the_clients(served):
+    client, _, _ = served
+    assert client.post("/jobs", json=[1], headers=AUTH).status_code == 400
+    assert client.post("/jobs", json={"path": 3}, headers=AUTH).status_code == 400
+    empty = client.post("/predict_batch", data=_upload(zip_bytes({"notes.txt": b"hello"}), "day.zip"), headers=AUTH)
+    assert empty.status_code == 200 and list(empty.json) == ["day.zip"]  # no spooled server path
+    detail = client.post(
+        "/predict_batch?detail=1", data=_upload(zip_bytes({"notes.txt": b"x"}), "day.zip"), headers=AUTH
+    )
+    assert [(i["source"], i["name"]) for i in detail.json["items"]] == [("day.zip", "day.zip")]
+
+
+def test_the_token_comes_from_a_file_or_the_environment(tmp_path, monkeypatch):
+    import argparse
+
+    from core.cli.serve import TOKEN_ENV, _token
+
+    secret = tmp_path / "token"
+    secret.write_text("s3cret\n")
+    monkeypatch.setenv(TOKEN_ENV, "from-env")
+    assert _token(argparse.Namespace(token=None, token_file=secret)) == "s3cret"
+    assert _token(argparse.Namespace(token=None, token_file=None)) == "from-env"
+
+
+def test_rebinding_and_cross_site_requests_are_refused_and_answers_carry_security_headers(served):
+    client, _, _ = served
+    rebound = client.post("/jobs", json={"path": "/x"}, headers={**AUTH, "Host": "rebind.evil.example"})
+    assert rebound.status_code == 400 and set(rebound.json) == {"error"}
+    cross = client.post("/jobs", json={"path": "/x"}, headers={**AUTH, "Origin": "https://evil.example"})
+    assert cross.status_code == 403
+    assert client.get("/health", headers={"Host": "127.0.0.1:5000"}).status_code == 200
+    same = client.post("/predict", data=_photo(1), headers={**AUTH, "Origin": "http://localhost"})
+    assert same.status_code == 200
+    page = client.get("/")
+    assert page.headers["X-Frame-Options"] == "DENY" and page.headers["X-Content-Type-Options"] == "nosniff"
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src 'sha256-" in policy and "frame-ancestors 'none'" in policy and "unsafe-eval" not in policy
+    assert client.get("/health").headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_ended_jobs_are_removed_after_the_retention_and_a_cancel_drops_the_upload(engine, tmp_path):
+    import os
+
+    store = JobStore(tmp_path / "jobs", keep_days=7)
+    old, recent, running = (store.create(None)[0] for _ in range(3))
+    store.update(old, status="done")
+    store.update(recent, status="cancelled")
+    store.update(running, status="running")
+    month_ago = time.time() - 30 * 86400
+    for job in (old, running):
+        os.utime(store.root / job / "job.json", (month_ago, month_ago))
+    (store.root / recent / "input.zip").write_bytes(b"zip")
+    assert store.prune(7) == 1 and store.get(old) is None  # only the ended, old one
+    assert store.get(recent) is not None and store.get(running) is not None
+    store.drop_input(recent)
+    assert not (store.root / recent / "input.zip").exists()

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -98,10 +99,10 @@ def test_the_page_classifies_dropped_photos_and_a_zip_in_a_real_browser(server, 
     with playwright.sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1200, "height": 800})
-        page.goto(server)
-        page.wait_for_function("document.getElementById('model').textContent.startsWith('Model random-test')")
+        page.goto(server)  # under its Content-Security-Policy: the checks below wait without evaluating strings
+        playwright.expect(page.locator("#model")).to_have_text(re.compile(r"^Model random-test"))
         page.set_input_files("#files", [*map(str, photos), str(archive)])
-        page.wait_for_function("document.querySelectorAll('.tile').length === 5", timeout=60_000)
+        playwright.expect(page.locator(".tile")).to_have_count(5, timeout=60_000)
         assert page.locator(".tile img").count() == 3  # overlays of the three photos
         assert page.locator("section[data-group='error'] .tile").count() == 1
         badges = page.locator(".tile .badge").all_inner_texts()
