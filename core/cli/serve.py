@@ -25,6 +25,7 @@ from core.model.registry import resolve_bundle
 from core.paths import user_data_dir
 
 TOKEN_ENV = "DEFECTSORT_TOKEN"
+OVERSIZE_READ_MB = 64  # read past the upload limit before refusing, so that the client gets the JSON 413
 log = logging.getLogger(__name__)
 
 
@@ -120,7 +121,9 @@ def run(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             threads=args.threads,
-            max_request_body_size=(args.max_upload_mb + 1) * 1024 * 1024,
+            # bodies somewhat over the limit are still read (to disk, under --jobs-dir) and answered with the
+            # JSON 413, so a client that is still sending sees the answer instead of a reset connection
+            max_request_body_size=(args.max_upload_mb + OVERSIZE_READ_MB) * 1024 * 1024,
             ident="DefectSort",
         )
     finally:

@@ -136,6 +136,9 @@ def _page():
 def _http_error(error: HTTPException):
     response = jsonify(error=" ".join(str(error.description or error.name).split()))
     response.status_code = error.code or 500
+    for name, value in error.get_headers():  # e.g. Allow on 405: the contract's headers, the JSON body
+        if name.lower() != "content-type":
+            response.headers[name] = value
     return response
 
 

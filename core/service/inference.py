@@ -19,6 +19,7 @@ from core.inference.prediction import Prediction
 from core.photos.sources import ImageItem
 
 MAX_MERGED_ITEMS = 32  # photos classified in one engine run, across waiting requests
+TURN = 8  # photos of a batch or job classified in one turn: single requests interleave between turns
 
 
 class QueueFullError(Exception):
@@ -59,6 +60,14 @@ class InferenceQueue:
     def classify(self, items: list[ImageItem], wait: bool = False) -> list[Prediction]:
         """Return the predictions of ``items`` (blocks until done). :raises QueueFullError: when full."""
         return self.submit(items, wait).result()
+
+    def classify_in_turns(self, items: list[ImageItem], chunk: int = TURN) -> list[Prediction]:
+        """Return the predictions of many items, classified :data:`TURN` at a time: a single photo sent meanwhile
+        waits for one turn, never for the whole batch. :raises QueueFullError: when full at the first turn."""
+        predictions: list[Prediction] = []
+        for start in range(0, len(items), chunk):
+            predictions += self.classify(items[start : start + chunk], wait=start > 0)
+        return predictions
 
     def close(self) -> None:
         """Finish the queued requests and stop the thread."""

@@ -19,11 +19,10 @@ from core.inference.prediction import Prediction
 from core.model.bundle import Bundle
 from core.photos.sources import ARCHIVE_SEPARATOR, ImageItem, iter_items
 from core.results.pipeline import result_item
-from core.service.inference import InferenceQueue
+from core.service.inference import TURN, InferenceQueue
 from core.service.jobs import CANCELLED, FAILED, RUNNING, UNFINISHED, JobStore
 
 log = logging.getLogger(__name__)
-CHUNK = 8  # photos per trip through the inference queue
 
 
 def name_in_archive(source: str, archive: Path, upload_name: str = "upload.zip") -> str:
@@ -104,13 +103,13 @@ class JobRunner:
             todo = list(journal.walk(iter_items([source], confine_to), on_skip=skipped.append))
             done = len(skipped)
             self.store.update(job_id, status=RUNNING, done=done, total=done + len(todo))
-            for start in range(0, len(todo), CHUNK):
+            for start in range(0, len(todo), TURN):
                 if job_id in self._cancelled:
                     self.store.drop_input(job_id)  # what it finished stays in its run log
                     return
                 if self._closing.is_set():
                     return
-                predictions = self.inference.classify(todo[start : start + CHUNK], wait=True)
+                predictions = self.inference.classify(todo[start : start + TURN], wait=True)
                 for prediction in predictions:
                     journal.append(prediction, client_item(prediction, archive))
                 self.store.update(job_id, done=done + start + len(predictions))

@@ -41,7 +41,7 @@ def predict_batch():
     with receive_upload(suffix=".zip", default_name="upload.zip") as upload:
         if not zipfile.is_zipfile(upload.path):
             raise UnprocessableEntity("not a ZIP archive: send the photos as one .zip file")
-        predictions = service().inference.classify(collect_items([upload.path]))
+        predictions = service().inference.classify_in_turns(collect_items([upload.path]))
         if _flag("detail"):
             items = [client_item(p, upload.path, upload.name) for p in predictions]
             return jsonify(results_document(items, service().bundle))

@@ -352,3 +352,44 @@ def test_ended_jobs_are_removed_after_the_retention_and_a_cancel_drops_the_uploa
     assert store.get(recent) is not None and store.get(running) is not None
     store.drop_input(recent)
     assert not (store.root / recent / "input.zip").exists()
+
+
+def test_a_single_photo_waits_one_turn_not_the_whole_batch(engine, tmp_path):
+    import threading
+
+    class _Slow:  # an engine whose every photo takes a while
+        def __init__(self, inner):
+            self.inner = inner
+
+        def classify(self, items):
+            items = list(items)
+            time.sleep(0.05 * len(items))
+            return self.inner.classify(items)
+
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    for i in range(48):
+        (folder / f"{i:02d}.jpg").write_bytes(_photo(i % 5))
+    (tmp_path / "one.jpg").write_bytes(_photo(7))
+    inference = InferenceQueue(_Slow(engine))
+    finished = {}
+
+    def batch():
+        inference.classify_in_turns(collect_items([folder]))
+        finished["batch"] = time.monotonic()
+
+    worker = threading.Thread(target=batch)
+    worker.start()
+    time.sleep(0.2)  # the batch's first turn is running
+    inference.classify(collect_items([tmp_path / "one.jpg"]))
+    finished["single"] = time.monotonic()
+    worker.join()
+    inference.close()
+    assert finished["batch"] - finished["single"] > 1.0  # six turns of 0.4 s: the single photo left after two
+
+
+def test_a_wrong_method_is_answered_in_json_with_allow(served):
+    client, _, _ = served
+    answer = client.open("/health", method="TRACE")
+    assert answer.status_code == 405 and set(answer.json) == {"error"}
+    assert set(answer.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "HEAD"}

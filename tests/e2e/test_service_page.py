@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -41,6 +42,8 @@ def server(random_bundle, tmp_path):
             str(random_bundle.folder),
             "--jobs-dir",
             str(tmp_path / "service"),
+            "--max-upload-mb",
+            "2",
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -79,6 +82,13 @@ def test_the_served_api_answers_over_http(server):
         "stain",
     }
     assert set(_post(f"{server}/predict_batch", zip_bytes({"1.jpg": photo, "2.jpg": b"x"}))) == {"1.jpg", "2.jpg"}
+
+
+def test_an_upload_over_the_limit_gets_its_json_413_even_while_still_sending(server):
+    oversized = os.urandom(5 * 1024 * 1024)  # 5 MB to a 2 MB service: a plain client must read the answer
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        _post(f"{server}/predict", oversized)
+    assert refused.value.code == 413 and "error" in json.load(refused.value)
 
 
 def _chromium() -> str | None:
