@@ -27,7 +27,7 @@ from core.service.state import Service, service
 from core.service.uploads import SpoolingRequest
 
 log = logging.getLogger(__name__)
-OPEN_PATHS = ("/health", "/")  # served without a token
+OPEN_PATHS = ("/health", "/", "/favicon.ico")  # served without a token
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1")  # always answered to; others only when named (IPv6 literals: no)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 RETRY_AFTER_S = 2
@@ -72,6 +72,7 @@ def create_app(
     app.add_url_rule("/health", view_func=_health, methods=["GET"])
     app.add_url_rule("/openapi.json", view_func=_openapi, methods=["GET"])
     app.add_url_rule("/", view_func=_page, methods=["GET"])
+    app.add_url_rule("/favicon.ico", view_func=_icon, methods=["GET"])
     return app
 
 
@@ -131,6 +132,10 @@ def _openapi():
 
 def _page():
     return send_file(resources_dir() / "web" / "index.html", mimetype="text/html")
+
+
+def _icon():
+    return send_file(resources_dir() / "app.png", mimetype="image/png", max_age=86400)
 
 
 def _http_error(error: HTTPException):

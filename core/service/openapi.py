@@ -42,6 +42,13 @@ def _paths() -> dict:
                 "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}},
             }
         },
+        "/favicon.ico": {
+            "get": {
+                "summary": "The app's icon (PNG)",
+                "security": [],
+                "responses": {"200": {"description": "PNG", "content": {"image/png": {}}}},
+            }
+        },
         "/health": {
             "get": {
                 "summary": "Is the service up, and with which model",
@@ -77,7 +84,13 @@ def _paths() -> dict:
                         "in": "query",
                         "schema": {"type": "boolean"},
                         "description": "the whole classify --json document",
-                    }
+                    },
+                    {
+                        "name": "overlay",
+                        "in": "query",
+                        "schema": {"type": "boolean"},
+                        "description": "with detail: a PNG heatmap overlay per classified photo, base64",
+                    },
                 ],
                 "responses": {
                     "200": _json(

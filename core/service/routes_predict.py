@@ -10,7 +10,9 @@ from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import UnprocessableEntity
 
 from core.inference.prediction import Prediction
-from core.photos.sources import ImageItem, SourceRef, collect_items
+from core.photos.decode import DecodeError
+from core.photos.reader import SourceReader
+from core.photos.sources import ImageItem, SourceError, SourceRef, collect_items
 from core.results.overlay import overlay_png
 from core.results.pipeline import result_item, results_document
 from core.service.job_runner import client_item, name_in_archive
@@ -44,8 +46,22 @@ def predict_batch():
         predictions = service().inference.classify_in_turns(collect_items([upload.path]))
         if _flag("detail"):
             items = [client_item(p, upload.path, upload.name) for p in predictions]
+            if _flag("overlay"):
+                _add_overlays(items, predictions)
             return jsonify(results_document(items, service().bundle))
         return jsonify(labels_by_name(predictions, lambda p: name_in_archive(p.source, upload.path, upload.name)))
+
+
+def _add_overlays(items: list[dict], predictions: list[Prediction]) -> None:
+    """Give each classified photo of an uploaded archive its heatmap overlay (``overlay_png``, base64)."""
+    with SourceReader() as reader:
+        for item, prediction in zip(items, predictions):
+            if prediction.ok and prediction.ref is not None and prediction.heatmap is not None:
+                try:
+                    png = overlay_png(prediction, reader.read(prediction.ref))
+                except (SourceError, DecodeError, OSError):
+                    continue  # classified, but not drawable now: the tile shows the words only
+                item["overlay_png"] = base64.b64encode(png).decode()
 
 
 def labels_by_name(predictions: list[Prediction], name_of) -> dict[str, str]:

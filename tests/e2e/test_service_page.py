@@ -28,7 +28,12 @@ def _free_port() -> int:
 
 @pytest.fixture
 def server(random_bundle, tmp_path):
-    """Return the base URL of a running ``defectsort serve`` (stopped after the test)."""
+    """Return the base URL of a running ``defectsort serve`` (stopped after the test), its model a copy of the
+    random one whose review threshold (50 %) puts its photos (25 % sure) in Review."""
+    model = tmp_path / "random-review"
+    shutil.copytree(random_bundle.folder, model)
+    meta = json.loads((model / "model.json").read_text())
+    (model / "model.json").write_text(json.dumps({**meta, "thresholds": {**meta["thresholds"], "review": 0.5}}))
     port = _free_port()
     process = subprocess.Popen(
         [
@@ -39,7 +44,7 @@ def server(random_bundle, tmp_path):
             "--port",
             str(port),
             "--model",
-            str(random_bundle.folder),
+            str(model),
             "--jobs-dir",
             str(tmp_path / "service"),
             "--max-upload-mb",
@@ -106,21 +111,27 @@ def test_the_page_classifies_dropped_photos_and_a_zip_in_a_real_browser(server, 
         photos.append(path)
     archive = tmp_path / "batch.zip"
     archive.write_bytes(zip_bytes({"day1/a.jpg": photos[0].read_bytes(), "day1/notes.jpg": b"not a photo"}))
+    fake = tmp_path / "fake.zip"
+    fake.write_bytes(b"this is no archive")  # refused by the service: it must still get a tile
     with playwright.sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1200, "height": 800})
         page.goto(server)  # under its Content-Security-Policy: the checks below wait without evaluating strings
         playwright.expect(page.locator("#model")).to_have_text(re.compile(r"^Model random-test"))
-        page.set_input_files("#files", [*map(str, photos), str(archive)])
-        playwright.expect(page.locator(".tile")).to_have_count(5, timeout=60_000)
-        assert page.locator(".tile img").count() == 3  # overlays of the three photos
-        assert page.locator("section[data-group='error'] .tile").count() == 1
+        page.set_input_files("#files", [*map(str, photos), str(archive), str(fake)])
+        playwright.expect(page.locator(".tile")).to_have_count(6, timeout=60_000)
+        assert page.locator(".tile img").count() == 4  # overlays of the three photos and of the one in the ZIP
+        assert page.locator("section[data-group='error'] .tile").count() == 2  # notes.jpg and the refused ZIP
+        playwright.expect(page.locator("#status")).to_contain_text("5 of 5 files done: 1 refused")
+        assert page.request.get(f"{server}/favicon.ico").headers["content-type"] == "image/png"
         badges = page.locator(".tile .badge").all_inner_texts()
         assert all(text.endswith("%") or text in ("Unknown", "error") for text in badges)
+        review = page.locator("section[data-group='review'] .tile .badge").all_inner_texts()
+        assert len(review) == 4 and all(re.match(r"^(Good|Oil|Scratch|Stain)\? \d", text) for text in review)
         with page.expect_download() as download:
             page.click("#download-json")
         saved = json.loads(Path(download.value.path()).read_text())
-        assert len(saved["items"]) == 5 and "overlay_png" not in saved["items"][0]
+        assert len(saved["items"]) == 6 and "overlay_png" not in saved["items"][0]
         if SCREENSHOT.name:
             page.screenshot(path=str(SCREENSHOT), full_page=True)
         browser.close()
