@@ -38,6 +38,14 @@ def window(qtbot, random_bundle, monkeypatch):
 
 
 @pytest.fixture
+def strict_window(qtbot, strict_phone_bundle, monkeypatch):
+    """Return a window with the strict phone bundle (its golden photos come out ok, review, unknown and error)."""
+    win = open_window(qtbot, monkeypatch, strict_phone_bundle)
+    yield win
+    win.client.shutdown()
+
+
+@pytest.fixture
 def photo_zip(tmp_path):
     def make(count: int, broken: int = 1):
         photos = {

@@ -5,16 +5,9 @@ import json
 import pytest
 
 from tests.conftest import GOLDEN
-from tests.gui.conftest import export_and_wait, open_window, wait_idle
+from tests.gui.conftest import export_and_wait, wait_idle
 
 SECTION_STATUS = {"review": "review", "unknown": "unknown", "errors": "error"}  # class sections: "ok"
-
-
-@pytest.fixture
-def strict_window(qtbot, strict_phone_bundle, monkeypatch):
-    window = open_window(qtbot, monkeypatch, strict_phone_bundle)
-    yield window
-    window.client.shutdown()
 
 
 def _shown(window):

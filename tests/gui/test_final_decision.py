@@ -7,16 +7,9 @@ from collections import Counter
 import pytest
 
 from tests.conftest import GOLDEN
-from tests.gui.conftest import export_and_wait, open_window, wait_idle
+from tests.gui.conftest import export_and_wait, wait_idle
 
 DOUBTS = ("review", "unknown")
-
-
-@pytest.fixture
-def strict_window(qtbot, strict_phone_bundle, monkeypatch):
-    window = open_window(qtbot, monkeypatch, strict_phone_bundle)
-    yield window
-    window.client.shutdown()
 
 
 def _correct_as_an_inspector(window) -> None:
