@@ -60,12 +60,45 @@ def user_log_dir() -> Path:
     return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
 
 
-def confine_library_files() -> None:
-    """Keep what libraries write for themselves out of the user's home: matplotlib's font cache goes to
-    DefectSort's cache folder, and ONNX Runtime's telemetry (a device-id database under
-    ``~/.cache/Microsoft``) is switched off. Call before those libraries are imported; a value the user
-    set stays."""
-    os.environ.setdefault("MPLCONFIGDIR", str(user_cache_dir() / "matplotlib"))
+_LIBRARY_CACHES = {"MPLCONFIGDIR": "matplotlib", "TORCHINDUCTOR_CACHE_DIR": "torchinductor"}  # variable -> folder
+_SET_BY_USER = {name: name in os.environ for name in _LIBRARY_CACHES}  # as the process started: those stay
+
+
+def default_service_dir() -> Path:
+    """Return where ``defectsort serve`` keeps its jobs, uploads and caches unless given ``--jobs-dir``."""
+    return user_data_dir() / "service"
+
+
+def library_cache_for(argv: list[str]) -> Path:
+    """Return the folder the libraries' caches belong in for this command line, read before anything heavy is
+    imported (torch makes its compile-cache folder on import): the service's ``--jobs-dir``/cache, else
+    DefectSort's cache folder.
+
+    :param argv: the arguments after the program's name
+    """
+    if not argv or argv[0] != "serve":
+        return user_cache_dir()
+    jobs_dir = default_service_dir()
+    for index, argument in enumerate(argv):
+        if argument == "--jobs-dir" and index + 1 < len(argv):
+            jobs_dir = Path(argv[index + 1])
+        elif argument.startswith("--jobs-dir="):
+            jobs_dir = Path(argument.split("=", 1)[1])
+    return jobs_dir.resolve() / "cache"
+
+
+def confine_library_files(cache: Path | None = None) -> None:
+    """Keep what libraries write for themselves out of the user's home and the temporary folder: matplotlib's
+    font cache and torch's compile cache go to ``cache`` (default: DefectSort's cache folder), and ONNX
+    Runtime's telemetry (a device-id database under ``~/.cache/Microsoft``) is switched off. Call before those
+    libraries are imported; a folder the user chose stays.
+
+    :param cache: the folder the libraries' caches go under; None keeps the one an earlier call chose (the entry
+        point's: the service's is under ``--jobs-dir``), else DefectSort's cache folder
+    """
+    for name, folder in _LIBRARY_CACHES.items():
+        if not _SET_BY_USER[name] and (cache is not None or name not in os.environ):
+            os.environ[name] = str((cache or user_cache_dir()) / folder)
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 

@@ -19,13 +19,16 @@ def main(argv: list[str] | None = None) -> int:
     :returns: the exit code
     """
     multiprocessing.freeze_support()
+    from core.paths import confine_library_files, library_cache_for
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    confine_library_files(library_cache_for(argv))  # before torch, which makes a cache folder on import
     import torch  # noqa: F401  (before PySide6, see the module docstring)
 
     from core.cli import COMMANDS
     from core.cli import main as cli_main
     from gui import command as gui_command
 
-    argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] not in COMMANDS and argv[0] != "gui" and Path(argv[0]).exists():
         argv = ["gui", *argv]  # "Open with" and drops on the app icon pass bare paths
     return cli_main(argv, extra_commands={"gui": gui_command}, default="gui")

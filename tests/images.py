@@ -52,10 +52,10 @@ def shape_image(kind: str, seed: int, size: int = 64) -> Image.Image:
     return image
 
 
-def zip_bytes(members: dict[str, bytes]) -> bytes:
-    """Return a ZIP archive (deflated) holding ``members``."""
+def zip_bytes(members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    """Return a ZIP archive holding ``members`` (deflated unless ``compression`` says otherwise)."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
         for name, data in members.items():
             archive.writestr(name, data)
     return buffer.getvalue()

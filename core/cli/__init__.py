@@ -7,7 +7,7 @@ import sys
 
 from core.cli import anomaly_head, bench, classify, evaluate, export_model, journal, models, retrain, serve, train
 from core.cli.selftest import run_selftest
-from core.paths import confine_library_files
+from core.paths import confine_library_files, library_cache_for
 
 COMMANDS = {
     "classify": classify,
@@ -43,9 +43,9 @@ def main(argv: list[str] | None = None, extra_commands: dict | None = None, defa
     :param default: the command run when no arguments are given
     :returns: 0 all done, 1 some inputs failed, 2 nothing could run
     """
-    confine_library_files()
     commands = {**COMMANDS, **(extra_commands or {})}
     argv = sys.argv[1:] if argv is None else list(argv)
+    confine_library_files(library_cache_for(argv))
     if not argv and default:
         argv = [default]
     parser = build_parser(commands)

@@ -19,10 +19,12 @@ import tempfile
 from pathlib import Path
 
 from core.cli.backend_args import add_backend_arguments, engine_options
-from core.inference.engine import Engine
+from core.inference.engine import Engine, resolve_backend
 from core.model.bundle import BundleError
+from core.model.onnx_backend import ONNX_CACHE_ENV, cached_onnx
 from core.model.registry import resolve_bundle
-from core.paths import user_data_dir
+from core.paths import confine_library_files, default_service_dir
+from core.photos.decode import DECODE_MEMORY
 
 TOKEN_ENV = "DEFECTSORT_TOKEN"
 OVERSIZE_READ_MB = 64  # read past the upload limit before refusing, so that the client gets the JSON 413
@@ -68,6 +70,12 @@ def add_parser(subparsers, name: str) -> None:
     )
     parser.add_argument("--threads", type=int, default=8, help="request threads (the model itself runs on one)")
     parser.add_argument("--queue", type=int, default=32, help="requests that may wait for the model (more: 503)")
+    parser.add_argument(
+        "--decode-memory-mb",
+        type=int,
+        default=192,
+        help="memory all photos being decoded may hold together; a photo needing more is refused (default 192)",
+    )
     add_backend_arguments(parser)
 
 
@@ -84,16 +92,22 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    jobs_dir = (args.jobs_dir or user_data_dir() / "service").resolve()
+    jobs_dir = (args.jobs_dir or default_service_dir()).resolve()
+    os.environ.setdefault(ONNX_CACHE_ENV, str(jobs_dir / "cache" / "onnx"))  # the model's ONNX export
+    confine_library_files(jobs_dir / "cache")  # the entry point did it already, unless called in-process
     try:
         (jobs_dir / "spool").mkdir(parents=True, exist_ok=True)
         bundle = resolve_bundle(args.model)
-        engine = Engine(bundle, **engine_options(args))
+        options = engine_options(args)
+        if options["onnx_file"] is None and resolve_backend(options["backend"]) == "onnxruntime" and not bundle.anomaly:
+            options["onnx_file"] = cached_onnx(bundle, in_child_process=True)  # the exporter's memory is not kept
+        engine = Engine(bundle, **options)
     except (BundleError, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     gc.collect()
     gc.freeze()  # the model's long-lived objects: later collections need not walk them (no latency spikes)
+    DECODE_MEMORY.limit = args.decode_memory_mb * 2**20  # whatever the uploads hold, decodes stay within it
     tempfile.tempdir = str(jobs_dir / "spool")  # waitress spools large request bodies: keep them here too
     from waitress import serve
 

@@ -8,32 +8,50 @@ the bundle's weights; its sidecar is checked at every load (:func:`core.model.ex
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
 
-from core.model.bundle import Bundle, BundleError
+from core.model.bundle import Bundle, BundleError, load_bundle
 from core.model.export import INPUT, export_onnx, read_sidecar
 from core.model.network import NetworkOutputs
 from core.paths import confine_library_files, user_cache_dir
 
+ONNX_CACHE_ENV = "DEFECTSORT_CACHE"
+
 
 def onnx_cache_dir() -> Path:
-    """Return where exported models are cached (``DEFECTSORT_CACHE`` overrides it, e.g. in tests)."""
-    override = os.environ.get("DEFECTSORT_CACHE")
+    """Return where exported models are cached (``DEFECTSORT_CACHE`` overrides it: tests, the service)."""
+    override = os.environ.get(ONNX_CACHE_ENV)
     return Path(override) if override else user_cache_dir() / "onnx"
 
 
-def cached_onnx(bundle: Bundle) -> Path:
-    """Return the bundle's ONNX file, exported now unless a matching one is cached."""
+def cached_onnx(bundle: Bundle, in_child_process: bool = False) -> Path:
+    """Return the bundle's ONNX file, exported now unless a matching one is cached.
+
+    :param in_child_process: export in a child process: the exporter's memory (several hundred MB that a
+        process keeps once it has exported) goes with it; for a long-running process such as the service
+    """
     head = bundle.anomaly_head.get("sha256", "")
     path = onnx_cache_dir() / f"{bundle.name}-{bundle.sha256[:16]}{'-' + head[:8] if head else ''}.onnx"
     try:
         read_sidecar(path, bundle)
         return path
     except BundleError:
-        return export_onnx(bundle, path)  # missing, or from other weights: (re)export
+        pass  # missing, or from other weights: (re)export
+    if not in_child_process or bundle.folder is None:  # (a bundle made in memory: nothing to reload there)
+        return export_onnx(bundle, path)
+    spawn = multiprocessing.get_context("spawn")  # a fresh interpreter (the frozen app too: freeze_support)
+    with ProcessPoolExecutor(1, mp_context=spawn) as child:
+        return Path(child.submit(_export_bundle_folder, str(bundle.folder), str(path)).result())
+
+
+def _export_bundle_folder(folder: str, path: str) -> str:
+    """Export the bundle in ``folder`` to ``path`` (run in a child process)."""
+    return str(export_onnx(load_bundle(folder), Path(path)))
 
 
 class OnnxNetwork:

@@ -2,7 +2,14 @@
 
 EXIF orientation is applied; every image mode (1-bit, palette, alpha, CMYK, 16-bit,
 float) becomes 8-bit RGB; large JPEGs are decoded directly at a reduced scale
-(``Image.draft``), which costs a fraction of a full 1920x1080 decode.
+(``Image.draft``), which costs a fraction of a full 1920x1080 decode; other large images are
+box-reduced right after loading, before any conversion, down to twice what is needed.
+
+Memory: every decode first reserves what it will hold (the loaded pixels, the work on the
+reduced ones and the encoded bytes) from one budget per process, :data:`DECODE_MEMORY`, and
+waits while other decodes hold it; a photo that needs more than the whole budget is refused
+in one line. So a batch of huge photos cannot take more memory than the budget, however many
+threads decode (the service sets a small budget with ``--decode-memory-mb``).
 
 Two fits to the input (the bundle's ``fit``): ``stretch`` resizes the photo to the input's
 shape; ``pad`` keeps its aspect ratio, scales it to fit and pads the rest with the ImageNet
@@ -13,6 +20,9 @@ of the input the photo covers is returned (``content``): heatmaps are cut to it.
 from __future__ import annotations
 
 import io
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,11 +30,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 COPY_AGAIN = "copy the photo again from the camera or the share"  # what an inspector can do about a bad file
 MAX_PIXELS = 120_000_000  # refuse decompression bombs well before they fill memory
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow's own bomb check (a warning, then an error at twice it) agrees
 _SWAPS_AXES = {5, 6, 7, 8}  # EXIF orientations that rotate by 90 degrees
 _BACKGROUND = (255, 255, 255)  # transparent pixels are shown on white
 FITS = ("stretch", "pad")
 PAD_COLOUR = (124, 116, 104)  # the ImageNet mean: padding normalises to about zero
 FULL = (0.0, 0.0, 1.0, 1.0)
+_REDUCIBLE_MODES = frozenset({"L", "LA", "RGB", "RGBA", "RGBX", "CMYK", "I", "F"})  # box-reduce keeps meaning
+_WORK_BYTES_PER_PIXEL = 20  # after reduction: RGB conversion, alpha compositing, thumbnail and fitted copies
 
 
 class DecodeError(Exception):
@@ -64,14 +77,14 @@ def decode(
     :returns: a :class:`DecodedImage`
     :raises DecodeError: empty, truncated, corrupt or oversized images
     """
-    image = open_upright(data, draft_size=size)
-    fitted, content = fit_to_input(image, size, Image.Resampling[resize.upper()], fit, PAD_COLOUR)
-    thumbnail = None
-    if thumbnail_edge:
-        small = image.copy()
-        small.thumbnail((thumbnail_edge, thumbnail_edge), Image.Resampling.BILINEAR, reducing_gap=2.0)
-        thumbnail = np.asarray(small)
-    return DecodedImage(np.asarray(fitted), image.info["upright_size"], thumbnail, content)
+    with _upright(data, size) as image:
+        fitted, content = fit_to_input(image, size, Image.Resampling[resize.upper()], fit, PAD_COLOUR)
+        thumbnail = None
+        if thumbnail_edge:
+            small = image.copy()
+            small.thumbnail((thumbnail_edge, thumbnail_edge), Image.Resampling.BILINEAR, reducing_gap=2.0)
+            thumbnail = np.asarray(small)
+        return DecodedImage(np.asarray(fitted), image.info["upright_size"], thumbnail, content)
 
 
 def fit_to_input(
@@ -100,37 +113,103 @@ def decode_for_display(data: bytes, edge: int) -> np.ndarray:
     :returns: ``H x W x 3`` uint8 RGB
     :raises DecodeError: when the bytes are not a usable image
     """
-    image = open_upright(data, draft_size=(edge, edge))
-    image.thumbnail((edge, edge), Image.Resampling.BILINEAR)
-    return np.asarray(image)
+    with _upright(data, (edge, edge)) as image:
+        image.thumbnail((edge, edge), Image.Resampling.BILINEAR)
+        return np.asarray(image)
 
 
 def open_upright(data: bytes, draft_size: tuple[int, int] | None = None) -> Image.Image:
     """Open, orient and convert an image to RGB.
 
     :param data: the encoded file
-    :param draft_size: ``(height, width)``; JPEGs may then decode at a smaller scale, never below it
+    :param draft_size: ``(height, width)`` needed; the image may then be decoded or reduced to a smaller
+        scale, never below twice it (JPEG: never below it); None keeps every pixel
     :returns: an RGB image whose ``info["upright_size"]`` is the full upright ``(width, height)``
-    :raises DecodeError: when the bytes are not a usable image
+    :raises DecodeError: when the bytes are not a usable image, or need more memory than the budget
     """
+    with _upright(data, draft_size) as image:
+        return image
+
+
+@contextmanager
+def _upright(data: bytes, draft_size: tuple[int, int] | None) -> Iterator[Image.Image]:
+    """:func:`open_upright`, holding the photo's share of :data:`DECODE_MEMORY` while the caller works on it."""
     if not data:
         raise DecodeError(f"empty file (0 bytes): {COPY_AGAIN}")
     image = _open(data)
-    orientation = image.getexif().get(0x0112, 1)
-    width, height = upright_size(image)
-    if draft_size and image.format == "JPEG":
-        wanted_h, wanted_w = draft_size
-        if orientation in _SWAPS_AXES:
-            wanted_h, wanted_w = wanted_w, wanted_h
-        image.draft("RGB", (wanted_w, wanted_h))
-    try:
-        image.load()
-        image = ImageOps.exif_transpose(image)
-        rgb = to_rgb(image)
-    except (OSError, ValueError, SyntaxError) as error:
-        raise DecodeError(f"damaged or cut-short photo ({_one_line(error)}): {COPY_AGAIN}") from None
-    rgb.info["upright_size"] = (width, height)
-    return rgb
+    stored_size = image.size  # before a JPEG draft shrinks it
+    # A JPEG's EXIF is in its header; a PNG's may follow its pixels, and Pillow loads them all to look: read
+    # it only once the memory is reserved.
+    orientation = image.getexif().get(0x0112, 1) if image.format == "JPEG" else 1
+    needed = None
+    if draft_size:
+        needed = draft_size[::-1] if orientation in _SWAPS_AXES else draft_size  # (height, width) as stored
+        if image.format == "JPEG":
+            image.draft("RGB", (needed[1], needed[0]))
+    factor = _reduction(image, needed)
+    with DECODE_MEMORY.reserve(_memory_needed(image, factor, len(data))):
+        try:
+            image.load()
+            orientation = image.getexif().get(0x0112, 1)
+            if factor > 1:
+                image = image.reduce(factor)
+            image = ImageOps.exif_transpose(image)
+            rgb = to_rgb(image)
+        except (OSError, ValueError, SyntaxError) as error:
+            raise DecodeError(f"damaged or cut-short photo ({_one_line(error)}): {COPY_AGAIN}") from None
+        rgb.info["upright_size"] = stored_size[::-1] if orientation in _SWAPS_AXES else stored_size
+        yield rgb
+
+
+def _reduction(image: Image.Image, needed: tuple[int, int] | None) -> int:
+    """Return the box-reduction factor that keeps the image at least twice ``needed`` (1: none)."""
+    if needed is None or image.mode not in _REDUCIBLE_MODES:
+        return 1
+    return max(1, min(image.height // (2 * needed[0]), image.width // (2 * needed[1])))
+
+
+def _memory_needed(image: Image.Image, factor: int, encoded: int) -> int:
+    """Return the bytes a decode holds at its peak: loaded pixels, work on the reduced ones, encoded bytes."""
+    pixels = image.width * image.height
+    bytes_per_pixel = 1 if image.mode in ("1", "L", "P") else 2 if image.mode.startswith("I;16") else 4
+    return pixels * bytes_per_pixel + pixels // (factor * factor) * _WORK_BYTES_PER_PIXEL + encoded
+
+
+class MemoryBudget:
+    """Bytes that decodes running at once may hold together; a reservation waits until they are free.
+
+    :param limit: the budget in bytes
+    """
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._held = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def reserve(self, amount: int) -> Iterator[None]:
+        """Hold ``amount`` bytes of the budget for the ``with`` block (waiting for them if needed).
+
+        :raises DecodeError: when ``amount`` is more than the whole budget
+        """
+        if amount > self.limit:
+            raise DecodeError(
+                f"photo too large to decode here (needs about {amount / 2**20:,.0f} MB, "
+                f"limit {self.limit / 2**20:,.0f} MB): save a smaller copy"
+            )
+        with self._changed:
+            while self._held + amount > self.limit:
+                self._changed.wait()
+            self._held += amount
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._held -= amount
+                self._changed.notify_all()
+
+
+DECODE_MEMORY = MemoryBudget(1024 * 2**20)  # enough for one photo at the pixel limit in RGB
 
 
 def upright_size(image: Image.Image) -> tuple[int, int]:

@@ -13,16 +13,21 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 ARCHIVE_SUFFIXES = frozenset({".zip"})
 JUNK_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
 MAX_MEMBER_BYTES = 64 * 1024 * 1024  # one photo inside a ZIP
-MAX_NESTED_ARCHIVE_BYTES = 512 * 1024 * 1024  # a ZIP inside a ZIP is read into memory while in use
+MAX_NESTED_ARCHIVE_BYTES = 512 * 1024 * 1024  # a ZIP inside a ZIP, inflated while in use
+NESTED_IN_MEMORY_BYTES = 8 * 1024 * 1024  # a larger inner ZIP is inflated into a temporary file instead
+_COPY_CHUNK = 256 * 1024
 MAX_NESTING = 4
 ARCHIVE_SEPARATOR = "!/"
 
@@ -188,14 +193,37 @@ def _items_from_nested_archive(
 
 
 def open_nested_archive(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> zipfile.ZipFile:
-    """Open a ZIP stored inside another one (its bytes are read into memory, within limits).
+    """Open a ZIP stored inside another one, inflated within limits.
+
+    A small inner archive is held in memory; a larger one goes to an anonymous temporary file
+    (deleted when closed), inflated a chunk at a time: memory does not grow with the archive, so
+    an archive of archives cannot multiply it. The returned archive closes that file when closed.
 
     :raises SourceError: when the member is not a readable ZIP archive
     """
+    spool = tempfile.SpooledTemporaryFile(max_size=NESTED_IN_MEMORY_BYTES)  # noqa: SIM115 (the archive owns it)
     try:
-        return zipfile.ZipFile(io.BytesIO(read_member(archive, info, MAX_NESTED_ARCHIVE_BYTES)))
-    except (SourceError, zipfile.BadZipFile, ValueError) as error:
-        raise SourceError(f"not a readable ZIP archive ({error})") from None
+        with _member_stream(archive, info, MAX_NESTED_ARCHIVE_BYTES) as stream:
+            shutil.copyfileobj(_BoundedStream(stream, MAX_NESTED_ARCHIVE_BYTES), spool, _COPY_CHUNK)
+        spool.seek(0)
+        return _OwningZipFile(spool)
+    except (SourceError, zipfile.BadZipFile, ValueError, EOFError, OSError, RuntimeError) as error:
+        spool.close()
+        raise SourceError(f"not a readable ZIP archive ({_reason(error)})") from None
+
+
+class _OwningZipFile(zipfile.ZipFile):
+    """A ZIP archive read from a file object it owns: closing the archive closes the file."""
+
+    def __init__(self, spool: tempfile.SpooledTemporaryFile[bytes]):
+        super().__init__(spool)
+        self._spool = spool
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._spool.close()
 
 
 def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int | None = None) -> bytes:
@@ -208,15 +236,39 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int | No
     :raises SourceError: encrypted, oversized or damaged members
     """
     limit = MAX_MEMBER_BYTES if limit is None else limit
+    try:
+        with _member_stream(archive, info, limit) as stream:
+            return _BoundedStream(stream, limit).read()
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError, RuntimeError) as error:
+        raise SourceError(f"damaged ZIP member ({_reason(error)})") from None
+
+
+def _member_stream(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> IO[bytes]:
+    """Open a member for reading after the checks its directory entry allows."""
     if info.flag_bits & 0x1:
         raise SourceError("password-protected ZIP member: unpack the archive with its password first")
     if info.file_size > limit:
         raise SourceError(f"ZIP member declares {info.file_size:,} bytes, over the {limit:,}-byte limit")
-    try:
-        with archive.open(info) as stream:
-            data = stream.read(limit + 1)
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError, RuntimeError) as error:
-        raise SourceError(f"damaged ZIP member ({error})") from None
-    if len(data) > limit:
-        raise SourceError(f"ZIP member inflates beyond the {limit:,}-byte limit")
-    return data
+    return archive.open(info)
+
+
+class _BoundedStream(io.RawIOBase):
+    """A read-only view of ``stream`` that raises :class:`SourceError` once it yields more than ``limit``."""
+
+    def __init__(self, stream: IO[bytes], limit: int):
+        super().__init__()
+        self._stream, self._limit, self._left = stream, limit, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(self._left + 1 if size < 0 else min(size, self._left + 1))
+        self._left -= len(data)
+        if self._left < 0:
+            raise SourceError(f"ZIP member inflates beyond the {self._limit:,}-byte limit")
+        return data
+
+
+def _reason(error: Exception) -> str:
+    return str(error) or type(error).__name__

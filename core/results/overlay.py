@@ -68,7 +68,9 @@ def _draw_boxes(image: Image.Image, boxes: list[list[float]]) -> None:
     width, height = image.size
     line = max(2, round(min(width, height) / 200))
     for x0, y0, x1, y1 in boxes:
-        draw.rectangle([x0 * width, y0 * height, x1 * width - 1, y1 * height - 1], outline=BOX_COLOUR, width=line)
+        left, top = x0 * width, y0 * height
+        right, bottom = max(left, x1 * width - 1), max(top, y1 * height - 1)  # a box on a photo of a few pixels
+        draw.rectangle([left, top, right, bottom], outline=BOX_COLOUR, width=line)
 
 
 def overlay_png(prediction: Prediction, data: bytes, opacity: float = 0.5) -> bytes:

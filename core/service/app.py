@@ -127,7 +127,7 @@ def _health():
 
 
 def _openapi():
-    return jsonify(openapi.document(service().bundle))
+    return jsonify(openapi.document(service().bundle, token_required=bool(current_app.config["TOKEN"])))
 
 
 def _page():

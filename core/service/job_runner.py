@@ -92,6 +92,8 @@ class JobRunner:
                 log.exception("job %s failed", job_id)
                 reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
                 self.store.update(job_id, status=FAILED, error=reason)
+            if self.store.get(job_id) is None:  # removed while it ran: files it still held open go now
+                self.store.remove(job_id)
 
     def _run_job(self, job_id: str) -> None:
         state = self.store.get(job_id) or {}
@@ -109,7 +111,7 @@ class JobRunner:
                     return
                 if self._closing.is_set():
                     return
-                predictions = self.inference.classify(todo[start : start + TURN], wait=True)
+                predictions = self.inference.classify_turn(todo[start : start + TURN])
                 for prediction in predictions:
                     journal.append(prediction, client_item(prediction, archive))
                 self.store.update(job_id, done=done + start + len(predictions))

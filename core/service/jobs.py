@@ -62,15 +62,18 @@ class JobStore:
         if not _ID.match(job_id):
             return None
         try:
-            state: dict = json.loads((self.root / job_id / "job.json").read_text(encoding="utf-8"))
+            state = json.loads((self.root / job_id / "job.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        return state
+        return state if isinstance(state, dict) and "status" in state else None
 
     def update(self, job_id: str, **fields) -> dict:
-        """Change some of a job's fields. :returns: the new state."""
+        """Change some of a job's fields. :returns: the new state (empty: the job was removed meanwhile)."""
         with self._lock:
-            state = {**(self.get(job_id) or {}), **fields}
+            current = self.get(job_id)
+            if current is None:
+                return {}
+            state = {**current, **fields}
             self._write(job_id, state)
         return state
 

@@ -54,13 +54,21 @@ def job_results(job_id: str, kind: str):
     return send_file(path, mimetype="application/json" if kind == "json" else "text/csv", as_attachment=True)
 
 
-@jobs_api.delete("/jobs/<job_id>")
-def cancel_or_remove_job(job_id: str):
-    """Cancel a queued or running job (its upload is deleted; what it finished stays until it is removed), or
-    remove an ended job with all its files."""
+@jobs_api.post("/jobs/<job_id>/cancel")
+def cancel_job(job_id: str):
+    """Stop a queued or running job (its upload is deleted; what it finished stays until it is removed).
+    :raises Conflict: when it has already ended"""
     job = _job(job_id)
-    if job["status"] in UNFINISHED and service().runner.cancel(job_id):
-        return jsonify(_job(job_id))
+    if job["status"] not in UNFINISHED or not service().runner.cancel(job_id):
+        raise Conflict(f"the job is {job['status']}: only a queued or running job can be cancelled")
+    return jsonify(_job(job_id))
+
+
+@jobs_api.delete("/jobs/<job_id>")
+def remove_job(job_id: str):
+    """Remove a job with all its files (a queued or running one is cancelled first); it is then unknown (404)."""
+    job = _job(job_id)
+    service().runner.cancel(job_id)
     service().store.remove(job_id)
     return jsonify({**job, "status": "removed"})
 
@@ -76,9 +84,12 @@ def _allowed_path(value) -> Path:
     """Return ``value`` resolved, if it lies under an allowed root. :raises Forbidden: otherwise."""
     if not isinstance(value, str) or not value:
         raise BadRequest('send {"path": "FOLDER or ZIP"} as JSON, or upload a ZIP')
-    path = Path(os.path.realpath(value))
+    try:
+        path = Path(os.path.realpath(value))
+    except (ValueError, OSError):  # a NUL byte, a name too long: no such path lies under a root
+        path = None
     roots = service().allow_roots
-    if not any(path == root or path.is_relative_to(root) for root in roots):
+    if path is None or not any(path == root or path.is_relative_to(root) for root in roots):
         raise Forbidden("that path is outside the folders this service may read (--allow-root)")
     if not path.exists():
         raise BadRequest("no such file or folder on the server")

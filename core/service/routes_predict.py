@@ -7,7 +7,7 @@ import zipfile
 from collections import Counter
 
 from flask import Blueprint, jsonify, request
-from werkzeug.exceptions import UnprocessableEntity
+from werkzeug.exceptions import BadRequest, UnprocessableEntity
 
 from core.inference.prediction import Prediction
 from core.photos.decode import DecodeError
@@ -25,13 +25,14 @@ predict_api = Blueprint("predict", __name__)
 @predict_api.post("/predict")
 def predict():
     """Classify one photo: the item object of ``classify --json`` (``?overlay=1`` adds a PNG, base64)."""
+    overlay = _flag("overlay")
     with receive_upload(suffix="", default_name="upload") as upload:
         item = ImageItem(source=upload.name, name=upload.name, ref=SourceRef(str(upload.path)))
         prediction = service().inference.classify([item])[0]
         if not prediction.ok:
             raise UnprocessableEntity(prediction.error)
         body = result_item(prediction)
-        if _flag("overlay"):
+        if overlay:
             body["overlay_png"] = base64.b64encode(overlay_png(prediction, upload.path.read_bytes())).decode()
     return jsonify(body)
 
@@ -40,13 +41,14 @@ def predict():
 def predict_batch():
     """Classify every photo of a ZIP: ``{"1.jpg": "stain", ...}`` (``"error"`` for unreadable members),
     or with ``?detail=1`` the whole ``classify --json`` document."""
+    detail, overlay = _flag("detail"), _flag("overlay")
     with receive_upload(suffix=".zip", default_name="upload.zip") as upload:
         if not zipfile.is_zipfile(upload.path):
             raise UnprocessableEntity("not a ZIP archive: send the photos as one .zip file")
         predictions = service().inference.classify_in_turns(collect_items([upload.path]))
-        if _flag("detail"):
+        if detail:
             items = [client_item(p, upload.path, upload.name) for p in predictions]
-            if _flag("overlay"):
+            if overlay:
                 _add_overlays(items, predictions)
             return jsonify(results_document(items, service().bundle))
         return jsonify(labels_by_name(predictions, lambda p: name_in_archive(p.source, upload.path, upload.name)))
@@ -78,5 +80,14 @@ def labels_by_name(predictions: list[Prediction], name_of) -> dict[str, str]:
     return labels
 
 
+_FLAG_VALUES = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+
+
 def _flag(name: str) -> bool:
-    return request.args.get(name, "").lower() in ("1", "true", "yes")
+    """Return a query flag (absent: False). :raises BadRequest: for a value that is not a yes or a no."""
+    values = request.args.getlist(name)
+    if not values:
+        return False
+    if len(values) > 1 or values[0].lower() not in _FLAG_VALUES:
+        raise BadRequest(f"?{name} takes one value: true or false (also 1/0, yes/no)")
+    return _FLAG_VALUES[values[0].lower()]

@@ -22,6 +22,7 @@ from core.inference.engine import Engine
 from core.inference.prediction import Prediction
 from core.model.bundle import Bundle
 from core.photos.sources import iter_items
+from core.results.report.charts import pyplot
 from core.training.calibration import expected_calibration_error
 from core.training.metrics import classification_metrics, defect_recall
 
@@ -122,10 +123,7 @@ def _agreement(parent: list[Prediction], candidate: list[Prediction], truth: lis
 
 
 def _chart(path: Path, comparison: dict) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    plt = pyplot()
 
     rows = [
         (part, measure)

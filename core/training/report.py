@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from core.results.report.charts import pyplot
 
 
 def _save(figure, path: Path) -> Path:
+    plt = pyplot()
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
@@ -19,6 +17,7 @@ def _save(figure, path: Path) -> Path:
 
 def plot_confusion(metrics: dict, path: Path) -> Path:
     """Draw the confusion matrix (counts, rows true, columns predicted)."""
+    plt = pyplot()
     classes, matrix = metrics["classes"], metrics["confusion"]
     figure, axes = plt.subplots(figsize=(1.2 * len(classes) + 2, 1.1 * len(classes) + 1.5))
     axes.imshow(matrix, cmap="Blues")
@@ -36,6 +35,7 @@ def plot_confusion(metrics: dict, path: Path) -> Path:
 
 def plot_history(history: list[dict], path: Path) -> Path:
     """Draw loss and accuracy per epoch, training and validation."""
+    plt = pyplot()
     epochs = [h["epoch"] for h in history]
     figure, (loss_axes, acc_axes) = plt.subplots(1, 2, figsize=(10, 4))
     for split in ("train", "val"):
@@ -50,6 +50,7 @@ def plot_history(history: list[dict], path: Path) -> Path:
 
 def plot_per_class(metrics: dict, path: Path) -> Path:
     """Draw precision, recall and F1 per class as grouped bars."""
+    plt = pyplot()
     names = list(metrics["per_class"])
     figure, axes = plt.subplots(figsize=(max(5, 1.5 * len(names)), 3.8))
     width = 0.27
@@ -64,6 +65,7 @@ def plot_per_class(metrics: dict, path: Path) -> Path:
 
 def plot_reliability(bins: list[dict], path: Path, ece: float) -> Path:
     """Draw the reliability diagram: accuracy against confidence per bin."""
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(4.5, 4.5))
     used = [b for b in bins if b["count"]]
     axes.bar(

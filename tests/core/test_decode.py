@@ -75,3 +75,41 @@ def test_decompression_bomb_is_refused(monkeypatch):
     monkeypatch.setattr(decode_module, "MAX_PIXELS", 100 * 100)
     with pytest.raises(DecodeError, match="photo too large"):
         decode(encode(Image.new("L", (200, 200))), SIZE)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "P"])
+def test_a_large_photo_is_reduced_before_it_is_converted_and_looks_the_same(mode):
+    photo = screen_photo(4, size=(1920, 1440), mark="scratch").convert(mode)
+    decoded = decode(encode(photo), SIZE, thumbnail_edge=64)
+    unreduced = photo.convert("RGB").resize((SIZE[1], SIZE[0]), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    assert decoded.original_size == (1920, 1440) and decoded.pixels.shape == (*SIZE, 3)
+    assert np.abs(decoded.pixels.astype(int) - np.asarray(unreduced, dtype=int)).mean() < 1.5
+    assert max(decoded.thumbnail.shape[:2]) == 64
+
+
+def test_a_photo_needing_more_than_the_decode_memory_is_refused_in_one_line(monkeypatch):
+    monkeypatch.setattr(decode_module, "DECODE_MEMORY", decode_module.MemoryBudget(2 * 2**20))
+    small = decode(encode(screen_photo(1, size=(400, 300))), SIZE)  # about 0.5 MB loaded: fits
+    assert small.pixels.shape == (*SIZE, 3)
+    with pytest.raises(DecodeError, match=r"too large to decode here \(needs about \d+ MB, limit 2 MB\)"):
+        decode(encode(Image.new("RGB", (1000, 1000))), SIZE)  # 4 MB loaded
+
+
+def test_decodes_wait_for_each_other_within_the_budget():
+    import threading
+    import time
+
+    budget = decode_module.MemoryBudget(100)
+    events = []
+
+    def second_decode():
+        with budget.reserve(60):
+            events.append("second")
+
+    with budget.reserve(60):
+        waiter = threading.Thread(target=second_decode)
+        waiter.start()
+        time.sleep(0.2)
+        events.append("first done")
+    waiter.join(5)
+    assert events == ["first done", "second"]

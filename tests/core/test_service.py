@@ -250,8 +250,12 @@ def test_an_interrupted_job_is_finished_after_a_restart_without_redoing_its_phot
 def test_cancelling_a_queued_job(served):
     client, state, _ = served
     job_id, _ = state.store.create(None)  # queued, not yet given to the runner
-    assert client.delete(f"/jobs/{job_id}", headers=AUTH).json["status"] == "cancelled"
+    assert client.post(f"/jobs/{job_id}/cancel", headers=AUTH).json["status"] == "cancelled"
     assert client.get(f"/jobs/{job_id}/results.json", headers=AUTH).status_code == 409
+    again = client.post(f"/jobs/{job_id}/cancel", headers=AUTH)
+    assert again.status_code == 409 and "cancelled" in again.json["error"]
+    assert client.delete(f"/jobs/{job_id}", headers=AUTH).json["status"] == "removed"
+    assert client.get(f"/jobs/{job_id}", headers=AUTH).status_code == 404
 
 
 def test_openapi_describes_exactly_the_routes(served):
@@ -265,6 +269,22 @@ def test_openapi_describes_exactly_the_routes(served):
     }
     described = {(path, method) for path, methods in document["paths"].items() for method in methods}
     assert described == routes
+
+
+def test_the_item_schema_types_every_field_classify_writes(served):
+    from core.inference.prediction import JSON_FIELDS
+    from core.results.final import FINAL_FIELDS
+
+    client, _, _ = served
+    item = client.get("/openapi.json", headers=AUTH).json["components"]["schemas"]["Item"]
+    assert set(item["required"]) == {*JSON_FIELDS, *FINAL_FIELDS} and item["additionalProperties"] is False
+    assert all(item["properties"][name].get("type") for name in item["required"])
+
+
+def test_the_schema_declares_a_token_only_when_the_service_has_one(engine, tmp_path):
+    from core.service import openapi
+
+    assert "security" not in openapi.document(engine.bundle) and "security" in openapi.document(engine.bundle, True)
 
 
 def test_serve_refuses_the_network_without_a_token(capsys, monkeypatch):
@@ -386,6 +406,22 @@ def test_a_single_photo_waits_one_turn_not_the_whole_batch(engine, tmp_path):
     worker.join()
     inference.close()
     assert finished["batch"] - finished["single"] > 1.0  # six turns of 0.4 s: the single photo left after two
+
+
+def test_a_quick_request_goes_before_the_bulk_turns_already_waiting(engine):
+    held = _HeldEngine(engine)
+    order = []
+    held.classify = lambda items: (held.release.wait(10), order.append(len(list(items))), [])[-1]
+    inference = InferenceQueue(held)
+    running = inference.submit([None] * 8, bulk=True)  # taken by the engine thread, which then waits
+    time.sleep(0.2)
+    waiting = [inference.submit([None] * 8, wait=True, bulk=True) for _ in range(3)]
+    quick = inference.submit([None])
+    held.release.set()
+    for future in (running, quick, *waiting):
+        future.result(10)
+    inference.close()
+    assert order == [8, 1, 8, 8, 8]
 
 
 def test_a_wrong_method_is_answered_in_json_with_allow(served):

@@ -1,6 +1,9 @@
 """Reading files, folders and ZIP archives, including hostile and broken ones."""
 
+import io
+import random
 import struct
+import tracemalloc
 import zipfile
 
 import pytest
@@ -121,6 +124,35 @@ def test_nesting_depth_is_limited(tmp_path, monkeypatch):
     nested = zip_bytes({"a.zip": zip_bytes({"b.zip": zip_bytes({"c.png": PNG})})})
     items = collect_items([_write(tmp_path / "n.zip", nested)])
     assert len(items) == 1 and "nested deeper" in items[0].error
+
+
+def test_a_large_inner_archive_is_inflated_to_disk_not_memory(tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "NESTED_IN_MEMORY_BYTES", 64 * 1024)
+    filler = random.Random(3).randbytes(16 * 1024 * 1024)  # incompressible: the inner ZIP is > 16 MB
+    inner = zip_bytes({"filler.bin": filler, "day1/1.png": PNG}, compression=zipfile.ZIP_STORED)
+    path = _write(tmp_path / "outer.zip", zip_bytes({"inner.zip": inner}))
+    tracemalloc.start()
+    try:
+        items = collect_items([path])
+        with SourceReader() as reader:
+            photos = [reader.read_item(item) for item in items]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [item.source for item in items] == [f"{path}!/inner.zip!/day1/1.png"] and photos == [PNG]
+    assert peak < 4 * 1024 * 1024  # the 16 MB inner archive never sat in memory whole
+
+
+def test_an_inner_archive_over_the_limit_is_one_error_and_its_file_is_closed(tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "NESTED_IN_MEMORY_BYTES", 1024)
+    monkeypatch.setattr(sources, "MAX_NESTED_ARCHIVE_BYTES", 150_000)
+    inner = zip_bytes({"a.png": PNG, "pad.bin": b"\0" * 50_000}, compression=zipfile.ZIP_STORED)
+    items = collect_items([_write(tmp_path / "outer.zip", zip_bytes({"inner.zip": inner}))])
+    assert len(items) == 1 and "not a readable ZIP archive" in items[0].error and "150,000-byte" in items[0].error
+    archive = zipfile.ZipFile(io.BytesIO(zip_bytes({"ok.zip": zip_bytes({"a.png": PNG})})))
+    opened = sources.open_nested_archive(archive, archive.getinfo("ok.zip"))
+    opened.close()
+    assert opened._spool.closed
 
 
 def test_items_come_as_the_walk_finds_them(tmp_path):

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
-
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from types import ModuleType
 
 from core.results.colours import label_colour_hex
 from core.results.report.run_stats import HISTOGRAM_BINS
@@ -19,7 +15,19 @@ def data_uri(png: bytes, kind: str = "image/png") -> str:
     return f"data:{kind};base64,{base64.b64encode(png).decode('ascii')}"
 
 
+def pyplot() -> ModuleType:
+    """Return pyplot on the Agg backend, imported on first use: a run without a report (and the service) never
+    loads matplotlib's fonts."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def _png(figure) -> str:
+    plt = pyplot()
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110)
@@ -34,6 +42,7 @@ def class_mix_chart(labels: list[str], mixes: dict[str, dict[str, int]]) -> str:
     :param mixes: name -> label counts, e.g. ``{"tonight": {...}, "validation photos": {...}}``
     :returns: a PNG data URI
     """
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(6.4, 2.8))
     width = 0.8 / max(1, len(mixes))
     shades = (1.0, 0.55, 0.3)
@@ -53,6 +62,7 @@ def class_mix_chart(labels: list[str], mixes: dict[str, dict[str, int]]) -> str:
 
 def confidence_chart(histogram: list[int], review_threshold: float | None) -> str:
     """Return a PNG data URI of the confidence histogram, with the review threshold marked."""
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(6.4, 2.6))
     step = 100 / HISTOGRAM_BINS
     axes.bar([i * step for i in range(HISTOGRAM_BINS)], histogram, step * 0.9, align="edge", color="#4a6fa5")
