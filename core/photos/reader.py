@@ -3,7 +3,7 @@
 A :class:`SourceReader` is a context: inside it, each archive is opened once and shared
 by every photo read from it (and by the decode threads: :mod:`zipfile` serialises reads
 of one archive); on exit every archive is closed, so a dropped ZIP is never left locked
-(Windows) and the bytes of nested archives are not kept. A photo read after its batch
+(Windows) and nested archives (inflated while in use) are let go. A photo read after its batch
 (export, preview) opens its archive again.
 """
 
@@ -94,7 +94,8 @@ class SourceReader:
             raise SourceError("the ZIP archive no longer holds this archive") from None
         archive = self._nested[key] = open_nested_archive(parent, info)
         while len(self._nested) > MAX_OPEN_NESTED + len(chain):
-            # Dropped, not closed: a decode thread may still be reading it; its memory goes with it.
+            # Dropped, not closed: a decode thread may still be reading it; its temporary file is closed
+            # when the last reader lets go of it.
             self._nested.popitem(last=False)
         return archive
 

@@ -1,8 +1,9 @@
 """Turn user paths (image files, folders, ZIP archives) into a stream of image items.
 
 Items are yielded as they are found, so the first photos of a huge folder can be
-classified while the walk goes on. ZIP archives are read in place, nested archives too;
-nothing is extracted to disk. An item holds a small :class:`SourceRef` (a file path, or
+classified while the walk goes on. ZIP archives are read in place; a ZIP inside a ZIP is
+inflated while in use (in memory when small, else into an anonymous temporary file), nothing
+else is extracted. An item holds a small :class:`SourceRef` (a file path, or
 an archive path plus member names), never an open file: its bytes are read on demand
 through :class:`core.photos.reader.SourceReader`. Junk (``__MACOSX/``, ``._*``, ``.DS_Store``,
 non-image files inside folders) is skipped silently. Inputs that cannot be read become
