@@ -209,7 +209,7 @@ class MemoryBudget:
                 self._changed.notify_all()
 
 
-DECODE_MEMORY = MemoryBudget(1024 * 2**20)  # enough for one photo at the pixel limit in RGB
+DECODE_MEMORY = MemoryBudget(3 * 2**30)  # one photo at the pixel limit, even unreduced (the window and the CLI)
 
 
 def upright_size(image: Image.Image) -> tuple[int, int]:

@@ -113,3 +113,13 @@ def test_decodes_wait_for_each_other_within_the_budget():
         events.append("first done")
     waiter.join(5)
     assert events == ["first done", "second"]
+
+
+def test_the_default_budget_takes_any_photo_under_the_pixel_limit_even_unreduced():
+    from core.photos.sources import MAX_MEMBER_BYTES
+
+    class LargestHeader:  # a photo at the pixel limit, in a mode that cannot be box-reduced first
+        width, height, mode = 12_000, decode_module.MAX_PIXELS // 12_000, "RGBA"
+
+    needed = decode_module._memory_needed(LargestHeader, 1, MAX_MEMBER_BYTES)
+    assert needed <= decode_module.DECODE_MEMORY.limit  # the window and the CLI open what they opened before
