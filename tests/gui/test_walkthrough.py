@@ -151,12 +151,16 @@ def test_names_keep_the_phone_id_and_the_capture_and_same_names_show_their_origi
 def test_promoting_copies_on_the_side_pool_and_answers_either_way(qtbot, window, random_bundle):
     from core.model.bundle import load_bundle
 
-    refused = load_bundle(random_bundle.folder)  # never through the gate
-    with qtbot.waitSignal(window.client.worker.promotion_failed, timeout=20_000) as failure:
-        window.client.promote(refused)
-    assert "did not pass the promotion gate" in failure.args[0]
+    # The side pool emits from its own thread, so a plain callable is called there: collect the answers and
+    # poll for them here (waitSignal could miss a quit sent from that thread just before its loop started).
+    failures, installed = [], []
+    window.client.worker.promotion_failed.connect(failures.append)
+    window.client.worker.model_promoted.connect(installed.append)
+    window.client.promote(load_bundle(random_bundle.folder))  # never through the gate
+    qtbot.waitUntil(lambda: bool(failures), timeout=20_000)
+    assert "did not pass the promotion gate" in failures[0] and not installed
     passed = load_bundle(random_bundle.folder)
     passed.promotion = {"passed": True}
-    with qtbot.waitSignal(window.client.worker.model_promoted, timeout=20_000) as success:
-        window.client.promote(passed)
-    assert (Path(success.args[0]) / "model.json").exists()
+    window.client.promote(passed)
+    qtbot.waitUntil(lambda: bool(installed), timeout=20_000)
+    assert (Path(installed[0]) / "model.json").exists() and len(failures) == 1
