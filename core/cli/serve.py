@@ -19,9 +19,9 @@ import tempfile
 from pathlib import Path
 
 from core.cli.backend_args import add_backend_arguments, engine_options
-from core.inference.engine import Engine, resolve_backend
+from core.inference.engine import Engine
 from core.model.bundle import BundleError
-from core.model.onnx_backend import ONNX_CACHE_ENV, cached_onnx
+from core.model.onnx_backend import ONNX_CACHE_ENV
 from core.model.registry import resolve_bundle
 from core.paths import confine_library_files, default_service_dir
 from core.photos.decode import DECODE_MEMORY
@@ -98,10 +98,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         (jobs_dir / "spool").mkdir(parents=True, exist_ok=True)
         bundle = resolve_bundle(args.model)
-        options = engine_options(args)
-        if options["onnx_file"] is None and resolve_backend(options["backend"]) == "onnxruntime" and not bundle.anomaly:
-            options["onnx_file"] = cached_onnx(bundle, in_child_process=True)  # the exporter's memory is not kept
-        engine = Engine(bundle, **options)
+        engine = Engine(bundle, **engine_options(args), export_in_child=True)  # the exporter's memory is not kept
     except (BundleError, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -142,6 +142,7 @@ class Engine:
     :param policy: how outputs become results (default: the bundle's own); may be replaced later
     :param backend: ``torch``, ``onnxruntime`` or ``auto`` (see :func:`resolve_backend`)
     :param onnx_file: for ONNX Runtime, this exported file (e.g. an int8 one) instead of the cached export
+    :param export_in_child: make a missing export in a child process, whose memory goes with it (the service)
     """
 
     def __init__(
@@ -155,6 +156,7 @@ class Engine:
         policy: DecisionPolicy | None = None,
         backend: str = "torch",
         onnx_file: Path | None = None,
+        export_in_child: bool = False,
     ):
         if threads:
             torch.set_num_threads(threads)
@@ -167,7 +169,7 @@ class Engine:
         if self.backend == "onnxruntime":
             if precision == "bf16":
                 raise ValueError("bf16 is a torch precision: ONNX Runtime runs its file's precision (fp32, or int8)")
-            self.network = OnnxNetwork(onnx_file or cached_onnx(bundle), bundle, threads)
+            self.network = OnnxNetwork(onnx_file or cached_onnx(bundle, export_in_child), bundle, threads)
             self.precision = self.network.quantization or "fp32"
         else:
             network = build_network(bundle)

@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import Blueprint, jsonify, request, send_file, url_for
 from werkzeug.exceptions import BadRequest, Conflict, Forbidden, NotFound, UnprocessableEntity
 
-from core.service.jobs import INPUT_ZIP, UNFINISHED
+from core.service.jobs import INPUT_ZIP
 from core.service.state import service
 from core.service.uploads import move_upload, receive_upload
 
@@ -59,7 +59,7 @@ def cancel_job(job_id: str):
     """Stop a queued or running job (its upload is deleted; what it finished stays until it is removed).
     :raises Conflict: when it has already ended"""
     job = _job(job_id)
-    if job["status"] not in UNFINISHED or not service().runner.cancel(job_id):
+    if not service().runner.cancel(job_id):  # it has already ended
         raise Conflict(f"the job is {job['status']}: only a queued or running job can be cancelled")
     return jsonify(_job(job_id))
 
