@@ -22,6 +22,7 @@ class Gallery(QScrollArea):
         super().__init__(parent)
         self.model = model
         self.delegate = ThumbnailDelegate(self)
+        model.modelReset.connect(self.delegate.forget_cells)
         self.sections: list[Section] = []
         self.classes: list[str] = []
         self.setWidgetResizable(True)

@@ -9,7 +9,7 @@ model applies it to each arriving item and again to all when the user changes it
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PySide6.QtCore import (
     QAbstractListModel,
@@ -46,11 +46,18 @@ class Entry:
     final_label: str | None = None  # None until the inspector decides
     removed: bool = False
     missing: str | None = None  # why a restored photo's source can no longer be read
+    _final: tuple[Prediction, str | None, FinalDecision] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def final(self) -> FinalDecision:
-        """Return where the photo ends up under the policy in force and the inspector's word (the one rule)."""
-        return final_decision(self.prediction, self.final_label)
+        """Return where the photo ends up under the policy in force and the inspector's word (the one rule;
+        kept until the prediction or the inspector's label changes: the views ask for it on every repaint)."""
+        kept = self._final
+        if kept is None or kept[0] is not self.prediction or kept[1] != self.final_label:
+            kept = self._final = (self.prediction, self.final_label, final_decision(self.prediction, self.final_label))
+        return kept[2]
 
     @property
     def label(self) -> str | None:

@@ -20,4 +20,5 @@ def heatmap_image(heatmap: np.ndarray) -> QImage:
     of the same size (low resolution; the painter scales it smoothly)."""
     rgba = np.ascontiguousarray(heatmap_rgba(heatmap))
     height, width = rgba.shape[:2]
-    return QImage(rgba.data, width, height, 4 * width, QImage.Format.Format_RGBA8888).copy()
+    image = QImage(rgba.data, width, height, 4 * width, QImage.Format.Format_RGBA8888)
+    return image.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)  # what the painter blends with

@@ -164,10 +164,11 @@ def _longest_gui_gap(qtbot, window, batch, expected: int) -> tuple[float, int]:
 
 
 def test_gui_thread_is_never_blocked_while_classifying(qtbot, window, photo_zip):
-    # On this 2-core machine the GUI thread shares the CPU and the GIL with two decoding threads and the
-    # engine: about one batch in four shows one late tick (100-250 ms) from scheduling alone, the code before
-    # this test's retry included. A blocking call on the GUI thread stalls every batch, so a second batch is
-    # classified when the first had a late tick, and that one must be clean.
+    # On this 2-core machine the GUI thread shares the CPU with two decoding threads and the engine. Drawing
+    # thumbnails was most of its work (0.9 ms a cell, every visible cell on each arrival): the longest gap was
+    # 70-125 ms and a CI run failed at 118 ms. Cells are now drawn once and copied (20 us): the longest gap is
+    # 22-56 ms over 6 batches. A blocking call on the GUI thread stalls every batch, so a second batch is
+    # classified when the first had a late tick (scheduling alone), and that one must be clean.
     gaps = []
     for attempt in range(2):
         gap, ticks = _longest_gui_gap(qtbot, window, photo_zip(160, broken=0), 160 * (attempt + 1))
