@@ -37,12 +37,15 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def run_app(paths: list[str], screenshot: str | None = None, backend: str | None = None) -> int:
+def run_app(
+    paths: list[str], screenshot: str | None = None, backend: str | None = None, watch: str | None = None
+) -> int:
     """Open the window, classify ``paths`` at once, run until the window closes.
 
     :param paths: files, folders or ZIPs from the command line (Windows "Open with")
     :param screenshot: save a picture of the window here once ``paths`` are done, then quit
     :param backend: the inference backend to use from now on (None: the one last chosen)
+    :param watch: a folder to watch from the start (a station's workstation starts the window so)
     :returns: the exit code
     """
     log_file = setup_logging()
@@ -56,6 +59,8 @@ def run_app(paths: list[str], screenshot: str | None = None, backend: str | None
     window.show()
     if paths:
         window.open_paths(paths)
+    if watch:
+        window.folder_watch.watch(watch)
     if screenshot:
         _screenshot_when_done(window, screenshot)
     return app.exec()

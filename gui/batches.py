@@ -64,13 +64,17 @@ class Batches:
         self._found: dict[int, int] = {}
         self._classified: dict[int, int] = {}
         self._continuing: set[int] = set()  # jobs that continue cancelled ones: their skips are expected
+        self.watched: set[int] = set()  # jobs of photos from the watched folder: the status line tells of them
 
-    def queued(self, job: int, paths: list[str], continuing: bool = False) -> None:
-        """A job was handed to the worker (``continuing``: it re-opens what cancelled jobs left)."""
+    def queued(self, job: int, paths: list[str], continuing: bool = False, watched: bool = False) -> None:
+        """A job was handed to the worker (``continuing``: it re-opens what cancelled jobs left; ``watched``:
+        photos that landed in the watched folder)."""
         self.running.add(job)
         self._paths[job] = paths
         if continuing:
             self._continuing.add(job)
+        if watched:
+            self.watched.add(job)
 
     def progressed(self, job: int, found: int) -> None:
         """The worker's walk for ``job`` has found ``found`` photos so far."""
@@ -89,9 +93,15 @@ class Batches:
         """A job ended; a cancelled one's paths are kept for "Continue"."""
         self.running.discard(job)
         self._continuing.discard(job)
+        self.watched.discard(job)
         paths, found, classified = self._paths.pop(job, []), self._found.pop(job, None), self._classified.pop(job, 0)
         if cancelled:
             self.unfinished.add(paths, classified, found)
+
+    @property
+    def paths_waiting(self) -> int:
+        """Return how many paths the queued and running jobs were given (a watched folder's: one per photo)."""
+        return sum(len(paths) for paths in self._paths.values())
 
     def forget(self) -> None:
         """A new session: nothing to continue, nothing skipped."""

@@ -13,6 +13,9 @@ def add_parser(subparsers, name: str) -> None:
         help="once PATHs are classified, save a picture of the window there and quit (support)",
     )
     parser.add_argument(
+        "--watch", metavar="FOLDER", help="watch this station folder from the start (File > Watch a folder)"
+    )
+    parser.add_argument(
         "--backend",
         choices=("auto", "torch", "onnxruntime"),
         help="inference backend; kept as the window's setting (Model > Inference)",
@@ -23,4 +26,4 @@ def run(args) -> int:
     """Start the GUI. :returns: its exit code."""
     from gui.app import run_app  # Qt is only imported when the window is wanted
 
-    return run_app(args.paths, args.screenshot, args.backend)
+    return run_app(args.paths, args.screenshot, args.backend, args.watch)

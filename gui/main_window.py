@@ -28,6 +28,7 @@ from gui.detail_pane import DetailPane
 from gui.drop_area import DropArea
 from gui.edits import RelabelCommand, RemoveCommand
 from gui.focus import FocusReturner
+from gui.folder_watch import FolderWatch
 from gui.gallery import Gallery
 from gui.gallery_model import SPECIAL_SECTIONS, GalleryModel
 from gui.icons import icon
@@ -66,6 +67,7 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self.recorder = SessionRecorder(self)  # before the menus and signals: it records from the start
         self.journal_actions = JournalActions(self)
+        self.folder_watch = FolderWatch(self)
         self.menu_actions = build_menus(self)
         self._connect()
         self._restore_settings()
@@ -161,18 +163,20 @@ class MainWindow(QMainWindow):
         return bool(self.batches.running)
 
     # -- what the user does ------------------------------------------------------------
-    def open_paths(self, paths, continuing: bool = False) -> None:
+    def open_paths(self, paths, continuing: bool = False, watched: bool = False) -> None:
         """Classify files, folders and ZIPs (queued behind a running batch).
 
         :param continuing: re-opening what cancelled batches left (its skipped photos are not news)
+        :param watched: photos that landed in the watched folder (no progress bar: the status line tells)
         """
         paths = [str(p) for p in paths or []]
         if not paths:
             return
-        self.settings.set("last_folder", str(Path(paths[0]).parent))
+        if not watched:
+            self.settings.set("last_folder", str(Path(paths[0]).parent))
         self.stack.setCurrentWidget(self.splitter)
         job = self.client.classify(paths)
-        self.batches.queued(job, paths, continuing)
+        self.batches.queued(job, paths, continuing, watched)
         if self.bundle is None:
             self.progress.show_waiting("Loading the model… your photos are classified as soon as it is ready")
         elif self.batches.unfinished:
@@ -332,6 +336,8 @@ class MainWindow(QMainWindow):
         self.detail.show_entry(self.gallery.current_entry())
 
     def _on_batch_started(self, job: int) -> None:
+        if job in self.batches.watched:
+            return
         self.progress.cancel.setEnabled(True)
         self.progress.start(0)
 
@@ -351,7 +357,8 @@ class MainWindow(QMainWindow):
 
     def _on_progress_changed(self, job: int, done: int, total: int) -> None:
         self.batches.progressed(job, total)
-        self.progress.update_progress(done, total)
+        if job not in self.batches.watched:
+            self.progress.update_progress(done, total)
         self._update_status()
 
     def _on_batch_finished(self, job: int, cancelled: bool) -> None:

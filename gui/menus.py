@@ -83,6 +83,7 @@ class MenuActions:
         self.resume.setEnabled(False)  # until a batch is cancelled
         for action in (self.open_photos, self.open_folder, self.open_zip, self.resume):
             menu.addAction(action)
+        menu.addAction(w.folder_watch.action)
         menu.addSeparator()
         menu.addAction(self.export)
         menu.addAction(self.clear)

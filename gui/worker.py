@@ -32,6 +32,7 @@ from core.journal.session import JournalError, JournalWriter
 from core.model.bundle import Bundle, BundleError, load_bundle
 from core.model.promotion import promote
 from core.model.registry import find_bundles, resolve_bundle
+from core.photos.arrivals import Arrivals
 from core.photos.decode import DecodeError, decode_for_display
 from core.photos.reader import SourceReader, read_once
 from core.photos.sources import SourceError, SourceRef, iter_items
@@ -98,6 +99,7 @@ class Worker(QObject):
     session_restored = Signal(object, list)  # core.journal.restore.RestoredSession, [Entry]
     model_promoted = Signal(str)  # the folder a promoted bundle was installed into
     promotion_failed = Signal(str)  # why a promoted bundle could not be installed
+    watched_folder_scanned = Signal(str, list, int)  # the folder watched, paths that settled, photos still landing
     failed = Signal(str)  # a message for the user
 
     def __init__(self, cancels: CancelMark):
@@ -107,6 +109,8 @@ class Worker(QObject):
         self._next_key = 0
         self._seen = SeenPhotos()  # every photo of the session: opening it again skips it
         self._side = ThreadPoolExecutor(1, thread_name_prefix="side")  # previews, model list
+        self._arrivals: Arrivals | None = None  # the watched folder (File > Watch a folder)
+        self._watched = ""
 
     @Slot()
     def lower_priority(self) -> None:
@@ -171,6 +175,19 @@ class Worker(QObject):
         if skipped:
             self.photos_skipped.emit(job, len(skipped))
         self.batch_finished.emit(job, cancel.is_set())
+
+    @Slot(str)
+    def watch_folder(self, folder: str) -> None:
+        """Watch ``folder`` ('' to stop): each :meth:`scan_watched` then hands on the photos that settled there."""
+        self._arrivals = Arrivals([Path(folder)], say=self.noted.emit) if folder else None
+        self._watched = folder  # as the window spelled it: its answers name it so
+
+    @Slot()
+    def scan_watched(self) -> None:
+        """List the watched folder once (between jobs); ``watched_folder_scanned`` answers."""
+        if self._arrivals is not None:
+            arrived = [str(path) for path in self._arrivals.scan()]
+            self.watched_folder_scanned.emit(self._watched, arrived, self._arrivals.waiting)
 
     @Slot()
     def forget_session(self) -> None:

@@ -30,6 +30,8 @@ class WorkerClient(QObject):
     _retrain_requested = Signal(str, object, str, str, float, int)
     _policy_requested = Signal(object)
     _export_requested = Signal(str, list, object, object, object)
+    _watch_requested = Signal(str)
+    _scan_watched_requested = Signal()
 
     def __init__(self, parent=None, journal: Path | None = None):
         super().__init__(parent)
@@ -57,6 +59,8 @@ class WorkerClient(QObject):
         self._retrain_requested.connect(self.worker.retrain)
         self._export_requested.connect(self.worker.export)
         self._policy_requested.connect(self.worker.use_policy)
+        self._watch_requested.connect(self.worker.watch_folder)
+        self._scan_watched_requested.connect(self.worker.scan_watched)
         self.thread.started.connect(self.worker.lower_priority)
         self.thread.start(QThread.Priority.LowPriority)
         self._last_job = 0
@@ -76,6 +80,15 @@ class WorkerClient(QObject):
         self._last_job += 1
         self._classify_requested.emit(self._last_job, [str(p) for p in paths])
         return self._last_job
+
+    def watch(self, folder: str) -> None:
+        """Watch ``folder`` ('' stops watching)."""
+        self._watch_requested.emit(folder)
+
+    def scan_watched(self) -> None:
+        """Ask for the photos that settled in the watched folder; ``worker.watched_folder_scanned`` answers
+        (after the jobs queued before: the next scan is asked for once this one answered)."""
+        self._scan_watched_requested.emit()
 
     def forget_session(self) -> None:
         """Start a new session on the worker (after the jobs queued so far): nothing counts as seen."""

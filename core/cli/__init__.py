@@ -5,7 +5,19 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.cli import anomaly_head, bench, classify, evaluate, export_model, journal, models, retrain, serve, train
+from core.cli import (
+    anomaly_head,
+    bench,
+    classify,
+    evaluate,
+    export_model,
+    journal,
+    models,
+    retrain,
+    serve,
+    train,
+    watch,
+)
 from core.cli.selftest import run_selftest
 from core.paths import confine_library_files, library_cache_for
 
@@ -18,6 +30,7 @@ COMMANDS = {
     "journal": journal,
     "retrain": retrain,
     "serve": serve,
+    "watch": watch,
     "export-model": export_model,
     "add-anomaly-head": anomaly_head,
 }

@@ -106,11 +106,17 @@ class RunJournal:
         key = source_key(prediction.ref, prediction.source)
         line = json.dumps({"key": key, "sha256": prediction.sha256, "item": item}, ensure_ascii=False)
         self._offset[key] = self._file.tell()
+        if item["status"] != ERROR:
+            self.seen.remember(key, prediction.sha256)  # a watch sees the same file again when it is touched
         self._file.write(line.encode("utf-8") + b"\n")
         self._file.flush()
         if time.monotonic() - self._synced > SYNC_EVERY_S:
             os.fsync(self._file.fileno())
             self._synced = time.monotonic()
+
+    def keys(self) -> list[str]:
+        """Return the source key of every photo in the journal, in the order each was first written."""
+        return list(self._offset)
 
     def items(self, keys: list[str]) -> Iterator[dict]:
         """Return the results of ``keys`` in that order (one open file, read line by line)."""

@@ -1,0 +1,1 @@
+"""The station: photos sorted as they land in watched folders, complete phones delivered to other systems."""
