@@ -25,6 +25,7 @@ from core.inference.decision import DecisionPolicy
 from core.inference.prediction import ERROR, REVIEW, UNKNOWN, Prediction
 from core.journal.session import DO, RELABEL, REMOVE, UNREMOVE, Edit
 from core.results.final import FinalDecision, final_decision
+from gui.images import thumbnail_image
 
 ITEMS_MIME = "application/x-defectsort-items"
 ERRORS = "errors"  # the section of items with status "error"
@@ -41,7 +42,7 @@ class Entry:
 
     key: int
     prediction: Prediction
-    thumbnail: QImage | None = None
+    thumbnail_jpeg: bytes | None = None  # compressed: the session holds one per photo (see gui.images)
     heat: QImage | None = None
     final_label: str | None = None  # None until the inspector decides
     removed: bool = False
@@ -58,6 +59,11 @@ class Entry:
         if kept is None or kept[0] is not self.prediction or kept[1] != self.final_label:
             kept = self._final = (self.prediction, self.final_label, final_decision(self.prediction, self.final_label))
         return kept[2]
+
+    @property
+    def thumbnail(self) -> QImage | None:
+        """Return the thumbnail, opened from its compressed form (drawn cells are kept by the delegate)."""
+        return thumbnail_image(self.thumbnail_jpeg) if self.thumbnail_jpeg is not None else None
 
     @property
     def label(self) -> str | None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
+from PIL import Image
 from PySide6.QtGui import QImage
 
 from core.results.overlay import heatmap_rgba
@@ -13,6 +16,20 @@ def rgb_image(pixels: np.ndarray) -> QImage:
     pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
     height, width = pixels.shape[:2]
     return QImage(pixels.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+
+
+def compressed_thumbnail(pixels: np.ndarray) -> bytes:
+    """Return an ``H x W x 3`` thumbnail as JPEG bytes (quality 90): about 15 KB instead of 170 KB, so a day of
+    10,000 photos keeps its thumbnails in ~150 MB; :func:`thumbnail_image` opens it again for drawing."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8)).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def thumbnail_image(data: bytes) -> QImage:
+    """Return the QImage of a :func:`compressed_thumbnail` (about half a millisecond)."""
+    with Image.open(io.BytesIO(data)) as image:
+        return rgb_image(np.asarray(image.convert("RGB")))
 
 
 def heatmap_image(heatmap: np.ndarray) -> QImage:

@@ -65,7 +65,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
             return
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         ratio = painter.device().devicePixelRatioF()
-        sources = (entry.prediction, entry.thumbnail, entry.heat)
+        sources = (entry.prediction, entry.thumbnail_jpeg, entry.heat)
         look = (
             option.rect.size().toTuple(),
             selected,
@@ -132,14 +132,15 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.restore()
 
     def _paint_photo(self, painter: QPainter, area: QRect, entry: Entry) -> None:
-        if entry.thumbnail is None:
+        thumbnail = entry.thumbnail
+        if thumbnail is None:
             painter.setPen(QColor("#b3261e"))
             painter.drawText(
                 area, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, entry.prediction.error or "no preview"
             )
             return
-        target = _fit(entry.thumbnail.size(), area)
-        painter.drawImage(target, entry.thumbnail)
+        target = _fit(thumbnail.size(), area)
+        painter.drawImage(target, thumbnail)
         if self.show_heatmaps and entry.heat is not None:
             painter.setOpacity(self.opacity)
             painter.drawImage(target, entry.heat)

@@ -39,7 +39,7 @@ from core.photos.sources import SourceError, SourceRef, iter_items
 from core.results.session_export import ExportOptions, export_session
 from core.training.retrain import retrain
 from gui.gallery_model import Entry
-from gui.images import heatmap_image, rgb_image
+from gui.images import compressed_thumbnail, heatmap_image, rgb_image
 
 log = logging.getLogger(__name__)
 THUMBNAIL_EDGE = 320
@@ -292,7 +292,7 @@ class Worker(QObject):
         if prediction.ref is None or not prediction.ok:
             return entry
         try:
-            entry.thumbnail = rgb_image(decode_for_display(reader.read(prediction.ref), THUMBNAIL_EDGE))
+            entry.thumbnail_jpeg = compressed_thumbnail(decode_for_display(reader.read(prediction.ref), THUMBNAIL_EDGE))
         except (SourceError, DecodeError, OSError, MemoryError) as error:
             entry.missing = f"Photo no longer readable ({error}); its labels are kept."
         return entry
@@ -357,7 +357,8 @@ class Worker(QObject):
 
     def _entry(self, prediction) -> Entry:
         self._next_key += 1
-        thumbnail = rgb_image(prediction.thumbnail) if prediction.thumbnail is not None else None
+        thumbnail = compressed_thumbnail(prediction.thumbnail) if prediction.thumbnail is not None else None
         heat = heatmap_image(prediction.heatmap) if prediction.heatmap is not None else None
-        # The QImage is the thumbnail from now on: the array copy would double the session's memory.
-        return Entry(key=self._next_key, prediction=replace(prediction, thumbnail=None), thumbnail=thumbnail, heat=heat)
+        # The compressed thumbnail is the only one from now on: the array would multiply the session's memory.
+        prediction = replace(prediction, thumbnail=None)
+        return Entry(key=self._next_key, prediction=prediction, thumbnail_jpeg=thumbnail, heat=heat)

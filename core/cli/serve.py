@@ -25,6 +25,7 @@ from core.model.onnx_backend import ONNX_CACHE_ENV
 from core.model.registry import resolve_bundle
 from core.paths import confine_library_files, default_service_dir
 from core.photos.decode import DECODE_MEMORY
+from core.results.phones import PhoneGrouping
 
 TOKEN_ENV = "DEFECTSORT_TOKEN"
 OVERSIZE_READ_MB = 64  # read past the upload limit before refusing, so that the client gets the JSON 413
@@ -76,6 +77,15 @@ def add_parser(subparsers, name: str) -> None:
         default=192,
         help="memory all photos being decoded may hold together; a photo needing more is refused (default 192)",
     )
+    parser.add_argument(
+        "--watch",
+        metavar="INBOX",
+        type=Path,
+        action="append",
+        default=[],
+        help="also sort photos as they land in this folder (results in JOBS_DIR/watch; GET /watch and the page)",
+    )
+    parser.add_argument("--watch-group-by", metavar="REGEX|folder", help="with --watch: one verdict per phone")
     add_backend_arguments(parser)
 
 
@@ -98,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         (jobs_dir / "spool").mkdir(parents=True, exist_ok=True)
         bundle = resolve_bundle(args.model)
+        grouping = PhoneGrouping(args.watch_group_by) if args.watch_group_by else None
         engine = Engine(bundle, **engine_options(args), export_in_child=True)  # the exporter's memory is not kept
     except (BundleError, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -113,11 +124,13 @@ def run(args: argparse.Namespace) -> int:
     from core.service.job_runner import JobRunner
     from core.service.jobs import JobStore
     from core.service.state import Service
+    from core.service.watch import ServiceWatch
 
     inference = InferenceQueue(engine, capacity=args.queue)
     store = JobStore(jobs_dir, keep_days=args.keep_jobs)
     roots = [Path(os.path.realpath(root)) for root in args.allow_root]
-    state = Service(bundle, inference, store, JobRunner(store, inference, bundle), roots)
+    watch = ServiceWatch(bundle, inference, args.watch, jobs_dir / "watch", grouping) if args.watch else None
+    state = Service(bundle, inference, store, JobRunner(store, inference, bundle), roots, watch)
     hosts = _allowed_hosts(args.host, args.allowed_host)
     app = create_app(state, jobs_dir, token, args.max_upload_mb, hosts)
     print(

@@ -71,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         options = _options(args)
         bundle = resolve_bundle(args.model)
-        station = Station(Engine(bundle, **engine_options(args)), args.inboxes, args.out, options, _say)
+        engine = Engine(bundle, **engine_options(args))
+        station = Station(bundle, engine.classify, args.inboxes, args.out, options, _say)
     except (BundleError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

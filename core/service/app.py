@@ -23,6 +23,7 @@ from core.service import openapi
 from core.service.inference import QueueFullError
 from core.service.routes_jobs import jobs_api
 from core.service.routes_predict import predict_api
+from core.service.routes_watch import watch_api
 from core.service.state import Service, service
 from core.service.uploads import SpoolingRequest
 
@@ -63,6 +64,7 @@ def create_app(
     app.extensions["defectsort"] = service_state
     app.register_blueprint(predict_api)
     app.register_blueprint(jobs_api)
+    app.register_blueprint(watch_api)
     app.before_request(_check_host_and_origin)
     app.before_request(_check_token)
     app.after_request(_security_headers)

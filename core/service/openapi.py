@@ -120,6 +120,16 @@ def _paths(token_required: bool) -> dict:
                 },
             }
         },
+        "/watch": {
+            "get": {
+                "operationId": "getWatch",
+                "summary": "What serve --watch found in its folders: the results after the first ?after=N",
+                "parameters": [
+                    {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 999999999}}
+                ],
+                "responses": {"200": _json("The watch", "Watch"), **_errors(400, *guarded)},
+            }
+        },
         "/jobs/{job_id}/results.{kind}": {
             "get": {
                 "operationId": "getJobResults",
@@ -236,6 +246,15 @@ def _schemas(bundle: Bundle) -> dict:
             closed=False,  # a job's results.json also says how the run went
         ),
         "JobCreated": _object({"id": _STRING, "status_url": _STRING}),
+        "Watch": _object(
+            {
+                "watching": {"type": "boolean"},
+                "folders": {"type": "array", "items": _STRING},
+                "landing": _COUNT,
+                "total": _COUNT,
+                "items": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}},
+            }
+        ),
         "Job": _object(
             {
                 "id": _STRING,

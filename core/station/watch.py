@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.inference.engine import Engine
+from core.inference.prediction import Prediction
 from core.journal.run_log import JOURNAL_FILE, RunJournal
+from core.model.bundle import Bundle
 from core.photos.arrivals import SETTLE_S, Arrivals
 from core.photos.reader import SourceReader
-from core.photos.sources import iter_items
+from core.photos.sources import ImageItem, iter_items
 from core.results.copies import Overlays, SortedCopies
 from core.results.final import final_decision
 from core.results.phones import PhoneGrouping, photo_of, photo_of_item, severity_order
@@ -31,6 +32,7 @@ from core.results.pipeline import ResultsRequest, WrittenResults, model_of, resu
 from core.station.deliveries import Courier, Sink, delivered_digests
 from core.station.phones import QUIET_S, OpenPhones
 
+Classify = Callable[[Iterable[ImageItem]], Iterator[Prediction]]
 POLL_S = 0.25
 SCAN_SHARE = 5  # the inboxes are listed at most every 5 times as long as a listing takes
 REFRESH_S = 2.0
@@ -77,7 +79,9 @@ class WatchTally:
 class Station:
     """Watches inboxes and classifies into one output folder.
 
-    :param engine: the engine (its bundle names the model)
+    :param bundle: the model
+    :param classify: classifies image items as they come (:meth:`core.inference.engine.Engine.classify`, or
+        the service's queue)
     :param inboxes: the folders to watch
     :param out: the output folder
     :param options: see :class:`WatchOptions`
@@ -86,7 +90,8 @@ class Station:
 
     def __init__(
         self,
-        engine: Engine,
+        bundle: Bundle,
+        classify: Classify,
         inboxes: list[Path],
         out: Path,
         options: WatchOptions,
@@ -94,7 +99,7 @@ class Station:
     ):
         if options.sinks and options.grouping is None:
             raise ValueError("sending phone verdicts needs --group-by (which photos show the same phone)")
-        self.engine, self.bundle = engine, engine.bundle
+        self.bundle, self._classify_items = bundle, classify
         self.out, self.options, self._say = Path(out), options, say
         self.arrivals = Arrivals(inboxes, say, settle_s=options.settle_s)
         self.tally = WatchTally()
@@ -164,7 +169,7 @@ class Station:
     def _classify(self, arrived: list[Path], journal: RunJournal, phones, copies, overlays) -> None:
         """Classify the photos that settled (those the log already has with the same bytes are skipped)."""
         items = journal.seen.unseen(iter_items(arrived), on_skip=lambda _: None)
-        for prediction in self.engine.classify(items):
+        for prediction in self._classify_items(items):
             final = final_decision(prediction)
             if not prediction.ok:
                 self.tally.failed += 1

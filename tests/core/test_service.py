@@ -429,3 +429,40 @@ def test_a_wrong_method_is_answered_in_json_with_allow(served):
     answer = client.open("/health", method="TRACE")
     assert answer.status_code == 405 and set(answer.json) == {"error"}
     assert set(answer.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "HEAD"}
+
+
+def test_a_watched_folder_is_classified_beside_the_routes_and_shown_as_it_comes(engine, tmp_path):
+    from core.service.watch import ServiceWatch
+
+    inbox = tmp_path / "station"
+    inbox.mkdir()
+    state = _service(engine, tmp_path / "jobs")
+    state.watch = ServiceWatch(engine.bundle, state.inference, [inbox], tmp_path / "jobs" / "watch")
+    client = create_app(state, tmp_path / "jobs").test_client()
+    try:
+        for seed in range(3):
+            (inbox / f"p{seed}.jpg").write_bytes(_photo(seed))
+        for _ in range(300):
+            watch = client.get("/watch").json
+            if watch["total"] == 3:
+                break
+            time.sleep(0.1)
+        assert watch["watching"] and watch["folders"] == [str(inbox)] and len(watch["items"]) == 3
+        assert client.post("/predict", data=_photo(9)).status_code == 200  # the routes answer meanwhile
+        later = client.get("/watch?after=2").json
+        assert later["total"] == 3 and [i["name"] for i in later["items"]] == [watch["items"][2]["name"]]
+        assert client.get("/watch?after=-1").status_code == 400
+    finally:
+        state.close()
+    assert not state.watch.status()["watching"] and (tmp_path / "jobs" / "watch" / "results.csv").exists()
+
+
+def test_without_a_watch_nothing_is_watched(served):
+    client, _, _ = served
+    assert client.get("/watch", headers=AUTH).json == {
+        "watching": False,
+        "folders": [],
+        "landing": 0,
+        "total": 0,
+        "items": [],
+    }

@@ -14,7 +14,14 @@ from core.photos.sources import iter_items
 from core.results.final import final_decision
 from core.results.phones import PhoneGrouping
 from core.results.pipeline import result_item
-from core.station.deliveries import DELIVERIES_FILE, CommandSink, Courier, DeliveryError, delivered_digests
+from core.station.deliveries import (
+    DELIVERIES_FILE,
+    CommandSink,
+    Courier,
+    DeliveryError,
+    WebhookSink,
+    delivered_digests,
+)
 from core.station.watch import Station, WatchOptions
 from tests.images import encode, screen_photo, zip_bytes
 
@@ -24,6 +31,10 @@ GROUP_BY = r"^(phone\d+)_"
 def _options(**more) -> WatchOptions:
     base = {"poll_s": 0.05, "settle_s": 0.2, "quiet_s": 0.4, "until_idle_s": 1.5}
     return WatchOptions(**{**base, **more})
+
+
+def _station(bundle, inbox, out, options: WatchOptions | None = None, say=lambda _: None) -> Station:
+    return Station(bundle, Engine(bundle).classify, [inbox], out, options or _options(), say)
 
 
 def _land(folder, name: str, seed: int, fmt: str = "JPEG") -> None:
@@ -85,7 +96,7 @@ def receiver():
 def test_photos_are_classified_as_they_land_and_results_stay_current(tmp_path, random_bundle):
     inbox, out = tmp_path / "inbox", tmp_path / "out"
     engine = Engine(random_bundle)
-    station = Station(engine, [inbox], out, _options(until_idle_s=None), say=lambda _: None)
+    station = Station(random_bundle, engine.classify, [inbox], out, _options(until_idle_s=None), say=lambda _: None)
     thread, _ = _watch_in_background(station)
     try:
         for seed in range(3):
@@ -112,11 +123,11 @@ def test_a_restart_does_nothing_twice_and_catches_up_what_came_meanwhile(tmp_pat
     inbox, out = tmp_path / "inbox", tmp_path / "out"
     for seed in range(3):
         _land(inbox, f"phone{seed}_a.jpg", seed)
-    first = Station(Engine(random_bundle), [inbox], out, _options(), say=lambda _: None)
+    first = _station(random_bundle, inbox, out)
     first.run()
     _land(inbox, "phone9_a.jpg", 9)  # arrived while the watch was down
     (inbox / "phone0_a.jpg").touch()  # touched, same bytes
-    second = Station(Engine(random_bundle), [inbox], out, _options(), say=lambda _: None)
+    second = _station(random_bundle, inbox, out)
     second.run()
     assert (second.tally.resumed, second.tally.classified) == (3, 1)
     journal_lines = (out / "run-journal.jsonl").read_text().splitlines()
@@ -126,21 +137,19 @@ def test_a_restart_does_nothing_twice_and_catches_up_what_came_meanwhile(tmp_pat
 def test_each_complete_phone_is_delivered_once_across_a_restart(tmp_path, random_bundle, receiver):
     inbox, out = tmp_path / "inbox", tmp_path / "out"
     options = _options(grouping=PhoneGrouping(GROUP_BY))
-    from core.station.deliveries import WebhookSink
-
     options.sinks = [WebhookSink(receiver.url)]
     for seed, name in enumerate(["phone1_front.jpg", "phone1_back.jpg", "phone2_front.jpg"]):
         _land(inbox, name, seed)
-    Station(Engine(random_bundle), [inbox], out, options, say=lambda _: None).run()
+    _station(random_bundle, inbox, out, options).run()
     assert sorted(body["phone"] for _, body in receiver.received) == ["phone1", "phone2"]
     phone1 = next(body for _, body in receiver.received if body["phone"] == "phone1")
     assert len(phone1["photos"]) == 2 and phone1["model"]["name"] == random_bundle.name
 
-    Station(Engine(random_bundle), [inbox], out, options, say=lambda _: None).run()
+    _station(random_bundle, inbox, out, options).run()
     assert len(receiver.received) == 2  # nothing sent twice after a restart
 
     _land(inbox, "phone2_back.jpg", 5)  # a late photo opens phone2 again: its new verdict is sent
-    Station(Engine(random_bundle), [inbox], out, options, say=lambda _: None).run()
+    _station(random_bundle, inbox, out, options).run()
     keys = [key for key, _ in receiver.received]
     assert len(keys) == 3 == len(set(keys)) and receiver.received[-1][1]["phone"] == "phone2"
     assert len(receiver.received[-1][1]["photos"]) == 2
@@ -155,8 +164,6 @@ def test_a_sink_that_is_down_is_said_once_and_nothing_is_lost(tmp_path, receiver
         if len(waits) == 5:
             receiver.down = False  # back after a while
         return False
-
-    from core.station.deliveries import WebhookSink
 
     receiver.down = True
     courier = Courier(tmp_path, [WebhookSink(receiver.url)], say=said.append, wait=wait)
@@ -173,8 +180,6 @@ def test_a_sink_that_is_down_is_said_once_and_nothing_is_lost(tmp_path, receiver
 
 
 def test_an_undelivered_verdict_is_left_for_the_next_start(tmp_path, receiver):
-    from core.station.deliveries import WebhookSink
-
     receiver.down = True
     courier = Courier(tmp_path, [WebhookSink(receiver.url)], say=lambda _: None)
     courier.post({"phone": "p1", "verdict": "oil"}, "d1")
@@ -204,7 +209,7 @@ def test_a_photo_deleted_before_it_is_read_is_one_error_line(tmp_path, random_bu
     inbox, out = tmp_path / "inbox", tmp_path / "out"
     _land(inbox, "phone1_a.jpg", 1)
     said = []
-    station = Station(Engine(random_bundle), [inbox], out, _options(), say=said.append)
+    station = _station(random_bundle, inbox, out, say=said.append)
     real_scan = station.arrivals.scan
 
     def scan_then_delete():
@@ -222,4 +227,4 @@ def test_a_photo_deleted_before_it_is_read_is_one_error_line(tmp_path, random_bu
 
 def test_sending_verdicts_needs_a_phone_grouping(tmp_path, random_bundle):
     with pytest.raises(ValueError, match="group-by"):
-        Station(Engine(random_bundle), [tmp_path], tmp_path / "out", _options(sinks=[CommandSink("true")]))
+        _station(random_bundle, tmp_path, tmp_path / "out", _options(sinks=[CommandSink("true")]))

@@ -29,7 +29,7 @@ def _free_port() -> int:
 @pytest.fixture
 def server(random_bundle, tmp_path):
     """Return the base URL of a running ``defectsort serve`` (stopped after the test), its model a copy of the
-    random one whose review threshold (50 %) puts its photos (25 % sure) in Review."""
+    random one whose review threshold (50 %) puts its photos (25 % sure) in Review; it watches ``station``."""
     model = tmp_path / "random-review"
     shutil.copytree(random_bundle.folder, model)
     meta = json.loads((model / "model.json").read_text())
@@ -49,6 +49,8 @@ def server(random_bundle, tmp_path):
             str(tmp_path / "service"),
             "--max-upload-mb",
             "2",
+            "--watch",
+            str(tmp_path / "station"),
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -134,4 +136,23 @@ def test_the_page_classifies_dropped_photos_and_a_zip_in_a_real_browser(server, 
         assert len(saved["items"]) == 6 and "overlay_png" not in saved["items"][0]
         if SCREENSHOT.name:
             page.screenshot(path=str(SCREENSHOT), full_page=True)
+        browser.close()
+
+
+@pytest.mark.skipif(_chromium() is None, reason="needs Debian's chromium (apt-get install chromium)")
+def test_the_page_shows_the_watched_folders_photos_as_they_land(server, tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api")
+    station = tmp_path / "station"
+    station.mkdir(exist_ok=True)
+    (station / "first.jpg").write_bytes(encode(screen_photo(1, mark="oil"), "JPEG"))
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(server)
+        playwright.expect(page.locator(".tile")).to_have_count(1, timeout=30_000)
+        (station / "second.jpg").write_bytes(encode(screen_photo(2, mark="stain"), "JPEG"))  # while the page is open
+        playwright.expect(page.locator(".tile")).to_have_count(2, timeout=30_000)
+        playwright.expect(page.locator("#watch")).to_have_text(f"Watching {station}: 2 photos so far")
+        names = page.locator(".tile .name").all_inner_texts()
+        assert [name.endswith(("first.jpg", "second.jpg")) for name in names] == [True, True]
         browser.close()
