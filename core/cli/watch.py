@@ -76,9 +76,6 @@ def run(args: argparse.Namespace) -> int:
     except (BundleError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    missing = [str(folder) for folder in args.inboxes if not folder.is_dir()]
-    if missing:
-        _say(f"note: {', '.join(missing)} not there yet; watching for it")
     _stop_on_signals(station)
     inboxes = ", ".join(map(str, args.inboxes))
     print(f"Watching {inboxes} with {bundle.name} {bundle.version} into {args.out} (Ctrl+C stops)", flush=True)

@@ -34,6 +34,7 @@ from core.station.phones import QUIET_S, OpenPhones
 
 Classify = Callable[[Iterable[ImageItem]], Iterator[Prediction]]
 POLL_S = 0.25
+CHUNK = 32  # settled files classified between two looks at the results files, the phones and Ctrl+C
 SCAN_SHARE = 5  # the inboxes are listed at most every 5 times as long as a listing takes
 REFRESH_S = 2.0
 
@@ -142,18 +143,25 @@ class Station:
                 listed_at = time.monotonic()
                 arrived = self.arrivals.scan()
                 pause = max(self.options.poll_s, SCAN_SHARE * (time.monotonic() - listed_at))
-                if arrived:
-                    self._classify(arrived, journal, phones, copies, overlays)
-                if self._unwritten and self._refresh_due():
-                    self._write(journal, final=False)
-                if phones is not None and courier is not None:
-                    for complete in phones.due():
-                        courier.post(self._payload(complete.verdict.to_dict(), journal.run_id), complete.digest)
+                for start in range(0, len(arrived), CHUNK):  # a long catch-up still writes, delivers and stops
+                    if self.stop.is_set():
+                        break  # what is left is caught up after the restart
+                    self._classify(arrived[start : start + CHUNK], journal, phones, copies, overlays)
+                    self._keep_up(journal, phones, courier)
+                self._keep_up(journal, phones, courier)
                 if arrived or self.arrivals.waiting or self._unwritten or (courier is not None and courier.waiting):
                     idle_since = time.monotonic()
                 elif self._idle_long_enough(idle_since):
                     return
                 self.stop.wait(pause)
+
+    def _keep_up(self, journal: RunJournal, phones: OpenPhones | None, courier: Courier | None) -> None:
+        """Write the results files when due, and hand complete phones to the courier."""
+        if self._unwritten and self._refresh_due():
+            self._write(journal, final=False)
+        if phones is not None and courier is not None:
+            for complete in phones.due():
+                courier.post(self._payload(complete.verdict.to_dict(), journal.run_id), complete.digest)
 
     def _copiers(self, reader: SourceReader) -> tuple[SortedCopies | None, Overlays | None]:
         """Return what copies each photo into its section's folder and draws its overlay, as asked."""
@@ -166,7 +174,14 @@ class Station:
         limit = self.options.until_idle_s
         return limit is not None and time.monotonic() - idle_since >= limit
 
-    def _classify(self, arrived: list[Path], journal: RunJournal, phones, copies, overlays) -> None:
+    def _classify(
+        self,
+        arrived: list[Path],
+        journal: RunJournal,
+        phones: OpenPhones | None,
+        copies: SortedCopies | None,
+        overlays: Overlays | None,
+    ) -> None:
         """Classify the photos that settled (those the log already has with the same bytes are skipped)."""
         items = journal.seen.unseen(iter_items(arrived), on_skip=lambda _: None)
         for prediction in self._classify_items(items):

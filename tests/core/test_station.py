@@ -228,3 +228,23 @@ def test_a_photo_deleted_before_it_is_read_is_one_error_line(tmp_path, random_bu
 def test_sending_verdicts_needs_a_phone_grouping(tmp_path, random_bundle):
     with pytest.raises(ValueError, match="group-by"):
         _station(random_bundle, tmp_path, tmp_path / "out", _options(sinks=[CommandSink("true")]))
+
+
+def test_a_long_catch_up_stops_at_ctrl_c_and_the_restart_finishes_it(tmp_path, random_bundle, monkeypatch):
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    for seed in range(5):
+        _land(inbox, f"phone{seed}_a.jpg", seed)
+    monkeypatch.setattr("core.station.watch.CHUNK", 2)
+    engine, stop = Engine(random_bundle), threading.Event()
+
+    def classify_then_stop(items):
+        yield from engine.classify(items)
+        stop.set()  # Ctrl+C during the first chunk
+
+    station = Station(random_bundle, classify_then_stop, [inbox], out, _options(), lambda _: None)
+    station.stop = stop
+    station.run()
+    assert station.tally.classified == 2 and len(_items(out)) == 2  # the results of what was done are written
+    again = _station(random_bundle, inbox, out)
+    again.run()
+    assert (again.tally.resumed, again.tally.classified) == (2, 3) and len(_items(out)) == 5
