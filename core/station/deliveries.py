@@ -15,6 +15,7 @@ instant before the process died, before its line was written; each request carri
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import queue
@@ -22,6 +23,7 @@ import shlex
 import subprocess
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from datetime import datetime
@@ -60,7 +62,7 @@ class WebhookSink:
         request = urllib.request.Request(
             self.url,
             data=json.dumps(payload, ensure_ascii=False).encode("utf-8"),
-            headers={"Content-Type": "application/json", "Idempotency-Key": key},
+            headers={"Content-Type": "application/json", "Idempotency-Key": urllib.parse.quote(key, safe="#/:")},
             method="POST",
         )
         try:
@@ -68,8 +70,8 @@ class WebhookSink:
                 answer.read()
         except urllib.error.HTTPError as error:
             raise DeliveryError(f"HTTP {error.code} {error.reason}") from error
-        except (urllib.error.URLError, OSError) as error:
-            raise DeliveryError(str(getattr(error, "reason", error))) from error
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
+            raise DeliveryError(str(getattr(error, "reason", error)) or type(error).__name__) from error
 
 
 class CommandSink:

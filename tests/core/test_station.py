@@ -248,3 +248,11 @@ def test_a_long_catch_up_stops_at_ctrl_c_and_the_restart_finishes_it(tmp_path, r
     again = _station(random_bundle, inbox, out)
     again.run()
     assert (again.tally.resumed, again.tally.classified) == (2, 3) and len(_items(out)) == 5
+
+
+def test_a_phone_named_by_a_non_ascii_folder_is_delivered(tmp_path, receiver):
+    courier = Courier(tmp_path, [WebhookSink(receiver.url)], say=lambda _: None)
+    courier.post({"phone": "D:/Возвраты/7", "verdict": "good"}, "d7")  # not even Latin-1, as headers are
+    assert courier.close() == 0
+    key, body = receiver.received[0]
+    assert body["phone"] == "D:/Возвраты/7" and key == "D:/%D0%92%D0%BE%D0%B7%D0%B2%D1%80%D0%B0%D1%82%D1%8B/7#d7"
