@@ -5,7 +5,7 @@ the engine, and are appended to the output folder's run log (:mod:`core.journal.
 what makes a restart safe: at start the log is read back, and what arrived while the watch was down is
 classified then; what was done is not done again (same source, same bytes, same model). The results
 files (``results.json``, ``results.csv``, ``phones.csv``) are written again from the log, atomically, a few
-seconds after new results (less often when writing them takes long: at most a fifth of the time); sorted
+seconds after new results (less often when writing them takes long: at most a sixth of the time); sorted
 copies and overlays are made as each photo comes. With a phone grouping, each phone's verdict is handed to
 the courier (:mod:`core.station.deliveries`) once its quiet period passed (:mod:`core.station.phones`).
 The report and the run's line in the drift history are written when the watch stops.
@@ -201,7 +201,7 @@ class Station:
 
     def _refresh_due(self) -> bool:
         """Return True when the results files should be written again (every couple of seconds; when writing
-        them takes long, the watch spends at most a fifth of its time on it)."""
+        them takes long, the watch spends at most a sixth of its time on it)."""
         return time.monotonic() - self._written_at >= max(REFRESH_S, 5 * self._write_seconds)
 
     def _write(self, journal: RunJournal, final: bool) -> WrittenResults:
