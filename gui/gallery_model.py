@@ -8,7 +8,7 @@ model applies it to each arriving item and again to all when the user changes it
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import (
@@ -31,6 +31,7 @@ ITEMS_MIME = "application/x-defectsort-items"
 ERRORS = "errors"  # the section of items with status "error"
 SPECIAL_SECTIONS = {REVIEW: "Review", UNKNOWN: "Unknown", ERRORS: "Errors"}
 
+FRESH_THUMBNAILS = 256  # the newest photos keep a ready thumbnail (about 44 MB): they are the ones drawn now
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
 SECTION_ROLE = Qt.ItemDataRole.UserRole + 2
 CONFIDENCE_ROLE = Qt.ItemDataRole.UserRole + 3
@@ -43,6 +44,7 @@ class Entry:
     key: int
     prediction: Prediction
     thumbnail_jpeg: bytes | None = None  # compressed: the session holds one per photo (see gui.images)
+    fresh_thumbnail: QImage | None = None  # the worker's ready one, kept while the photo is among the newest
     heat: QImage | None = None
     final_label: str | None = None  # None until the inspector decides
     removed: bool = False
@@ -62,7 +64,11 @@ class Entry:
 
     @property
     def thumbnail(self) -> QImage | None:
-        """Return the thumbnail, opened from its compressed form (drawn cells are kept by the delegate)."""
+        """Return the thumbnail: the worker's own while the photo is new (arriving photos are drawn at once, and
+        opening a JPEG costs the GUI thread about a millisecond), else opened from its compressed form (drawn
+        cells are kept by the delegate)."""
+        if self.fresh_thumbnail is not None:
+            return self.fresh_thumbnail
         return thumbnail_image(self.thumbnail_jpeg) if self.thumbnail_jpeg is not None else None
 
     @property
@@ -93,6 +99,7 @@ class GalleryModel(QAbstractListModel):
         self._row_of: dict[int, int] = {}
         self.policy: DecisionPolicy | None = None
         self.names: Counter[str] = Counter()  # photos per file name: same-named ones are shown with their origin
+        self._fresh: deque[Entry] = deque()  # entries holding a ready thumbnail, oldest first
 
     # -- Qt model interface -------------------------------------------------------------
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 - Qt's signature
@@ -143,12 +150,21 @@ class GalleryModel(QAbstractListModel):
             self._row_of[entry.key] = len(self._entries)
             self._entries.append(entry)
             self.names[entry.prediction.name] += 1
+            self._keep_fresh(entry)
         self.endInsertRows()
         self.counts_changed.emit()
+
+    def _keep_fresh(self, entry: Entry) -> None:
+        if entry.fresh_thumbnail is None:
+            return
+        self._fresh.append(entry)
+        while len(self._fresh) > FRESH_THUMBNAILS:
+            self._fresh.popleft().fresh_thumbnail = None  # opened from its JPEG when drawn again
 
     def clear(self) -> None:
         """Forget every item."""
         self.beginResetModel()
+        self._fresh.clear()
         self._entries.clear()
         self._row_of.clear()
         self.names.clear()

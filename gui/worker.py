@@ -357,8 +357,9 @@ class Worker(QObject):
 
     def _entry(self, prediction) -> Entry:
         self._next_key += 1
-        thumbnail = compressed_thumbnail(prediction.thumbnail) if prediction.thumbnail is not None else None
-        heat = heatmap_image(prediction.heatmap) if prediction.heatmap is not None else None
-        # The compressed thumbnail is the only one from now on: the array would multiply the session's memory.
-        prediction = replace(prediction, thumbnail=None)
-        return Entry(key=self._next_key, prediction=prediction, thumbnail_jpeg=thumbnail, heat=heat)
+        pixels = prediction.thumbnail
+        entry = Entry(key=self._next_key, prediction=replace(prediction, thumbnail=None))  # the array goes: see below
+        if pixels is not None:  # kept compressed; the ready image only while the photo is among the newest
+            entry.thumbnail_jpeg, entry.fresh_thumbnail = compressed_thumbnail(pixels), rgb_image(pixels)
+        entry.heat = heatmap_image(prediction.heatmap) if prediction.heatmap is not None else None
+        return entry

@@ -56,3 +56,13 @@ def test_clearing_the_session_forgets_the_drawn_cells(qtbot, window, photo_zip, 
     monkeypatch.setattr("gui.dialogs.confirm", lambda *_: True)
     window.clear_session()
     assert _drawn(window, entry) is None
+
+
+def test_only_the_newest_photos_keep_a_ready_thumbnail(qtbot, window, photo_zip, monkeypatch):
+    monkeypatch.setattr("gui.gallery_model.FRESH_THUMBNAILS", 2)
+    window.open_paths([photo_zip(4, broken=0)])
+    wait_idle(qtbot, window, 4)
+    entries = window.model.entries()
+    assert [entry.fresh_thumbnail is not None for entry in entries] == [False, False, True, True]
+    older, newer = entries[0].thumbnail, entries[3].thumbnail  # the older one opened from its JPEG
+    assert older.size() == newer.size() and len(entries[0].thumbnail_jpeg) < older.sizeInBytes() / 5

@@ -1,6 +1,7 @@
 """The window: drop, classify, cancel, relabel (API, keys, drag), undo/redo, export, settings."""
 
 import json
+import threading
 import time
 
 from PySide6.QtCore import QMimeData, QPoint, Qt, QTimer, QUrl
@@ -143,15 +144,15 @@ def test_settings_persist_between_runs(qtbot, window):
     again.client.shutdown()
 
 
-def _longest_gui_gap(qtbot, window, batch, expected: int) -> tuple[float, int]:
-    """Classify ``batch`` while a 10 ms timer ticks on the GUI thread. :returns: the longest gap between ticks
-    and how many ticks there were."""
-    gaps, last = [], [time.perf_counter()]
+def _gui_thread_gaps(qtbot, window, batch, expected: int) -> list[tuple[float, float]]:
+    """Classify ``batch`` while a 10 ms timer ticks on the GUI thread. :returns: per gap between two ticks,
+    its length and the GUI thread's own CPU time in it (seconds)."""
+    gaps, last = [], [time.perf_counter(), time.thread_time()]
 
     def tick():
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        last[0] = now
+        now, cpu = time.perf_counter(), time.thread_time()
+        gaps.append((now - last[0], cpu - last[1]))
+        last[:] = [now, cpu]
 
     probe = QTimer()
     probe.setInterval(10)
@@ -160,23 +161,61 @@ def _longest_gui_gap(qtbot, window, batch, expected: int) -> tuple[float, int]:
     window.open_paths([batch])
     wait_idle(qtbot, window, expected)
     probe.stop()
-    return max(gaps), len(gaps)
+    return gaps
 
 
-def test_gui_thread_is_never_blocked_while_classifying(qtbot, window, photo_zip):
-    # On this 2-core machine the GUI thread shares the CPU with two decoding threads and the engine. Drawing
-    # thumbnails was most of its work (0.9 ms a cell, every visible cell on each arrival): the longest gap was
-    # 70-125 ms and a CI run failed at 118 ms. Cells are now drawn once and copied (20 us): the longest gap is
-    # 22-56 ms over 6 batches. A blocking call on the GUI thread stalls every batch, so a second batch is
-    # classified when the first had a late tick (scheduling alone), and that one must be clean.
-    gaps = []
-    for attempt in range(2):
-        gap, ticks = _longest_gui_gap(qtbot, window, photo_zip(160, broken=0), 160 * (attempt + 1))
-        assert ticks > 25  # the probe ran while the batch did (ONNX Runtime does 160 small photos in ~0.5 s)
-        gaps.append(gap)
-        if gap < 0.100:
-            break
-    assert min(gaps) < 0.100, f"GUI thread blocked for {', '.join(f'{g * 1000:.0f}' for g in gaps)} ms"
+# What reads, decodes, classifies or waits: none of it may run on the GUI thread.
+_BLOCKING = [
+    ("core.inference.engine.Engine", "classify"),
+    ("core.inference.engine.Engine", "_load"),
+    ("core.photos.reader.SourceReader", "read"),
+    ("concurrent.futures.Future", "result"),
+    ("gui.worker", "decode_for_display"),
+    ("gui.worker", "compressed_thumbnail"),
+]
+
+
+def test_gui_thread_is_never_blocked_while_classifying(qtbot, window, photo_zip, monkeypatch):
+    # How long the GUI thread waits between two ticks on this 2-core virtual machine says more about the host
+    # than about the window: the same code gave longest gaps of 22-56 ms in one run and 72-414 ms in the next
+    # (other threads, the GIL, stolen CPU), and two CI runs failed on a 100 ms wall-clock limit. So the test
+    # checks what a blocking GUI thread would be made of: no call that reads, decodes, classifies or waits runs
+    # on it, and the CPU time the GUI thread itself spends between two ticks stays small (a synchronous decode
+    # or classification would spend its whole length there; measured today: 6-45 ms, rarely up to 90 ms when
+    # many cells are drawn for the first time at once).
+    on_gui_thread = []
+    for owner, name in _BLOCKING:
+        target = _resolve(owner)
+        original = getattr(target, name)
+
+        def watched(*args, _original=original, _name=f"{owner}.{name}", **kwargs):
+            if threading.current_thread() is threading.main_thread():
+                on_gui_thread.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(target, name, watched)
+    gaps = _gui_thread_gaps(qtbot, window, photo_zip(160, broken=0), 160)
+    assert len(gaps) > 25  # the probe ran while the batch did (ONNX Runtime does 160 small photos in ~0.5 s)
+    assert on_gui_thread == [], f"blocking calls on the GUI thread: {sorted(set(on_gui_thread))}"
+    longest, busiest = max(gaps), max(gaps, key=lambda gap: gap[1])
+    assert busiest[1] < 0.150, f"the GUI thread worked {busiest[1] * 1000:.0f} ms without a break (longest gap "
+    f"{longest[0] * 1000:.0f} ms)"
+
+
+def _resolve(dotted: str):
+    """Return the module or class that ``dotted`` names."""
+    import importlib
+
+    parts = dotted.split(".")
+    for split in range(len(parts), 0, -1):
+        try:
+            target = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for attribute in parts[split:]:
+            target = getattr(target, attribute)
+        return target
+    raise ImportError(dotted)
 
 
 def test_clearing_drops_results_still_in_flight(qtbot, window, photo_zip, monkeypatch):
