@@ -17,7 +17,6 @@ final ``results.json`` equals ``defectsort classify`` of the same inbox.
 from __future__ import annotations
 
 import argparse
-import http.server
 import io
 import json
 import signal
@@ -32,31 +31,9 @@ from collections import Counter
 from pathlib import Path
 
 from tests.benchmarks.service_load import ROOT, _photos
+from tests.verdict_receiver import VerdictReceiver
 
 PHOTOS_PER_PHONE = 3
-
-
-class Webhook(http.server.ThreadingHTTPServer):
-    """Counts verdicts by phone and by idempotency key."""
-
-    def __init__(self):
-        self.phones: Counter[str] = Counter()
-        self.keys: Counter[str] = Counter()
-        hook = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                hook.phones[body["phone"]] += 1
-                hook.keys[self.headers["Idempotency-Key"]] += 1
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *_):
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
 
 
 class Station(threading.Thread):
@@ -147,8 +124,8 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="station-bench-"))
     inbox, out = scratch / "inbox", scratch / "out"
     inbox.mkdir()
-    hook = Webhook()
-    url = f"http://127.0.0.1:{hook.server_address[1]}/verdicts"
+    hook = VerdictReceiver()
+    url = hook.url
     tail = JournalTail(out / "run-journal.jsonl")
     tail.start()
     watch = _watch(inbox, out, url, args.model)
@@ -174,7 +151,9 @@ def main() -> None:
     _report(args, station, tail, hook, down, inbox, out, scratch, time.monotonic() - started)
 
 
-def _report(args, station: Station, tail: JournalTail, hook: Webhook, down, inbox, out, scratch, seconds) -> None:
+def _report(
+    args, station: Station, tail: JournalTail, hook: VerdictReceiver, down, inbox, out, scratch, seconds
+) -> None:
     killed = down[0]
     back = min((t for t in tail.first_line.values() if t > killed), default=killed)  # the restarted watch's first
     latencies, caught_up = [], []
@@ -197,9 +176,11 @@ def _report(args, station: Station, tail: JournalTail, hook: Webhook, down, inbo
         f"latency arrival -> result ({len(latencies)} photos while the watch ran): "
         f"p50 {statistics.median(latencies):.2f} s, p95 {p95:.2f} s, max {latencies[-1]:.2f} s"
     )
-    twice_by_phone = sum(1 for n in hook.phones.values() if n > 1)
-    twice_by_key = sum(1 for n in hook.keys.values() if n > 1)
-    print(f"phones delivered: {len(hook.phones)} of {phones}; twice: {twice_by_phone} (same key twice: {twice_by_key})")
+    by_phone = Counter(body["phone"] for _, body in hook.received)
+    by_key = Counter(key for key, _ in hook.received)
+    twice_by_phone = sum(1 for n in by_phone.values() if n > 1)
+    twice_by_key = sum(1 for n in by_key.values() if n > 1)
+    print(f"phones delivered: {len(by_phone)} of {phones}; twice: {twice_by_phone} (same key twice: {twice_by_key})")
     classify_json = scratch / "classify.json"
     command = [sys.executable, "-m", "core", "classify", str(inbox), "--json", str(classify_json)]
     command += ["--model", args.model] if args.model else []

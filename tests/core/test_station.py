@@ -1,7 +1,6 @@
 """The station: photos landing in a watched folder are classified once, results kept current, restart-safe;
 each complete phone's verdict is delivered once, to a webhook or a command, whatever goes down meanwhile."""
 
-import http.server
 import json
 import sys
 import threading
@@ -24,6 +23,7 @@ from core.station.deliveries import (
 )
 from core.station.watch import Station, WatchOptions
 from tests.images import encode, screen_photo, zip_bytes
+from tests.verdict_receiver import VerdictReceiver
 
 GROUP_BY = r"^(phone\d+)_"
 
@@ -57,38 +57,9 @@ def _items(out) -> dict[str, dict]:
     return {item["source"]: item for item in document["items"]}
 
 
-class Receiver(http.server.ThreadingHTTPServer):
-    """A loopback webhook that records each verdict; answers 503 while ``down``."""
-
-    def __init__(self):
-        self.received: list[tuple[str, dict]] = []
-        self.down = False
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                if receiver.down:
-                    self.send_response(503)
-                else:
-                    receiver.received.append((self.headers["Idempotency-Key"], body))
-                    self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *_):
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/verdicts"
-
-
 @pytest.fixture
 def receiver():
-    server = Receiver()
+    server = VerdictReceiver()
     yield server
     server.shutdown()
 
