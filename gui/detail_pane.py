@@ -22,10 +22,13 @@ class PhotoView(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.entry: Entry | None = None
         self.image: QImage | None = None
+        self.heat: QImage | None = None  # the entry's coloured heatmap, made once per photo shown
         self.show_heatmap, self.opacity = True, 0.5
 
     def show_entry(self, entry: Entry | None, image: QImage | None) -> None:
         """Show ``entry`` using ``image`` (its thumbnail until the full preview arrives)."""
+        if entry is not self.entry:
+            self.heat = entry.heat if entry is not None else None
         self.entry, self.image = entry, image
         self.update()
 
@@ -43,9 +46,9 @@ class PhotoView(QWidget):
         target = QRectF((self.width() - width) / 2, (self.height() - height) / 2, width, height)
         painter.drawImage(target, self.image)
         prediction = self.entry.prediction
-        if self.show_heatmap and self.entry.heat is not None:
+        if self.show_heatmap and self.heat is not None:
             painter.setOpacity(self.opacity)
-            painter.drawImage(target, self.entry.heat)
+            painter.drawImage(target, self.heat)
             painter.setOpacity(1.0)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(QPen(QColor("white"), 2))

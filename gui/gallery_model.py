@@ -25,7 +25,7 @@ from core.inference.decision import DecisionPolicy
 from core.inference.prediction import ERROR, REVIEW, UNKNOWN, Prediction
 from core.journal.session import DO, RELABEL, REMOVE, UNREMOVE, Edit
 from core.results.final import FinalDecision, final_decision
-from gui.images import thumbnail_image
+from gui.images import heatmap_image, thumbnail_image
 
 ITEMS_MIME = "application/x-defectsort-items"
 ERRORS = "errors"  # the section of items with status "error"
@@ -45,7 +45,6 @@ class Entry:
     prediction: Prediction
     thumbnail_jpeg: bytes | None = None  # compressed: the session holds one per photo (see gui.images)
     fresh_thumbnail: QImage | None = None  # the worker's ready one, kept while the photo is among the newest
-    heat: QImage | None = None
     final_label: str | None = None  # None until the inspector decides
     removed: bool = False
     missing: str | None = None  # why a restored photo's source can no longer be read
@@ -70,6 +69,13 @@ class Entry:
         if self.fresh_thumbnail is not None:
             return self.fresh_thumbnail
         return thumbnail_image(self.thumbnail_jpeg) if self.thumbnail_jpeg is not None else None
+
+    @property
+    def heat(self) -> QImage | None:
+        """Return the heatmap coloured for drawing, made when asked (about 0.2 ms): the session keeps each heatmap
+        once, as numbers in its prediction, and the delegate keeps the cells it drew."""
+        heatmap = self.prediction.heatmap
+        return heatmap_image(heatmap) if heatmap is not None else None
 
     @property
     def label(self) -> str | None:

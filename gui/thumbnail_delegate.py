@@ -30,7 +30,7 @@ class _DrawnCell:
     """A cell as drawn, and everything it was drawn from (objects compared by identity, settings by value)."""
 
     pixmap: QPixmap
-    sources: tuple  # (prediction, thumbnail, heat): replaced, never changed in place
+    sources: tuple  # (prediction with its heatmap, thumbnail): replaced, never changed in place
     look: tuple  # size, selection, display settings, the inspector's label, the shown name
 
     def shows(self, sources: tuple, look: tuple) -> bool:
@@ -65,7 +65,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
             return
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         ratio = painter.device().devicePixelRatioF()
-        sources = (entry.prediction, entry.thumbnail_jpeg, entry.heat)
+        sources = (entry.prediction, entry.thumbnail_jpeg)
         look = (
             option.rect.size().toTuple(),
             selected,
@@ -141,9 +141,10 @@ class ThumbnailDelegate(QStyledItemDelegate):
             return
         target = _fit(thumbnail.size(), area)
         painter.drawImage(target, thumbnail)
-        if self.show_heatmaps and entry.heat is not None:
+        heat = entry.heat if self.show_heatmaps else None
+        if heat is not None:
             painter.setOpacity(self.opacity)
-            painter.drawImage(target, entry.heat)
+            painter.drawImage(target, heat)
             painter.setOpacity(1.0)
         if entry.prediction.ok:
             self._paint_badge(painter, target, entry)
