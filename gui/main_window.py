@@ -134,12 +134,12 @@ class MainWindow(QMainWindow):
             view.relabel_requested.connect(self.relabel)
             view.remove_requested.connect(self.remove)
         self.toolbar.by_phone_changed.connect(self.show_by_phone)
-        self.toolbar.thumbnail_edge_changed.connect(self.phones.schedule_rebuild)
-        self.toolbar.heatmaps_changed.connect(self.phones.schedule_rebuild)
         self.toolbar.grouping_changed.connect(self._on_grouping_changed)
         self.model.counts_changed.connect(self._update_status)
         self.toolbar.thumbnail_edge_changed.connect(self.gallery.set_thumbnail_edge)
+        self.toolbar.thumbnail_edge_changed.connect(self.phones.set_thumbnail_edge)  # after: the delegate's new size
         self.toolbar.heatmaps_changed.connect(self._on_heatmaps_changed)
+        self.toolbar.heatmaps_changed.connect(self.phones.repaint_cards)
         self.toolbar.review_threshold_changed.connect(self._on_review_threshold_changed)
         self.toolbar.filter_changed.connect(self.gallery.set_filter)
         self.toolbar.filter_changed.connect(self.phones.set_filter)
@@ -330,7 +330,7 @@ class MainWindow(QMainWindow):
         self.policy = self.policy.with_review_threshold(threshold)
         self.model.set_policy(self.policy)
         self.gallery.set_review_threshold(self.policy.review_below)
-        self.phones.review_below = self.policy.review_below
+        self.phones.set_review_below(self.policy.review_below)
         self.detail.policy = self.policy
         self.client.use_policy(self.policy)
         self.detail.show_entry(self.gallery.current_entry())

@@ -1,43 +1,59 @@
 """The "By phone" view: one card per phone with its photos, the photo that decided the verdict first.
 
-Cards are rebuilt from the shared :class:`GalleryModel` shortly after it changes (a relabel, new
-results), so a phone's verdict always follows its photos (:func:`core.results.phones.phone_verdict`). A
-photo the inspector put in a class counts as decided, whatever the model's doubt.
+The view follows the shared :class:`GalleryModel` phone by phone: new photos and relabels mark their phones
+changed, and shortly after (many changes in a row cost one update) only those phones' verdicts are worked out
+again (:func:`core.results.phones.phone_verdict`) and only their cards redrawn, so a station that sorts
+photos all day costs each arrival a card or two, not a rebuild of thousands. A new grouping, severity
+order, filter or review threshold, or a cleared session, rebuilds every card. A photo the inspector put in
+a class counts as decided, whatever the model's doubt.
 """
 
 from __future__ import annotations
 
 from html import escape
 
-from PySide6.QtCore import QItemSelectionModel, QSortFilterProxyModel, Qt, QTimer, Signal
+from PySide6.QtCore import QAbstractListModel, QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import QAbstractItemView, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from core.inference.percent import percent_text
 from core.results.colours import label_colour_hex
-from core.results.phones import REVIEW_VERDICT, PhoneGrouping, PhoneVerdict, phone_verdicts, photo_of
+from core.results.phones import REVIEW_VERDICT, PhoneGrouping, PhoneVerdict, phone_verdict, photo_of
 from gui.gallery_model import ENTRY_ROLE, Entry, GalleryModel
 from gui.move_menu import show_move_menu
 from gui.section import SectionView, neighbour_view
 from gui.thumbnail_delegate import ThumbnailDelegate
 
-MAX_CARDS = 500  # phones shown at once (the filter narrows them down)
+MAX_CARDS = 500  # phones shown at once, the newest (the filter finds the others)
+NO_PHONE = ""  # the card of photos the grouping finds no phone id in
 
 
-class PhoneProxy(QSortFilterProxyModel):
-    """The photos of one phone, in the verdict's order (the deciding photo first)."""
+class PhoneCardModel(QAbstractListModel):
+    """The photos of one phone, in the verdict's order (the deciding photo first): the shared model's items
+    by key, so a new photo elsewhere costs this card nothing."""
 
     section = None  # a phone card is not a class: drops on it relabel nothing
 
-    def __init__(self, keys: list[int], parent=None):
+    def __init__(self, source: GalleryModel, keys: list[int], parent=None):
         super().__init__(parent)
-        self.position = {key: number for number, key in enumerate(keys)}
+        self.source, self.keys = source, keys
 
-    def filterAcceptsRow(self, row: int, parent) -> bool:
-        entry = self.sourceModel().index(row, 0, parent).data(ENTRY_ROLE)
-        return entry.key in self.position
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(self.keys)
 
-    def lessThan(self, left, right) -> bool:
-        return self.position[left.data(ENTRY_ROLE).key] < self.position[right.data(ENTRY_ROLE).key]
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        return self.source.data(self.source.index_of(self.keys[index.row()]), role)
+
+    def set_keys(self, keys: list[int]) -> None:
+        """Show these photos: repainted when they are the same, laid out again when not."""
+        if keys == self.keys:
+            if keys:
+                self.dataChanged.emit(self.index(0), self.index(len(keys) - 1))
+            return
+        self.beginResetModel()
+        self.keys = keys
+        self.endResetModel()
 
 
 class PhoneCard(QWidget):
@@ -51,10 +67,8 @@ class PhoneCard(QWidget):
     def __init__(self, title: str, tooltip: str, keys: list[int], model, delegate, parent=None):
         super().__init__(parent)
         self.phone = tooltip
-        self.proxy = PhoneProxy(keys, self)
-        self.proxy.setSourceModel(model)
-        self.proxy.sort(0)
-        self.view = SectionView(self.proxy, delegate, self)
+        self.photos = PhoneCardModel(model, keys, self)
+        self.view = SectionView(self.photos, delegate, self)
         self.view.setDragDropMode(QAbstractItemView.DragDropMode.NoDragDrop)
         self.header = QLabel(title)
         self.header.setToolTip(tooltip)
@@ -63,6 +77,23 @@ class PhoneCard(QWidget):
         layout.setSpacing(2)
         layout.addWidget(self.header)
         layout.addWidget(self.view)
+
+    def show_photos(self, title: str, keys: list[int]) -> None:
+        """Show a new title and these photos, keeping the selected photo selected (without taking the focus)."""
+        shown = self.view.shown_entry()
+        self.header.setText(title)
+        changed = keys != self.photos.keys
+        self.photos.set_keys(keys)
+        if changed:
+            self.fit()
+            if shown is not None and shown.key in keys:
+                flags = QItemSelectionModel.SelectionFlag.ClearAndSelect
+                self.view.selectionModel().setCurrentIndex(self.photos.index(keys.index(shown.key)), flags)
+
+    def fit(self) -> None:
+        """Lay the photos out again and make the card as tall as they need (new photos, new thumbnail size)."""
+        self.view.doItemsLayout()
+        self.view.setFixedHeight(self.view.content_height())
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -107,77 +138,178 @@ class PhoneGallery(QScrollArea):
         self.grouping = PhoneGrouping("folder")
         self.order: list[str] = []  # classes worst first
         self.classes: list[str] = []
-        self.review_below: float | None = None
-        self.cards: list[PhoneCard] = []
-        self.verdicts: list[PhoneVerdict] = []
+        self._review_below: float | None = None
         self._filter = ""
+        self.cards: list[PhoneCard] = []  # as shown, top to bottom
+        self._card_of: dict[str, PhoneCard] = {}  # phone (NO_PHONE: photos without an id) -> its card
+        self._keys_of: dict[str, list[int]] = {}  # phone -> its photos' keys in arrival order; phones first seen first
+        self._phone_of: dict[int, str] = {}
+        self._shown_keys: dict[str, list[int]] = {}  # phone -> the keys its card shows, verdict order
+        self._titles: dict[str, str] = {}
+        self._arrived: list[int] = []  # keys not yet given a phone
+        self._changed: set[str] = set()  # phones whose verdict or card is out of date
+        self._regroup = True  # every photo's phone is out of date
         self.setWidgetResizable(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._content = QWidget()
         self._layout = QVBoxLayout(self._content)
         self._layout.setContentsMargins(8, 8, 8, 8)
+        self.newest_note = QLabel()  # "Showing the newest 500 of 3,120 phones ..."
+        self.newest_note.hide()
+        self._layout.addWidget(self.newest_note)
         self._layout.addStretch(1)
         self.setWidget(self._content)
-        self._rebuild_timer = QTimer(self, singleShot=True, interval=200)
-        self._rebuild_timer.timeout.connect(self.rebuild)
-        model.counts_changed.connect(self.schedule_rebuild)
-        model.dataChanged.connect(self.schedule_rebuild)
+        self._update_timer = QTimer(self, singleShot=True, interval=200)
+        self._update_timer.timeout.connect(self.update_cards)
+        model.rowsInserted.connect(self._on_rows_inserted)
+        model.dataChanged.connect(self._on_data_changed)
+        model.modelReset.connect(self._on_model_reset)
 
+    # -- what changed ---------------------------------------------------------------------
+    def _on_rows_inserted(self, _parent, first: int, last: int) -> None:
+        self._arrived.extend(self.model.index(row).data(ENTRY_ROLE).key for row in range(first, last + 1))
+        self._schedule()
+
+    def _on_data_changed(self, top_left, bottom_right, *_) -> None:
+        for row in range(top_left.row(), bottom_right.row() + 1):
+            phone = self._phone_of.get(self.model.index(row).data(ENTRY_ROLE).key)
+            if phone is not None:
+                self._changed.add(phone)
+        self._schedule()
+
+    def _on_model_reset(self) -> None:
+        """The session was cleared or restored: the cards go at once (their photos are gone from the model)."""
+        for card in self.cards:
+            self._drop_card(card)
+        self.cards, self._card_of, self._shown_keys, self._titles = [], {}, {}, {}
+        self.rebuild()
+
+    def _schedule(self) -> None:
+        """Update soon (many changes in a row cost one update), only while the view is shown."""
+        if self.isVisible():
+            self._update_timer.start()
+
+    def rebuild(self) -> None:
+        """Work out every phone and card again soon (a new grouping, severity order, filter or threshold)."""
+        self._regroup = True
+        self._schedule()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.update_cards()
+
+    # -- settings -------------------------------------------------------------------------
     def set_model_order(self, classes: list[str], order: list[str]) -> None:
         """Use a model's classes and severity order (worst first)."""
         self.classes, self.order = list(classes), list(order)
-        self.schedule_rebuild()
+        self.rebuild()
 
     def set_grouping(self, grouping: PhoneGrouping) -> None:
         """Group photos into phones this way from now on."""
         self.grouping = grouping
-        self.schedule_rebuild()
-
-    def schedule_rebuild(self, *_) -> None:
-        """Rebuild soon (many changes in a row cost one rebuild), only while the view is shown."""
-        if self.isVisible():
-            self._rebuild_timer.start()
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
         self.rebuild()
+
+    def set_review_below(self, review_below: float | None) -> None:
+        """Show confidences in the headers against this review threshold."""
+        self._review_below = review_below
+        self.rebuild()
+
+    def set_thumbnail_edge(self, _edge: int) -> None:
+        """The shared delegate draws thumbnails at a new size: lay every card out again."""
+        for card in self.cards:
+            card.fit()
+
+    def repaint_cards(self, *_) -> None:
+        """Draw every card again (the heatmap switch or opacity changed)."""
+        for card in self.cards:
+            card.view.viewport().update()
 
     def set_filter(self, text: str) -> None:
         """Show only the phones whose id or photo names contain ``text`` (as the class sections' filter)."""
         self._filter = text
-        self.schedule_rebuild()
+        self.rebuild()
 
-    def rebuild(self) -> None:
-        """Recompute every phone's verdict and rebuild the cards, keeping the selected photo selected.
+    # -- the update -----------------------------------------------------------------------
+    def update_cards(self) -> None:
+        """Give new photos their phone, work out the changed phones' verdicts and show their cards.
 
         Photos the grouping finds no phone id for gather in one last card without a verdict."""
-        selected = self.current_entry()
-        entries = {entry.prediction.source: entry for entry in self.model.entries()}
-        matched = [e for e in entries.values() if self.grouping.phone_of(e.prediction.source, e.prediction.name)]
-        unmatched = [e for e in entries.values() if e not in matched]
-        self.verdicts = phone_verdicts([photo_of(e.prediction, e.final) for e in matched], self.grouping, self.order)
-        for card in self.cards:
-            self._layout.removeWidget(card)
-            card.deleteLater()
-        self.cards = []
-        for verdict in self.verdicts:
-            photos = [entries[photo.source] for photo in verdict.photos]
-            if len(self.cards) < MAX_CARDS and _matches(self._filter, photos, verdict.phone):
-                title = _header_text(verdict, self.review_below)
-                self._add_card(PhoneCard(title, verdict.phone, [e.key for e in photos], self.model, self.delegate))
-        shown_unmatched = [e for e in unmatched if _matches(self._filter, [e], "")]
-        if shown_unmatched:
-            title = _unmatched_text(len(shown_unmatched), self.grouping)
-            keys = [e.key for e in shown_unmatched]
-            self._add_card(PhoneCard(title, self.grouping.spec, keys, self.model, self.delegate))
-        if selected is not None:
-            self.select(selected.key)
+        if self._regroup:
+            self._regroup = False
+            self._keys_of, self._phone_of, self._shown_keys, self._titles = {}, {}, {}, {}
+            self._arrived = [self.model.index(row).data(ENTRY_ROLE).key for row in range(self.model.rowCount())]
+            self._changed = set()  # removed photos too: they come back to their phone when a removal is undone
+        for key in self._arrived:
+            entry = self.model.entry(key)
+            phone = self.grouping.phone_of(entry.prediction.source, entry.prediction.name) or NO_PHONE
+            self._phone_of[key] = phone
+            self._keys_of.setdefault(phone, []).append(key)
+            self._changed.add(phone)
+        self._arrived = []
+        changed, self._changed = self._changed, set()
+        for phone in changed:
+            self._judge(phone)
+        self._lay_out(changed)
 
-    def _add_card(self, card: PhoneCard) -> None:
+    def _judge(self, phone: str) -> None:
+        """Work out a phone's title and its photos in the order shown (none: the phone has no card)."""
+        entries = [entry for key in self._keys_of.get(phone, []) if not (entry := self.model.entry(key)).removed]
+        if phone == NO_PHONE:  # the filter keeps photos here, not the card
+            entries = [entry for entry in entries if _matches(self._filter, [entry], "")]
+        if not entries or not _matches(self._filter, entries, phone):
+            self._shown_keys.pop(phone, None)
+            return
+        if phone == NO_PHONE:
+            self._shown_keys[phone] = [entry.key for entry in entries]
+            self._titles[phone] = _unmatched_text(len(entries), self.grouping)
+            return
+        by_source = {entry.prediction.source: entry for entry in entries}  # a photo opened twice counts once
+        verdict = phone_verdict(phone, [photo_of(e.prediction, e.final) for e in by_source.values()], self.order)
+        self._shown_keys[phone] = [by_source[photo.source].key for photo in verdict.photos]
+        self._titles[phone] = _header_text(verdict, self._review_below)
+
+    def _lay_out(self, changed: set[str]) -> None:
+        """Show the newest :data:`MAX_CARDS` phones in the order first seen, then the photos without an id:
+        new cards for new phones, changed cards told, cards no longer shown dropped."""
+        phones = [phone for phone in self._keys_of if phone != NO_PHONE and phone in self._shown_keys]
+        hidden = max(0, len(phones) - MAX_CARDS)
+        wanted = phones[hidden:] + ([NO_PHONE] if NO_PHONE in self._shown_keys else [])
+        self._say_hidden(hidden, len(phones))
+        unmatched = self._card_of.get(NO_PHONE)
+        if unmatched is not None and unmatched.phone != self.grouping.spec:  # its tooltip names the old pattern
+            wanted_now = [phone for phone in wanted if phone != NO_PHONE]
+        else:
+            wanted_now = wanted
+        for phone in set(self._card_of) - set(wanted_now):
+            self._drop_card(self._card_of.pop(phone))
+        for position, phone in enumerate(wanted, start=1):  # after the "newest of" line
+            card = self._card_of.get(phone)
+            if card is None:
+                card = self._card_of[phone] = self._new_card(phone)
+            elif phone in changed:
+                card.show_photos(self._titles[phone], self._shown_keys[phone])
+            if self._layout.indexOf(card) != position:
+                self._layout.insertWidget(position, card)
+        self.cards = [self._card_of[phone] for phone in wanted]
+
+    def _say_hidden(self, hidden: int, total: int) -> None:
+        self.newest_note.setVisible(hidden > 0)
+        if hidden:
+            self.newest_note.setText(
+                f"Showing the newest {MAX_CARDS:,} of {total:,} phones; type in the filter to find the others."
+            )
+
+    def _new_card(self, phone: str) -> PhoneCard:
+        tooltip = phone if phone != NO_PHONE else self.grouping.spec
+        card = PhoneCard(self._titles[phone], tooltip, self._shown_keys[phone], self.model, self.delegate)
         card.setParent(self._content)
-        self._layout.insertWidget(len(self.cards), card)
         self._connect(card.view)
-        self.cards.append(card)
+        return card
+
+    def _drop_card(self, card: PhoneCard) -> None:
+        self._layout.removeWidget(card)
+        card.hide()
+        card.deleteLater()
 
     def _connect(self, view: SectionView) -> None:
         view.edge_reached.connect(lambda step: self._on_edge_reached(view, step))
@@ -204,10 +336,8 @@ class PhoneGallery(QScrollArea):
     def select(self, key: int) -> None:
         """Select and show the photo with ``key``."""
         for card in self.cards:
-            index = card.proxy.mapFromSource(self.model.index_of(key))
-            if index.isValid():
-                card.view.setFocus()
-                card.view.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            if key in card.photos.keys:
+                card.view.select_row(card.photos.keys.index(key))
                 QTimer.singleShot(0, lambda c=card: self.ensureWidgetVisible(c, 8, 8))
                 return
 

@@ -34,7 +34,7 @@ def test_by_phone_filters_steps_between_cards_and_gathers_photos_without_an_id(q
     window.toolbar.by_phone.setChecked(True)
     qtbot.waitUntil(lambda: len(window.phones.cards) == 4)
     assert "No phone id found" in window.phones.cards[-1].header.text()  # one card, not one per photo
-    assert window.phones.cards[-1].proxy.rowCount() == 2
+    assert window.phones.cards[-1].photos.rowCount() == 2
 
     first, second = window.phones.cards[0].view, window.phones.cards[1].view
     first.select_row(-1)
