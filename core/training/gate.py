@@ -1,17 +1,24 @@
-"""The promotion gate: a retrained model replaces the current one only when it is measurably better.
+"""The promotion gate: a retrained model replaces the current one only when the evidence says it is better.
 
 Both models classify the same photos through the same engine: the *frozen holdout* (the
 parent's own validation photos and any ``--holdout`` photos, which neither model trained
 on) and the *held-back corrections* (a share of the inspectors' corrections kept out of
-training). The rule, stored in the candidate's ``model.json``:
+training). The gate weighs photo by photo (:mod:`core.training.paired`: an exact McNemar test on
+the photos where one model is right and the other wrong), because holdouts are small where a
+returns centre starts and one photo must not decide. The rule, stored in the candidate's ``model.json``:
 
-* defect recall on the frozen holdout not lower than the parent's,
-* macro-F1 on the frozen holdout not lower by more than 0.5 points,
-* more held-back corrections right than the parent gets right.
+* on the held-back corrections the candidate fixes more photos than it breaks, with 95 % confidence;
+* on the frozen holdout it does not break more than it fixes beyond chance (the same test the other way
+  round, at the same 5 %), over all its photos and over its defect photos alone (defect recall).
+
+When the corrections cannot show it yet, the verdict says so and how many more corrections like these
+would decide it.
 """
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -23,13 +30,17 @@ from core.inference.prediction import Prediction
 from core.model.bundle import Bundle
 from core.photos.sources import iter_items
 from core.results.report.charts import pyplot
+from core.training import paired
 from core.training.calibration import expected_calibration_error
 from core.training.metrics import classification_metrics, defect_recall
 
-MAX_MACRO_F1_DROP = 0.005
+SIGNIFICANCE = 0.05  # what chance is allowed to explain, both ways
+HOLD_BACK_SHARE = 0.25  # of the corrections, kept out of training to judge the candidate on
 RULE = (
-    "defect recall on the frozen holdout not lower; macro-F1 on the frozen holdout not lower by more than "
-    "0.5 points; more held-back corrections right than the current model"
+    "promote when, on the held-back corrections, the candidate fixes more photos than it breaks with 95 % "
+    "confidence, and on the frozen holdout it does not break more than it fixes beyond chance (5 %), over all "
+    "its photos and over its defect photos; each side counted on the photos where one model is right and the "
+    "other wrong (exact McNemar test)"
 )
 FROZEN, CORRECTIONS = "frozen_holdout", "held_back_corrections"
 
@@ -54,7 +65,7 @@ def compare(parent: Bundle, candidate: Bundle, parts: dict[str, Labelled]) -> di
         comparison[part] = {
             "photos": len(truth),
             **{role: _metrics(parent, predictions, truth) for role, predictions in results.items()},
-            "agreement": _agreement(results["parent"], results["candidate"], truth),
+            "agreement": _agreement(results["parent"], results["candidate"], truth, normal_class_of(parent)),
         }
     return comparison
 
@@ -66,24 +77,45 @@ def verdict(comparison: dict) -> tuple[bool, list[str]]:
         return False, ["no frozen holdout to compare on (give --data with the training photos, or --holdout)"]
     if not held.get("photos"):
         return False, ["no held-back corrections to show an improvement on (too few corrections)"]
-    old, new = frozen["parent"], frozen["candidate"]
-    reasons, passed = [], True
-    if old["defect_recall"] is not None:
-        ok = new["defect_recall"] >= old["defect_recall"]
-        passed &= ok
-        reasons.append(
-            f"defect recall {old['defect_recall']:.3f} -> {new['defect_recall']:.3f} ({'not lower' if ok else 'LOWER'})"
-        )
-    ok = new["macro_f1"] >= old["macro_f1"] - MAX_MACRO_F1_DROP
-    passed &= ok
-    reasons.append(f"macro-F1 {old['macro_f1']:.3f} -> {new['macro_f1']:.3f} ({'kept' if ok else 'DROPPED'})")
-    before, after = held["parent"]["correct"], held["candidate"]["correct"]
-    ok = after > before
-    passed &= ok
-    reasons.append(
-        f"held-back corrections right: {before} -> {after} of {held['photos']} ({'better' if ok else 'NOT better'})"
+    kept, reasons = True, []
+    agreement = frozen["agreement"]  # defect_counts: none for a model without a normal class (all are defects)
+    for photos, counts in (("photos", agreement["counts"]), ("defect photos", agreement.get("defect_counts"))):
+        if counts is None:
+            continue
+        ok, sentence = _not_worse(photos, counts["fixed"], counts["broken"])
+        kept &= ok
+        reasons.append(sentence)
+    better, sentence = _better(held)
+    reasons.append(sentence)
+    old, new = frozen["parent"]["macro_f1"], frozen["candidate"]["macro_f1"]
+    reasons.append(f"frozen holdout macro-F1 {old:.3f} -> {new:.3f} on {frozen['photos']} photos (for the record)")
+    return kept and better, reasons
+
+
+def _not_worse(photos: str, fixed: int, broken: int) -> tuple[bool, str]:
+    """Judge the frozen holdout: the candidate may not break more than it fixes beyond chance."""
+    chance = paired.p_worse(fixed, broken)
+    ok = chance > SIGNIFICANCE
+    judged = "not worse beyond chance" if ok else "WORSE beyond chance"
+    return ok, f"frozen holdout, {photos}: fixed {fixed}, broke {broken} ({judged}, p = {chance:.3g})"
+
+
+def _better(held: dict) -> tuple[bool, str]:
+    """Judge the held-back corrections: the candidate must fix more than it breaks with 95 % confidence."""
+    counts, photos = held["agreement"]["counts"], held["photos"]
+    fixed, broken = counts["fixed"], counts["broken"]
+    chance = paired.p_better(fixed, broken)
+    told = f"held-back corrections: fixed {fixed}, broke {broken} of {photos} (p = {chance:.3g})"
+    if chance <= SIGNIFICANCE:
+        return True, f"{told}: better"
+    enough = paired.photos_to_decide(fixed, broken, photos, SIGNIFICANCE)
+    if enough is None:
+        return False, f"{told}: NOT better"
+    more = math.ceil((enough - photos) / HOLD_BACK_SHARE)
+    return False, (
+        f"{told}: too little evidence yet; about {more} more corrections like these would decide it "
+        f"({enough - photos} more held back)"
     )
-    return passed, reasons
 
 
 def write_comparison(folder: Path, comparison: dict) -> None:
@@ -113,13 +145,21 @@ def _metrics(bundle: Bundle, predictions: list[Prediction], truth: list[str]) ->
     }
 
 
-def _agreement(parent: list[Prediction], candidate: list[Prediction], truth: list[str]) -> dict:
+def _agreement(parent: list[Prediction], candidate: list[Prediction], truth: list[str], normal: str | None) -> dict:
+    """Sort the photos by who got them right: fixed, broken, both right, both wrong (also among defect photos)."""
     buckets: dict[str, list[str]] = {"fixed": [], "broken": [], "both_right": [], "both_wrong": []}
-    for old, new, label in zip(parent, candidate, truth):
+    defects: Counter[str] = Counter(fixed=0, broken=0)
+    for old, new, label in zip(parent, candidate, truth, strict=True):
         was, now = old.label == label, new.label == label
         key = "both_right" if was and now else "fixed" if now else "broken" if was else "both_wrong"
         buckets[key].append(old.source)
-    return {"counts": {k: len(v) for k, v in buckets.items()}, "fixed": buckets["fixed"], "broken": buckets["broken"]}
+        if label != normal:
+            defects[key] += 1
+    agreement = {"counts": {k: len(v) for k, v in buckets.items()}, "fixed": buckets["fixed"]}
+    agreement["broken"] = buckets["broken"]
+    if normal is not None:
+        agreement["defect_counts"] = dict(defects)
+    return agreement
 
 
 def _chart(path: Path, comparison: dict) -> None:

@@ -29,7 +29,6 @@ from core.training.dataset import scan_dataset
 from core.training.pipeline import train_bundle
 from core.training.trainer import TrainConfig
 
-HOLD_BACK_SHARE = 0.25  # of the corrections, for the gate
 FINE_TUNE_LR_SCALE = 0.3  # a model that already works needs smaller steps than one trained from ImageNet
 
 
@@ -112,7 +111,8 @@ def hold_back(photos: list[LabelledPhoto], group: re.Pattern | None, seed: int) 
         groups.setdefault(match.group(match.lastindex or 0) if match else photo.sha256, []).append(photo)
     order = sorted(groups)
     random.Random(seed).shuffle(order)
-    wanted = {label: HOLD_BACK_SHARE * count for label, count in Counter(p.correction.label for p in photos).items()}
+    per_class = Counter(p.correction.label for p in photos)
+    wanted = {label: gate.HOLD_BACK_SHARE * count for label, count in per_class.items()}
     taken: Counter = Counter()
     held, used = [], []
     for name in order:
