@@ -69,7 +69,7 @@ def _environment(home: Path) -> dict[str, str]:
     return {
         **os.environ,
         "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen"),
-        **{f"XDG_{kind}_HOME": str(home / kind.lower()) for kind in ("CONFIG", "STATE")},
+        **{f"XDG_{kind}_HOME": str(home / kind.lower()) for kind in ("CONFIG", "STATE", "DATA")},
         "XDG_CACHE_HOME": str(home.parent / "cache"),
     }
 
