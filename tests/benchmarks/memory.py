@@ -52,7 +52,7 @@ def peak_rss_mb(module: str, args: list[str], home: Path, checkout: Path | None 
     environment = {
         **os.environ,
         "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen"),
-        **{f"XDG_{kind}_HOME": str(home / kind.lower()) for kind in ("CONFIG", "STATE", "CACHE")},
+        **{f"XDG_{kind}_HOME": str(home / kind.lower()) for kind in ("CONFIG", "STATE", "CACHE", "DATA")},
     }
     started = time.perf_counter()
     result = subprocess.run(
