@@ -9,7 +9,7 @@ model applies it to each arriving item and again to all when the user changes it
 from __future__ import annotations
 
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from PySide6.QtCore import (
     QAbstractListModel,
@@ -25,7 +25,7 @@ from core.inference.decision import DecisionPolicy
 from core.inference.prediction import ERROR, REVIEW, UNKNOWN, Prediction
 from core.journal.session import DO, RELABEL, REMOVE, UNREMOVE, Edit
 from core.results.final import FinalDecision, final_decision
-from gui.images import heatmap_image, thumbnail_image
+from gui.images import heatmap_from_levels, heatmap_image, thumbnail_image
 
 ITEMS_MIME = "application/x-defectsort-items"
 ERRORS = "errors"  # the section of items with status "error"
@@ -45,6 +45,7 @@ class Entry:
     prediction: Prediction
     thumbnail_jpeg: bytes | None = None  # compressed: the session holds one per photo (see gui.images)
     fresh_thumbnail: QImage | None = None  # the worker's ready one, kept while the photo is among the newest
+    heat_levels: bytes | None = None  # the heatmap, compressed (gui.images.heat_levels); the prediction has none
     final_label: str | None = None  # None until the inspector decides
     removed: bool = False
     missing: str | None = None  # why a restored photo's source can no longer be read
@@ -72,10 +73,13 @@ class Entry:
 
     @property
     def heat(self) -> QImage | None:
-        """Return the heatmap coloured for drawing, made when asked (about 0.2 ms): the session keeps each heatmap
-        once, as numbers in its prediction, and the delegate keeps the cells it drew."""
-        heatmap = self.prediction.heatmap
-        return heatmap_image(heatmap) if heatmap is not None else None
+        """Return the heatmap coloured for drawing, made when asked (about 0.2 ms; the delegate keeps the cells
+        it drew)."""
+        return heatmap_image(heatmap_from_levels(self.heat_levels)) if self.heat_levels is not None else None
+
+    def full_prediction(self) -> Prediction:
+        """Return the prediction with its heatmap, as the journal and the export take it."""
+        return with_heatmap(self.prediction, self.heat_levels)
 
     @property
     def label(self) -> str | None:
@@ -91,6 +95,11 @@ class Entry:
     def corrected(self) -> bool:
         """Return True when the inspector moved the item away from the model's label."""
         return self.final.corrected
+
+
+def with_heatmap(prediction: Prediction, levels: bytes | None) -> Prediction:
+    """Return ``prediction`` with the heatmap an entry keeps compressed (the same prediction without one)."""
+    return prediction if levels is None else replace(prediction, heatmap=heatmap_from_levels(levels))
 
 
 class GalleryModel(QAbstractListModel):

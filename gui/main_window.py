@@ -265,7 +265,7 @@ class MainWindow(QMainWindow):
         if choice is None:
             return
         folder, overlays, report = choice
-        photos = [(e.prediction, e.final_label) for e in self.model.entries()]
+        photos = [(e.prediction, e.final_label, e.heat_levels) for e in self.model.entries()]
         grouping = self.phones.grouping if self.view is self.phones else None
         self.client.export(folder, photos, self.bundle, self.policy, ExportOptions(overlays, report, grouping))
         self.progress.start(0)

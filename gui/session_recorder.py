@@ -36,7 +36,7 @@ class SessionRecorder(QObject):
         if self.session_id is None:
             self.session_id = uuid.uuid4().hex
             journal.begin_session(self.session_id, bundle.name, bundle.version, bundle.sha256)
-        journal.add_photos(self.session_id, [(e.key, e.prediction) for e in entries])
+        journal.add_photos(self.session_id, [(e.key, e.full_prediction()) for e in entries])
 
     def end(self) -> None:
         """The window is done with its results on purpose: the journal will not offer them for restoring."""

@@ -21,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
 from core.inference.decision import DecisionPolicy
@@ -39,8 +38,8 @@ from core.photos.reader import SourceReader, read_once
 from core.photos.sources import SourceError, SourceRef, iter_items
 from core.results.session_export import ExportOptions, export_session
 from core.training.retrain import retrain
-from gui.gallery_model import Entry
-from gui.images import compressed_thumbnail, rgb_image
+from gui.gallery_model import Entry, with_heatmap
+from gui.images import compressed_thumbnail, heat_levels, rgb_image
 
 log = logging.getLogger(__name__)
 THUMBNAIL_EDGE = 320
@@ -206,8 +205,10 @@ class Worker(QObject):
     ) -> None:
         """Write the session's results into ``target`` (a fresh sub-folder if it is not empty).
 
-        :param photos: ``(prediction, the class the inspector put it in or None)`` per photo shown
+        :param photos: ``(prediction, the class the inspector put it in or None, its compressed heatmap)`` per
+            photo shown (the heatmaps are opened here, not on the GUI thread)
         """
+        photos = [(with_heatmap(prediction, levels), label) for prediction, label, levels in photos]
         problems = []
         try:
             folder = export_session(
@@ -287,7 +288,7 @@ class Worker(QObject):
         self.session_restored.emit(restored, entries)
 
     def _restored_entry(self, key: int, prediction: Prediction, reader: SourceReader) -> Entry:
-        entry = Entry(key=key, prediction=_as_kept(prediction))
+        entry = _kept_entry(key, prediction)
         if prediction.ref is None or not prediction.ok:
             return entry
         try:
@@ -357,15 +358,15 @@ class Worker(QObject):
     def _entry(self, prediction) -> Entry:
         self._next_key += 1
         pixels = prediction.thumbnail
-        entry = Entry(key=self._next_key, prediction=_as_kept(prediction))
+        entry = _kept_entry(self._next_key, prediction)
         if pixels is not None:  # kept compressed; the ready image only while the photo is among the newest
             entry.thumbnail_jpeg, entry.fresh_thumbnail = compressed_thumbnail(pixels), rgb_image(pixels)
         return entry
 
 
-def _as_kept(prediction: Prediction) -> Prediction:
-    """Return a prediction as the session keeps it all day: without its thumbnail array (the entry keeps it
-    compressed) and with its heatmap at the journal's precision, float16 (8 KB instead of 16 KB a photo for
-    the phone model; a restored session has exactly these values)."""
+def _kept_entry(key: int, prediction: Prediction) -> Entry:
+    """Return the entry a session keeps all day for a prediction: without the thumbnail array (the caller
+    adds it compressed) and with the heatmap in 256 levels, compressed, instead of the array."""
     heatmap = prediction.heatmap
-    return replace(prediction, thumbnail=None, heatmap=None if heatmap is None else heatmap.astype(np.float16))
+    levels = heat_levels(heatmap) if heatmap is not None else None
+    return Entry(key=key, prediction=replace(prediction, thumbnail=None, heatmap=None), heat_levels=levels)

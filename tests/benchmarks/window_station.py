@@ -107,6 +107,7 @@ def _compare_speed(scratch: Path, photos: list[Path], count: int, model: str | N
         f"{window_rate / cli_rate:.2f}x the command line"
     )
     _print_gui(measured)
+    _print_memory(measured["memory"])
 
 
 def _station_day(scratch: Path, photos: list[Path], count: int, rate: float, model: str | None) -> None:

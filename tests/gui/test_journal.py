@@ -65,6 +65,7 @@ def test_a_killed_window_comes_back_with_every_photo_and_correction(qtbot, rando
     assert again == shown
     assert sum(e.corrected for e in window.model.entries()) == 2
     assert all(e.thumbnail is not None for e in window.model.entries() if e.prediction.ok)  # made again
+    assert all(e.heat is not None for e in window.model.entries() if e.prediction.ok)  # the journal kept them
     window.undo_stack.clear()
     window.client.shutdown()
 
