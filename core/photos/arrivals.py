@@ -101,10 +101,10 @@ class Arrivals:
     def _settled(self, key: str, path: Path, signature: tuple[int, int], mtime: float, now: float) -> bool:
         pending = self._pending.get(key)
         if pending is None or pending.signature != signature:
-            first_seen = pending.first_seen if pending else now
+            first_seen, warned = (pending.first_seen, pending.warned) if pending else (now, False)
             # a file already old when first seen (it was there before the watch began) need not wait
             since = now - self.settle_s if pending is None and now - mtime >= self.settle_s else now
-            self._pending[key] = pending = _Pending(signature, since, first_seen)
+            self._pending[key] = pending = _Pending(signature, since, first_seen, warned)  # said once, not per change
         self._warn_if_growing(path, pending, now)
         if now - pending.since < self.settle_s or not _readable(path):
             return False

@@ -95,3 +95,15 @@ def test_complete_files_look_complete_and_cut_ones_do_not(tmp_path, name, make):
     assert looks_complete(path)
     path.write_bytes(data[: len(data) * 2 // 3])
     assert not looks_complete(path)
+
+
+def test_a_file_that_never_stops_growing_is_said_once_and_never_taken_half(tmp_path, clock):
+    said = []
+    arrivals = Arrivals([tmp_path], say=said.append, settle_s=1.0, clock=clock)
+    jpeg = encode(screen_photo(3), "JPEG")
+    for minute in range(15):  # a stuck copy appends a little every half minute, for a quarter of an hour
+        for _ in range(2):
+            _write(tmp_path / "stuck.jpg", jpeg[: 1000 + 100 * (2 * minute + _)], clock.now)
+            assert arrivals.scan() == []
+            clock.now += 30
+    assert len(said) == 1 and "stuck.jpg" in said[0] and "still being written after 10 minutes" in said[0]

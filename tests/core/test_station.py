@@ -150,6 +150,28 @@ def test_a_sink_that_is_down_is_said_once_and_nothing_is_lost(tmp_path, receiver
     assert delivered_digests(tmp_path) == {"p1": "digest-p1", "p2": "digest-p2"}
 
 
+def test_a_webhook_down_for_an_hour_gets_every_verdict_once_when_it_is_back(tmp_path, receiver):
+    said, waits = [], []
+
+    def wait(seconds):  # an hour passes in the retries' waits, not in the test
+        waits.append(seconds)
+        receiver.down = sum(waits) < 3600
+        return False
+
+    receiver.down = True
+    courier = Courier(tmp_path, [WebhookSink(receiver.url)], say=said.append, wait=wait)
+    for phone in ("p1", "p2", "p3"):  # the day goes on: more phones complete during the outage
+        courier.post({"phone": phone, "verdict": "good"}, f"digest-{phone}")
+    deadline = time.monotonic() + 20
+    while courier.delivered < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert courier.close() == 0
+    assert [body["phone"] for _, body in receiver.received] == ["p1", "p2", "p3"]  # each once, in order
+    assert max(waits) == 60.0 and 3600 <= sum(waits) < 3660  # at most a minute between tries
+    assert len(said) == 2  # the outage once, the recovery once; not one line a try
+    assert delivered_digests(tmp_path) == {phone: f"digest-{phone}" for phone in ("p1", "p2", "p3")}
+
+
 def test_an_undelivered_verdict_is_left_for_the_next_start(tmp_path, receiver):
     receiver.down = True
     courier = Courier(tmp_path, [WebhookSink(receiver.url)], say=lambda _: None)
