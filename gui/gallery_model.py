@@ -9,6 +9,8 @@ model applies it to each arriving item and again to all when the user changes it
 from __future__ import annotations
 
 from collections import Counter, deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from PySide6.QtCore import (
@@ -115,6 +117,7 @@ class GalleryModel(QAbstractListModel):
         self.policy: DecisionPolicy | None = None
         self.names: Counter[str] = Counter()  # photos per file name: same-named ones are shown with their origin
         self._fresh: deque[Entry] = deque()  # entries holding a ready thumbnail, oldest first
+        self.section_counts: Counter[str | None] = Counter()  # photos per section (None: removed), kept current
 
     # -- Qt model interface -------------------------------------------------------------
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 - Qt's signature
@@ -165,6 +168,7 @@ class GalleryModel(QAbstractListModel):
             self._row_of[entry.key] = len(self._entries)
             self._entries.append(entry)
             self.names[entry.prediction.name] += 1
+            self.section_counts[self.section_of(entry)] += 1
             self._keep_fresh(entry)
         self.endInsertRows()
         self.counts_changed.emit()
@@ -183,12 +187,17 @@ class GalleryModel(QAbstractListModel):
         self._entries.clear()
         self._row_of.clear()
         self.names.clear()
+        self.section_counts.clear()
         self.endResetModel()
         self.counts_changed.emit()
 
     def entries(self) -> list[Entry]:
         """Return the items in arrival order, without removed ones."""
         return [e for e in self._entries if not e.removed]
+
+    def shown_count(self) -> int:
+        """Return how many items are shown (not removed), without walking them."""
+        return len(self._entries) - self.section_counts[None]
 
     def entry(self, key: int) -> Entry:
         """Return the item with ``key``."""
@@ -209,8 +218,9 @@ class GalleryModel(QAbstractListModel):
     def set_policy(self, policy: DecisionPolicy) -> None:
         """Decide every item's status with ``policy`` from now on (e.g. a new review threshold)."""
         self.policy = policy
-        for entry in self._entries:
-            entry.prediction = policy.apply(entry.prediction)
+        with self._counting(self._entries):
+            for entry in self._entries:
+                entry.prediction = policy.apply(entry.prediction)
         self._changed(range(len(self._entries)))
 
     # -- edits (called by the undo commands) -------------------------------------------
@@ -220,28 +230,38 @@ class GalleryModel(QAbstractListModel):
         :param cause: ``do``, ``undo`` or ``redo`` (recorded in the journal)
         """
         edits = []
-        for key, label in labels.items():
-            entry = self.entry(key)
-            edits.append(Edit(RELABEL, cause, key, entry.prediction, entry.final_label, label))
-            entry.final_label = label
+        with self._counting([self.entry(key) for key in labels]):
+            for key, label in labels.items():
+                entry = self.entry(key)
+                edits.append(Edit(RELABEL, cause, key, entry.prediction, entry.final_label, label))
+                entry.final_label = label
         self._changed(self._row_of[k] for k in labels)
         self.entries_edited.emit(edits)
 
     def set_removed(self, keys: list[int], removed: bool, cause: str = DO) -> None:
         """Hide (or bring back) items by key."""
-        for key in keys:
-            self.entry(key).removed = removed
+        with self._counting([self.entry(key) for key in keys]):
+            for key in keys:
+                self.entry(key).removed = removed
         self._changed(self._row_of[k] for k in keys)
         kind = REMOVE if removed else UNREMOVE
         self.entries_edited.emit([Edit(kind, cause, key, self.entry(key).prediction) for key in keys])
 
     def restore(self, labels: dict[int, str | None], removed: set[int]) -> None:
         """Put back a restored session's decisions (not new edits: nothing is journalled again)."""
-        for key, label in labels.items():
-            self.entry(key).final_label = label
-        for key in removed:
-            self.entry(key).removed = True
+        with self._counting(self._entries):
+            for key, label in labels.items():
+                self.entry(key).final_label = label
+            for key in removed:
+                self.entry(key).removed = True
         self._changed(range(len(self._entries)))
+
+    @contextmanager
+    def _counting(self, entries: list[Entry]) -> Iterator[None]:
+        """Keep :attr:`section_counts` current across a change of ``entries``' sections."""
+        self.section_counts.subtract(self.section_of(entry) for entry in entries)
+        yield
+        self.section_counts.update(self.section_of(entry) for entry in entries)
 
     def _changed(self, rows) -> None:
         rows = list(rows)

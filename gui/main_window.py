@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
@@ -400,15 +399,14 @@ class MainWindow(QMainWindow):
         self.detail.set_heatmap(visible, opacity)
 
     def _update_status(self) -> None:
-        entries = self.model.entries()
-        counts = Counter(self.model.section_of(e) for e in entries)
+        shown, counts = self.model.shown_count(), self.model.section_counts
         parts = [f"{label.capitalize()} {counts.get(label, 0)}" for label in self.gallery.classes]
         parts += [f"{title} {counts.get(key, 0)}" for key, title in SPECIAL_SECTIONS.items()]
         rate = f"  ·  {self.progress.rate:.1f} img/s" if self.progress.running and self.progress.rate else ""
-        noun = "photo" if len(entries) == 1 else "photos"
+        noun = "photo" if shown == 1 else "photos"
         skipped = self.batches.skipped
         skipped_text = f"  ·  {skipped} opened again and skipped (already here)" if skipped else ""
-        self.counts_label.setText(f"{len(entries)} {noun}: " + ", ".join(parts) + rate + skipped_text)
+        self.counts_label.setText(f"{shown} {noun}: " + ", ".join(parts) + rate + skipped_text)
 
     # -- closing -----------------------------------------------------------------------
     def closeEvent(self, event) -> None:

@@ -3,6 +3,7 @@
 import json
 import threading
 import time
+from collections import Counter
 
 from PySide6.QtCore import QMimeData, QPoint, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
@@ -108,6 +109,13 @@ def test_review_threshold_moves_doubtful_items(qtbot, window, photo_zip):
     assert _section(window, "review").count() == 6
     window.relabel([window.model.entries()[0].key], "good")
     assert _section(window, "review").count() == 5  # a corrected item is decided
+    window.remove([window.model.entries()[1].key])
+    window.undo_stack.undo()
+    window.remove([window.model.entries()[2].key])
+    window.toolbar.threshold.setValue(40)
+    recounted = Counter(window.model.section_of(e) for e in window.model.entries())
+    assert +window.model.section_counts == recounted + Counter({None: 1})  # kept current, never walked again
+    assert window.model.shown_count() == 5 and window.counts_label.text().startswith("5 photos: ")
 
 
 def test_export_writes_corrections_and_never_overwrites(qtbot, window, photo_zip, tmp_path, monkeypatch):
