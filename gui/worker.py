@@ -99,7 +99,7 @@ class Worker(QObject):
     session_restored = Signal(object, list)  # core.journal.restore.RestoredSession, [Entry]
     model_promoted = Signal(str)  # the folder a promoted bundle was installed into
     promotion_failed = Signal(str)  # why a promoted bundle could not be installed
-    watched_folder_scanned = Signal(str, list, int)  # the folder watched, paths that settled, photos still landing
+    watched_folder_scanned = Signal(str, list, int, float)  # folder, paths that settled, still landing, next in s
     failed = Signal(str)  # a message for the user
 
     def __init__(self, cancels: CancelMark):
@@ -187,7 +187,8 @@ class Worker(QObject):
         """List the watched folder once (between jobs); ``watched_folder_scanned`` answers."""
         if self._arrivals is not None:
             arrived = [str(path) for path in self._arrivals.scan()]
-            self.watched_folder_scanned.emit(self._watched, arrived, self._arrivals.waiting)
+            arrivals = self._arrivals
+            self.watched_folder_scanned.emit(self._watched, arrived, arrivals.waiting, arrivals.next_scan_in())
 
     @Slot()
     def forget_session(self) -> None:

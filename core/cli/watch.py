@@ -11,11 +11,11 @@ from core.cli.backend_args import add_backend_arguments, engine_options
 from core.inference.engine import Engine
 from core.model.bundle import BundleError
 from core.model.registry import resolve_bundle
-from core.photos.arrivals import SETTLE_S
+from core.photos.arrivals import POLL_S, SETTLE_S
 from core.results.phones import PhoneGrouping
 from core.station.deliveries import CommandSink, Sink, WebhookSink
 from core.station.phones import QUIET_S
-from core.station.watch import POLL_S, Station, WatchOptions
+from core.station.watch import Station, WatchOptions
 
 
 def add_parser(subparsers, name: str) -> None:

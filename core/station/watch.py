@@ -22,7 +22,7 @@ from pathlib import Path
 from core.inference.prediction import Prediction
 from core.journal.run_log import JOURNAL_FILE, RunJournal
 from core.model.bundle import Bundle
-from core.photos.arrivals import SETTLE_S, Arrivals
+from core.photos.arrivals import POLL_S, SETTLE_S, Arrivals
 from core.photos.reader import SourceReader
 from core.photos.sources import ImageItem, iter_items
 from core.results.copies import Overlays, SortedCopies
@@ -33,9 +33,7 @@ from core.station.deliveries import Courier, Sink, delivered_digests
 from core.station.phones import QUIET_S, OpenPhones
 
 Classify = Callable[[Iterable[ImageItem]], Iterator[Prediction]]
-POLL_S = 0.25
 CHUNK = 32  # settled files classified between two looks at the results files, the phones and Ctrl+C
-SCAN_SHARE = 5  # the inboxes are listed at most every 5 times as long as a listing takes
 REFRESH_S = 2.0
 
 
@@ -49,8 +47,8 @@ class WatchOptions:
     :param sort: copy photos into ``out/<section>/``
     :param overlays: write heatmap overlays into ``out/overlays/``
     :param report: write ``report.html`` into this folder when the watch stops
-    :param poll_s: how often the inboxes are listed (less often when a listing takes long: 10,000 files take
-        about 0.12 s here, so they are listed every 0.6 s)
+    :param poll_s: how often the inboxes are listed (less often when a listing takes long: see
+        :meth:`core.photos.arrivals.Arrivals.next_scan_in`)
     :param settle_s: how long a new file must stay unchanged before it is read
     :param until_idle_s: stop once nothing arrived, settled or waited for delivery this long (None: never)
     """
@@ -140,9 +138,8 @@ class Station:
         with SourceReader() as reader:
             copies, overlays = self._copiers(reader)
             while not self.stop.is_set():
-                listed_at = time.monotonic()
                 arrived = self.arrivals.scan()
-                pause = max(self.options.poll_s, SCAN_SHARE * (time.monotonic() - listed_at))
+                pause = self.arrivals.next_scan_in(self.options.poll_s)
                 for start in range(0, len(arrived), CHUNK):  # a long catch-up still writes, delivers and stops
                     if self.stop.is_set():
                         break  # what is left is caught up after the restart

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from core.photos.arrivals import Arrivals, looks_complete
+from core.photos.arrivals import LISTING_SHARE, POLL_S, Arrivals, looks_complete
 from tests.images import encode, screen_photo, zip_bytes
 
 
@@ -107,3 +107,12 @@ def test_a_file_that_never_stops_growing_is_said_once_and_never_taken_half(tmp_p
             assert arrivals.scan() == []
             clock.now += 30
     assert len(said) == 1 and "stuck.jpg" in said[0] and "still being written after 10 minutes" in said[0]
+
+
+def test_a_folder_that_takes_long_to_list_is_listed_less_often(tmp_path, clock, monkeypatch):
+    arrivals = Arrivals([tmp_path], say=print, clock=clock)
+    assert arrivals.next_scan_in() == POLL_S
+    ticks = iter([100.0, 100.3])  # a share with 10,000 files: a listing takes 0.3 s
+    monkeypatch.setattr("core.photos.arrivals.time.monotonic", lambda: next(ticks))
+    arrivals.scan()
+    assert arrivals.next_scan_in() == pytest.approx(LISTING_SHARE * 0.3) and arrivals.next_scan_in(poll_s=5.0) == 5.0
