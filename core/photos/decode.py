@@ -79,12 +79,24 @@ def decode(
     """
     with _upright(data, size) as image:
         fitted, content = fit_to_input(image, size, Image.Resampling[resize.upper()], fit, PAD_COLOUR)
-        thumbnail = None
-        if thumbnail_edge:
-            small = image.copy()
-            small.thumbnail((thumbnail_edge, thumbnail_edge), Image.Resampling.BILINEAR, reducing_gap=2.0)
-            thumbnail = np.asarray(small)
+        thumbnail = _thumbnail(image, fitted, content, thumbnail_edge) if thumbnail_edge else None
         return DecodedImage(np.asarray(fitted), image.info["upright_size"], thumbnail, content)
+
+
+def _thumbnail(
+    image: Image.Image, fitted: Image.Image, content: tuple[float, float, float, float], edge: int
+) -> np.ndarray:
+    """Return ``image`` with its long edge at most ``edge``, in its own proportions: made from the model's input
+    when that holds enough pixels (shrinking it costs half of shrinking the decoded photo again: a watching
+    window's decode threads spent a third of their time on thumbnails), else from the photo."""
+    scale = min(edge / image.width, edge / image.height, 1.0)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    x0, y0, x1, y1 = (round(share * side) for share, side in zip(content, fitted.size * 2, strict=True))
+    if x1 - x0 >= size[0] and y1 - y0 >= size[1]:
+        source = fitted if content == FULL else fitted.crop((x0, y0, x1, y1))
+    else:
+        source = image
+    return np.asarray(source.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0))
 
 
 def fit_to_input(
