@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from core.journal.restore import SessionSummary
 from core.paths import user_data_dir
 from gui import dialogs
-from gui.improve_dialog import run_improve
+from gui.improve import Improvement
 
 
 class JournalActions(QObject):
@@ -26,6 +26,7 @@ class JournalActions(QObject):
         worker = window.client.worker
         worker.sessions_listed.connect(self._on_sessions_listed)
         worker.noted.connect(self._on_noted)
+        self.improvement: Improvement | None = None  # the retraining running in the background
 
     def export_audit(self) -> None:
         """Ask for a file, then write every decision of every session into it as CSV."""
@@ -40,23 +41,31 @@ class JournalActions(QObject):
         self.window.client.list_sessions()
 
     def improve_model(self) -> None:
-        """Retrain the current model with the journal's corrections; show the comparison; promote or keep."""
+        """Retrain the current model with the journal's corrections in the background (sorting goes on);
+        the comparison comes up when it ends."""
         window = self.window
-        if window.bundle is None or window.busy:
-            QMessageBox.information(
-                window, "Improve the model", "Wait until the model is loaded and the photos are classified."
-            )
+        if window.bundle is None:
+            QMessageBox.information(window, "Improve the model", "Wait until the model is loaded.")
+            return
+        if self.improvement is not None:
+            QMessageBox.information(window, "Improve the model", "The model is being improved already.")
             return
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         out = user_data_dir() / "candidates" / f"{window.bundle.name}-{stamp}"
-        outcome = run_improve(window, window.client, str(window.bundle.folder), out)
-        if outcome is not None and outcome.bundle.promotion.get("promoted"):
-            window.client.list_models()
-            window.statusBar().showMessage(
-                f"{outcome.bundle.name} {outcome.bundle.version} is now the version in "
-                "use; choose it in the Model menu to classify with it.",
-                15000,
-            )
+        self.improvement = Improvement(window, window.client, str(window.bundle.folder), out)
+        self.improvement.ended.connect(self._on_improvement_ended)
+        self.improvement.promoted.connect(self._on_promoted)
+
+    def _on_improvement_ended(self, _outcome) -> None:
+        self.improvement = None
+
+    def _on_promoted(self, outcome) -> None:
+        self.window.client.list_models()
+        self.window.statusBar().showMessage(
+            f"{outcome.bundle.name} {outcome.bundle.version} is now the version in "
+            "use; choose it in the Model menu to classify with it.",
+            15000,
+        )
 
     def _on_sessions_listed(self, sessions: list[SessionSummary]) -> None:
         old = [s for s in sessions if s.id != self.window.recorder.session_id and s.photos]

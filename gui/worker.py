@@ -6,8 +6,9 @@ past-tense signals. Long requests are queued signals, so jobs run one after anot
 the worker thread; cancelling marks the job in a :class:`CancelMark` (a lock guards it) that the
 engine checks between batches, so it takes effect within one batch. Quick requests that must
 not wait behind a batch (previews, the model list, the journal's side jobs, installing a promoted
-model) run on a one-thread pool the worker owns and joins on shutdown. Nothing of the worker is
-written from the GUI thread.
+model) run on a one-thread pool the worker owns and joins on shutdown; a retraining runs on a second
+one, beside classification, so the inspector keeps sorting (its own cancel flag: cancelling photos does
+not cancel it). Nothing of the worker is written from the GUI thread.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import shutil
 import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtGui import QImage
 
 from core.inference.decision import DecisionPolicy
 from core.inference.engine import Engine
@@ -37,6 +40,7 @@ from core.photos.decode import DecodeError, decode_for_display
 from core.photos.reader import SourceReader, read_once
 from core.photos.sources import SourceError, SourceRef, iter_items
 from core.results.session_export import ExportOptions, export_session
+from core.training.gate import CORRECTIONS, FROZEN
 from core.training.retrain import retrain
 from gui.gallery_model import Entry, with_heatmap
 from gui.images import compressed_thumbnail, heat_levels, rgb_image
@@ -44,6 +48,7 @@ from gui.images import compressed_thumbnail, heat_levels, rgb_image
 log = logging.getLogger(__name__)
 THUMBNAIL_EDGE = 320
 PREVIEW_EDGE = 1280
+COMPARISON_EDGE = 160
 
 
 class CancelMark:
@@ -91,8 +96,8 @@ class Worker(QObject):
     preview_loaded = Signal(int, object)  # request, QImage
     preview_failed = Signal(int, str)  # request, one-line reason
     models_listed = Signal(list)  # [Bundle]
-    retrain_progressed = Signal(str, int, int)  # message, step, steps
-    retrain_finished = Signal(object)  # core.training.retrain.RetrainOutcome, or None when cancelled or failed
+    retrain_progressed = Signal(str, float, float)  # message ('' none), share done (-1 not known), seconds left (-1)
+    retrain_finished = Signal(object, dict)  # RetrainOutcome or None (cancelled, failed); {source: QImage} fixed/broken
     sessions_listed = Signal(list)  # [core.journal.restore.SessionSummary]
     noted = Signal(str)  # a side job's result, for the status bar
     unfinished_session_found = Signal(object)  # core.journal.restore.SessionSummary
@@ -109,6 +114,7 @@ class Worker(QObject):
         self._next_key = 0
         self._seen = SeenPhotos()  # every photo of the session: opening it again skips it
         self._side = ThreadPoolExecutor(1, thread_name_prefix="side")  # previews, model list
+        self._retraining = ThreadPoolExecutor(1, thread_name_prefix="retrain")
         self._arrivals: Arrivals | None = None  # the watched folder (File > Watch a folder)
         self._watched = ""
 
@@ -116,11 +122,7 @@ class Worker(QObject):
     def lower_priority(self) -> None:
         """Run this thread (and the decode and torch threads it starts, which inherit it on
         Linux) below the GUI thread, so the window keeps its share of a busy CPU."""
-        if hasattr(os, "setpriority"):
-            try:
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-            except OSError:
-                log.info("could not lower the worker's priority")
+        _lower_this_thread()
 
     @Slot(str, str)
     def load_model(self, name_or_dir: str, backend: str) -> None:
@@ -227,39 +229,44 @@ class Worker(QObject):
             self.failed.emit("Some photos could not be exported:\n" + "\n".join(problems[:20]))
         self.export_finished.emit(str(folder))
 
-    @Slot(str, object, str, str, float, int)
     def retrain(
-        self, parent_folder: str, writer: JournalWriter | None, journal: str, out: str, time_budget_s: float, job: int
+        self, parent_folder: str, writer: JournalWriter | None, journal: str, out: str, cancel: threading.Event
     ) -> None:
-        """Retrain the model in ``parent_folder`` with the ``journal``'s corrections into ``out`` (cancellable).
+        """Retrain the model in ``parent_folder`` with the ``journal``'s corrections into ``out``, on the
+        retraining thread (classification goes on); ``retrain_progressed`` and ``retrain_finished`` answer.
 
-        :param writer: the window's journal writer: what it still has queued is written first (here, not on
+        :param writer: the window's journal writer: what it still has queued is written first (there, not on
             the GUI thread)
+        :param cancel: set by the window to stop the retraining (within a training step)
         """
-        cancel = _JobCancelled(self._cancels, job)
-        if writer is not None:
-            writer.flush()
+        self._retraining.submit(self._retrain, parent_folder, writer, journal, out, cancel)
 
-        def on_step(step: int, steps: int) -> None:
+    def _retrain(
+        self, parent_folder: str, writer: JournalWriter | None, journal: str, out: str, cancel: threading.Event
+    ) -> None:
+        _lower_this_thread()  # below the GUI and beside the photos being classified
+
+        def say(message: str) -> None:
             if cancel.is_set():
                 raise _RetrainCancelledError
-            self.retrain_progressed.emit("", step, steps)
+            self.retrain_progressed.emit(message, -1.0, -1.0)
+
+        def progressed(done: float, seconds_left: float | None) -> None:
+            if cancel.is_set():
+                raise _RetrainCancelledError
+            self.retrain_progressed.emit("", done, -1.0 if seconds_left is None else seconds_left)
 
         try:
-            outcome = retrain(
-                load_bundle(parent_folder),
-                [Path(journal)],
-                Path(out),
-                time_budget_s=time_budget_s,
-                say=lambda message: self.retrain_progressed.emit(message, -1, -1),
-                on_step=on_step,
-            )
+            if writer is not None:
+                writer.flush()
+            outcome = retrain(load_bundle(parent_folder), [Path(journal)], Path(out), say=say, on_progress=progressed)
         except _RetrainCancelledError:
+            shutil.rmtree(out, ignore_errors=True)  # a half-written candidate is no candidate
             outcome = None
-        except (BundleError, ValueError, OSError) as error:
+        except (BundleError, ValueError, OSError, JournalError) as error:
             self.failed.emit(f"The model cannot be improved: {error}")
             outcome = None
-        self.retrain_finished.emit(outcome)
+        self.retrain_finished.emit(outcome, _comparison_thumbnails(outcome.comparison) if outcome else {})
 
     @Slot(str)
     def find_unfinished_session(self, journal: str) -> None:
@@ -341,8 +348,10 @@ class Worker(QObject):
             self.noted.emit(note)
 
     def stop_side_work(self) -> None:
-        """Drop queued previews and wait for the one running (called on shutdown)."""
+        """Drop queued previews and wait for the one running and for a retraining (called on shutdown, after
+        the retraining was told to stop)."""
         self._side.shutdown(wait=True, cancel_futures=True)
+        self._retraining.shutdown(wait=True, cancel_futures=True)
 
     def _preview(self, request: int, ref: SourceRef) -> None:
         try:
@@ -363,6 +372,29 @@ class Worker(QObject):
         if pixels is not None:  # kept compressed; the ready image only while the photo is among the newest
             entry.thumbnail_jpeg, entry.fresh_thumbnail = compressed_thumbnail(pixels), rgb_image(pixels)
         return entry
+
+
+def _lower_this_thread() -> None:
+    if hasattr(os, "setpriority"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except OSError:
+            log.info("could not lower a worker thread's priority")
+
+
+def _comparison_thumbnails(comparison: dict, most: int = 24) -> dict[str, QImage]:
+    """Return thumbnails of the photos a retrained model fixed and broke (``most`` of each kind per part)."""
+    thumbnails = {}
+    with SourceReader() as reader:
+        for part in (FROZEN, CORRECTIONS):
+            agreement = comparison.get(part, {}).get("agreement", {})
+            for photo in agreement.get("fixed", [])[:most] + agreement.get("broken", [])[:most]:
+                try:
+                    pixels = decode_for_display(reader.read(SourceRef.parse(photo["source"])), COMPARISON_EDGE)
+                except (SourceError, DecodeError, OSError, MemoryError):
+                    continue  # the comparison names it; without a picture
+                thumbnails[photo["source"]] = rgb_image(pixels)
+    return thumbnails
 
 
 def _kept_entry(key: int, prediction: Prediction) -> Entry:

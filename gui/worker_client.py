@@ -5,6 +5,7 @@ See :mod:`gui.worker`. Every request the window makes of core goes through :clas
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,6 @@ class WorkerClient(QObject):
     _restore_requested = Signal(str, str)
     _classify_requested = Signal(int, list)
     _forget_requested = Signal()
-    _retrain_requested = Signal(str, object, str, str, float, int)
     _policy_requested = Signal(object)
     _export_requested = Signal(str, list, object, object, object)
     _watch_requested = Signal(str)
@@ -56,7 +56,6 @@ class WorkerClient(QObject):
         self._restore_requested.connect(self.worker.restore_session)
         self._classify_requested.connect(self.worker.classify)
         self._forget_requested.connect(self.worker.forget_session)
-        self._retrain_requested.connect(self.worker.retrain)
         self._export_requested.connect(self.worker.export)
         self._policy_requested.connect(self.worker.use_policy)
         self._watch_requested.connect(self.worker.watch_folder)
@@ -64,6 +63,7 @@ class WorkerClient(QObject):
         self.thread.started.connect(self.worker.lower_priority)
         self.thread.start(QThread.Priority.LowPriority)
         self._last_job = 0
+        self._retrain_cancel = threading.Event()
         self.backend = "auto"  # the inference backend models are loaded with (core.inference.engine.resolve_backend)
 
     @property
@@ -114,14 +114,15 @@ class WorkerClient(QObject):
         """Ask for the installed models; ``worker.models_listed`` answers."""
         self.worker.list_models()
 
-    def retrain(self, parent_folder: str, out: str, time_budget_s: float) -> int:
-        """Queue a retraining with the journal's corrections (the worker first waits for the journal to write
-        what is queued). :returns: the job."""
-        self._last_job += 1
-        self._retrain_requested.emit(
-            parent_folder, self.journal, str(self.journal_file), out, time_budget_s, self._last_job
-        )
-        return self._last_job
+    def retrain(self, parent_folder: str, out: str) -> None:
+        """Start a retraining with the journal's corrections beside classification (the journal first writes
+        what it has queued); ``worker.retrain_progressed`` and ``worker.retrain_finished`` answer."""
+        self._retrain_cancel = threading.Event()
+        self.worker.retrain(parent_folder, self.journal, str(self.journal_file), out, self._retrain_cancel)
+
+    def cancel_retrain(self) -> None:
+        """Stop the retraining (the photos being classified go on)."""
+        self._retrain_cancel.set()
 
     def promote(self, bundle: Bundle) -> None:
         """Install a retrained bundle as the version in use; ``worker.model_promoted`` or ``promotion_failed``
@@ -153,6 +154,7 @@ class WorkerClient(QObject):
     def shutdown(self, timeout_ms: int = 10_000) -> None:
         """Cancel everything, stop the threads and wait for them, write the journal (call before quitting)."""
         self.cancel()
+        self.cancel_retrain()
         self.worker.stop_side_work()
         self.thread.quit()
         self.thread.wait(timeout_ms)

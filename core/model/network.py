@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from core.torchvision_compat import torchvision
 
@@ -148,6 +149,7 @@ class ClassMapNet(nn.Module):
         self.detail_layer = detail_layer
         self.anomaly_head = anomaly_head
         self._captured_layers: tuple[int, ...] = tuple(getattr(anomaly_head, "layers", ()))
+        self.recompute = False  # training: keep only each block's output, recompute its insides in backward
         if self._parts[1] is not None and pooling.kind != "avg":
             raise ValueError(f"{arch} has a non-linear head: only average pooling is supported")
 
@@ -160,8 +162,9 @@ class ClassMapNet(nn.Module):
         """Return logits, class maps, the ``detail_layer`` output and the pooled embedding."""
         backbone, hidden, linear = self._parts
         features, detail, captured = images, None, []
+        recompute = self.recompute and torch.is_grad_enabled()
         for index, block in enumerate(backbone):
-            features = block(features)
+            features = checkpoint(block, features, use_reentrant=False) if recompute else block(features)
             if index == self.detail_layer:
                 detail = features
             if index in self._captured_layers:

@@ -28,12 +28,14 @@ class Sample:
     :param label: index into the class list
     :param group: photos of one group always land on the same side of a split
     :param mask_path: the defect mask, or None
+    :param weight: how much more often than its classmates training draws it (an inspector's correction)
     """
 
     path: Path
     label: int
     group: str
     mask_path: Path | None = None
+    weight: float = 1.0
 
 
 def scan_dataset(
@@ -90,25 +92,37 @@ def grouped_split(samples: list[Sample], val_fraction: float, seed: int) -> tupl
     :param seed: the same seed gives the same split
     :returns: ``(train, validation)``
     """
-    groups: dict[str, list[Sample]] = defaultdict(list)
-    for sample in samples:
-        groups[sample.group].append(sample)
+    val, train = take_share(samples, lambda s: s.group, lambda s: s.label, val_fraction, seed)
+    return train, val
+
+
+def take_share(items: list, group_of, label_of, share: float, seed: int) -> tuple[list, list]:
+    """Take about ``share`` of each class's items, whole groups at a time, in a seeded random order of groups.
+
+    A group is taken when that brings each of its classes nearer the wanted count (half of it fits): large
+    groups (one phone's photos) can be taken too, single items fill up to the count.
+
+    :param group_of: an item's group name
+    :param label_of: an item's class
+    :returns: ``(taken, the rest)``, each in the order of the groups
+    """
+    groups: dict[str, list] = defaultdict(list)
+    for item in items:
+        groups[group_of(item)].append(item)
     order = sorted(groups)
     random.Random(seed).shuffle(order)
-    wanted = {label: val_fraction * count for label, count in Counter(s.label for s in samples).items()}
-    in_val: Counter = Counter()
-    train, val = [], []
+    wanted = {label: share * count for label, count in Counter(label_of(i) for i in items).items()}
+    taken_counts: Counter = Counter()
+    taken, rest = [], []
     for name in order:
         members = groups[name]
-        counts = Counter(s.label for s in members)
-        fits = all(in_val[label] + n <= wanted[label] + 0.5 for label, n in counts.items())
-        useful = any(in_val[label] < wanted[label] for label in counts)
-        if val_fraction > 0 and fits and useful:
-            val.extend(members)
-            in_val.update(counts)
+        counts = Counter(label_of(i) for i in members)
+        if share > 0 and all(taken_counts[label] + n / 2 <= wanted[label] for label, n in counts.items()):
+            taken.extend(members)
+            taken_counts.update(counts)
         else:
-            train.extend(members)
-    return train, val
+            rest.extend(members)
+    return taken, rest
 
 
 class PhotoCache:

@@ -24,7 +24,7 @@ def choose_flip_tta(bundle: Bundle, result: TrainResult, val_set, config: TrainC
     """
     if config.tta == "off" or not len(result.val_labels):
         return {}
-    loader = plain_loader(val_set, result.cache, config.batch_size)
+    loader = plain_loader(val_set, result.cache, config.micro_batch or config.batch_size)
     mirrored, _, _ = collect_outputs(result.net, loader, bundle.mean, bundle.std, mirrored=True)
     averaged = (result.val_logits + mirrored) / 2
     labels = result.val_labels.numpy()
@@ -50,7 +50,7 @@ def fit_trust(bundle: Bundle, result: TrainResult, train_set, val_set, config: T
     same product photographed differently is not "unknown" (see :mod:`core.model.novelty`).
     """
     mean, std = bundle.mean, bundle.std
-    batch = config.batch_size
+    batch = config.micro_batch or config.batch_size  # a retraining's memory bound holds here too
     train_embeddings = _embeddings(result, plain_loader(train_set, result.cache, batch), mean, std)
     val_logits, val_embeddings, val_labels = collect_outputs(
         result.net, plain_loader(val_set, result.cache, batch), mean, std

@@ -72,11 +72,23 @@ def compare(parent: Bundle, candidate: Bundle, parts: dict[str, Labelled]) -> di
 
 def verdict(comparison: dict) -> tuple[bool, list[str]]:
     """Apply the rule. :returns: whether the candidate passes, and one sentence per condition."""
+    passed, reasons, _ = judge(comparison)
+    return passed, reasons
+
+
+def judge(comparison: dict) -> tuple[bool, list[str], str]:
+    """Apply the rule.
+
+    :returns: whether the candidate passes, one sentence per condition (for engineers), and the verdict
+        in one sentence for the inspector
+    """
     frozen, held = comparison.get(FROZEN, {}), comparison.get(CORRECTIONS, {})
     if not frozen.get("photos"):
-        return False, ["no frozen holdout to compare on (give --data with the training photos, or --holdout)"]
+        reason = "no frozen holdout to compare on (give --data with the training photos, or --holdout)"
+        return False, [reason], "The new version cannot be checked: the photos it was trained on are not here."
     if not held.get("photos"):
-        return False, ["no held-back corrections to show an improvement on (too few corrections)"]
+        reason = "no held-back corrections to show an improvement on (too few corrections)"
+        return False, [reason], "Too few corrections to check the new version on: correct a few more photos."
     kept, reasons = True, []
     agreement = frozen["agreement"]  # defect_counts: none for a model without a normal class (all are defects)
     for photos, counts in (("photos", agreement["counts"]), ("defect photos", agreement.get("defect_counts"))):
@@ -85,11 +97,31 @@ def verdict(comparison: dict) -> tuple[bool, list[str]]:
         ok, sentence = _not_worse(photos, counts["fixed"], counts["broken"])
         kept &= ok
         reasons.append(sentence)
-    better, sentence = _better(held)
+    better, more, sentence = _better(held)
     reasons.append(sentence)
     old, new = frozen["parent"]["macro_f1"], frozen["candidate"]["macro_f1"]
     reasons.append(f"frozen holdout macro-F1 {old:.3f} -> {new:.3f} on {frozen['photos']} photos (for the record)")
-    return kept and better, reasons
+    return kept and better, reasons, _plain(frozen, held, kept, better, more)
+
+
+def _plain(frozen: dict, held: dict, kept: bool, better: bool, more: int | None) -> str:
+    """The verdict in the inspector's words: what the new version does with their corrections and the checks."""
+    counts, checked = frozen["agreement"]["counts"], frozen["photos"]
+    right = {role: held[role]["correct"] for role in ("parent", "candidate")}
+    corrections = (
+        f"it gets {right['candidate']} of {held['photos']} of your set-aside corrections right "
+        f"(the current version {right['parent']})"
+    )
+    if not kept:
+        return (
+            f"Keep the current version: the new one gets {counts['broken']} of the {checked} check photos wrong "
+            f"that the current one gets right, and fixes only {counts['fixed']}."
+        )
+    if better:
+        return f"The new version is better: {corrections}, and it is no worse on the {checked} check photos."
+    if more is not None:
+        return f"Not enough corrections yet to be sure: {corrections}; about {more} more corrections would decide."
+    return f"The new version is not better: {corrections}."
 
 
 def _not_worse(photos: str, fixed: int, broken: int) -> tuple[bool, str]:
@@ -100,21 +132,29 @@ def _not_worse(photos: str, fixed: int, broken: int) -> tuple[bool, str]:
     return ok, f"frozen holdout, {photos}: fixed {fixed}, broke {broken} ({judged}, p = {chance:.3g})"
 
 
-def _better(held: dict) -> tuple[bool, str]:
-    """Judge the held-back corrections: the candidate must fix more than it breaks with 95 % confidence."""
+def _better(held: dict) -> tuple[bool, int | None, str]:
+    """Judge the held-back corrections: the candidate must fix more than it breaks with 95 % confidence.
+
+    :returns: whether it is better, how many more corrections would decide it (None: none would, or it is
+        decided), and the sentence
+    """
     counts, photos = held["agreement"]["counts"], held["photos"]
     fixed, broken = counts["fixed"], counts["broken"]
     chance = paired.p_better(fixed, broken)
     told = f"held-back corrections: fixed {fixed}, broke {broken} of {photos} (p = {chance:.3g})"
     if chance <= SIGNIFICANCE:
-        return True, f"{told}: better"
+        return True, None, f"{told}: better"
     enough = paired.photos_to_decide(fixed, broken, photos, SIGNIFICANCE)
     if enough is None:
-        return False, f"{told}: NOT better"
+        return False, None, f"{told}: NOT better"
     more = math.ceil((enough - photos) / HOLD_BACK_SHARE)
-    return False, (
-        f"{told}: too little evidence yet; about {more} more corrections like these would decide it "
-        f"({enough - photos} more held back)"
+    return (
+        False,
+        more,
+        (
+            f"{told}: too little evidence yet; about {more} more corrections like these would decide it "
+            f"({enough - photos} more held back)"
+        ),
     )
 
 
@@ -146,13 +186,16 @@ def _metrics(bundle: Bundle, predictions: list[Prediction], truth: list[str]) ->
 
 
 def _agreement(parent: list[Prediction], candidate: list[Prediction], truth: list[str], normal: str | None) -> dict:
-    """Sort the photos by who got them right: fixed, broken, both right, both wrong (also among defect photos)."""
-    buckets: dict[str, list[str]] = {"fixed": [], "broken": [], "both_right": [], "both_wrong": []}
+    """Sort the photos by who got them right: fixed, broken, both right, both wrong (also among defect photos).
+
+    :returns: the counts, and for each fixed and broken photo its source, true label and both models' labels
+    """
+    buckets: dict[str, list[dict]] = {"fixed": [], "broken": [], "both_right": [], "both_wrong": []}
     defects: Counter[str] = Counter(fixed=0, broken=0)
     for old, new, label in zip(parent, candidate, truth, strict=True):
         was, now = old.label == label, new.label == label
         key = "both_right" if was and now else "fixed" if now else "broken" if was else "both_wrong"
-        buckets[key].append(old.source)
+        buckets[key].append({"source": old.source, "truth": label, "parent": old.label, "candidate": new.label})
         if label != normal:
             defects[key] += 1
     agreement = {"counts": {k: len(v) for k, v in buckets.items()}, "fixed": buckets["fixed"]}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -43,6 +43,7 @@ def train_bundle(
     description: str = "",
     severity: str | None = None,
     severity_reason: str = "",
+    emphasis: dict[str, float] | None = None,
     say=print,
     on_epoch=None,
     on_step=None,
@@ -64,12 +65,15 @@ def train_bundle(
     :param severity: every class, worst first, comma-separated (``stain,scratch,oil,good``): per-phone
         verdicts take the worst photo (:mod:`core.results.phones`)
     :param severity_reason: why this order, kept beside it in model.json
+    :param emphasis: file name -> how much more often training draws that photo (retraining: corrections)
     :param say: receives progress messages
     :param on_epoch: receives each epoch's record
     :param on_step: receives ``(step, steps_in_epoch)``
     :returns: the saved bundle
     """
     classes, samples = scan_dataset(data_dir, masks_dir, group_by, classes)
+    if emphasis:
+        samples = [replace(s, weight=emphasis.get(s.path.name, 1.0)) for s in samples]
     if normal_class is not None and normal_class not in classes:
         raise ValueError(f"--normal-class '{normal_class}' is not one of the class folders ({', '.join(classes)})")
     train_set, val_set = grouped_split(samples, val_fraction, config.seed)
@@ -102,12 +106,14 @@ def train_bundle(
     bundle.normal_class = normal_class_of(bundle)  # stored explicitly; checked by the policy below
     started = time.monotonic()
     result = train(net, train_set, val_set, config, bundle.mean, bundle.std, on_epoch, on_step)
+    kept = f"best epoch {result.best_epoch}" if result.best_epoch else "no epoch beat the starting weights: kept"
     say(
         f"Training stopped ({result.stopped_because}) after {len(result.history)} epochs in "
-        f"{time.monotonic() - started:.0f} s; best epoch {result.best_epoch}."
+        f"{time.monotonic() - started:.0f} s; {kept}."
     )
     flip_record = choose_flip_tta(bundle, result, val_set, config, say)
     _describe(bundle, result, config, train_set, val_set, str(data_dir))
+    bundle.training["masks"] = str(masks_dir) if masks_dir else None  # retraining uses them again
     bundle.training.update(flip_record)
     bundle.training["group_by"] = group_by  # retraining keeps the same groups apart
     bundle.training.update(planning)

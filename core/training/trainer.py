@@ -44,12 +44,16 @@ class TrainConfig:
     output_stride: int = 32
     pointing_weight: float = 1.0
     patience: int = 6
-    time_budget_s: float = 480.0  # with decoding and the final steps, a run stays within ~10 minutes
+    time_budget_s: float = 480.0  # with decoding and the final steps, a run stays within ~10 minutes; 0: none
     seed: int = 0
     miss_cost: float = 2.0  # a missed defect costs this many false alarms (sets thresholds.good_min)
     fit: str = "stretch"  # or "pad": keep the photos' aspect ratio (core.photos.decode)
     choose: tuple[str, ...] = ()  # settings to choose from the data first (core.training.plan)
     tta: str = "auto"  # flip test-time augmentation: "auto" (where it raises validation macro-F1), "off", "hflip"
+    start_competes: bool = False  # the starting weights are epoch 0: retraining keeps its parent unless beaten
+    freeze_batchnorm: bool = False  # keep BatchNorm statistics (fine-tuning a trained model in small pieces)
+    micro_batch: int = 0  # photos per forward/backward pass, gradients added up to the batch (0: the whole batch)
+    recompute: bool = False  # recompute each block in the backward pass: ~1.4x the time, half the memory (frozen BN)
 
 
 class _PhotoDataset(Dataset):
@@ -108,9 +112,10 @@ def train(
     :returns: a :class:`TrainResult`
     """
     torch.manual_seed(config.seed)
+    net.recompute = config.recompute
     cache = PhotoCache((config.image_size[0], config.image_size[1]), config.fit)
     loader = _train_loader(train_samples, cache, config)
-    val_loader = plain_loader(val_samples, cache, config.batch_size)
+    val_loader = plain_loader(val_samples, cache, config.micro_batch or config.batch_size)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     plan = {"total_steps": config.epochs * len(loader)}
     warmup = max(1, len(loader) // 2)
@@ -119,6 +124,9 @@ def train(
     ema = WeightAverage(net, steps_per_epoch=len(loader))
     history: list[dict] = []
     best = _Best()
+    if config.start_competes and val_samples:
+        val_loss, _, val_f1, logits, labels = _validate(net, val_loader, mean, std)
+        best = _Best(val_loss, val_f1, 0, copy.deepcopy(net.model.state_dict()), logits, labels)
     started, reason = time.monotonic(), None
     for epoch in range(1, config.epochs + 1):
         epoch_start = time.monotonic()
@@ -140,17 +148,20 @@ def train(
         history.append(record)
         if not val_samples or (val_f1, -val_loss) > (best.macro_f1, -best.loss):
             best = _Best(val_loss, val_f1, epoch, copy.deepcopy(ema.net.model.state_dict()), logits, labels)
-        if epoch <= 2:  # the first epoch also decodes every photo once: the second one says what an epoch costs
+        if epoch <= 2 and config.time_budget_s > 0:  # the first epoch also decodes every photo once:
+            # the second one says what an epoch costs
             fits = int((config.time_budget_s - (time.monotonic() - started)) // seconds) + epoch
             plan["total_steps"] = max(epoch, min(config.epochs, fits)) * len(loader)
-        record["epochs_planned"] = plan["total_steps"] // len(loader)
+        planned = plan["total_steps"] // len(loader)
+        reason = _stop_reason(epoch, best.epoch, config, planned, started)
+        record["epochs_planned"] = epoch if reason else planned  # stopping early: the plan ends here
         if on_epoch:
             on_epoch(record)
-        reason = _stop_reason(epoch, best.epoch, config, record["epochs_planned"], started)
         if reason:
             break
     if best.state is not None:
         net.model.load_state_dict(best.state)
+    net.recompute = False
     return TrainResult(net, history, best.epoch, best.logits, best.labels, reason or "finished", cache)
 
 
@@ -208,13 +219,17 @@ def _lr_factor(step: int, warmup: int, plan: dict) -> float:
 
 
 def _train_loader(samples: list[Sample], cache: PhotoCache, config: TrainConfig) -> DataLoader:
-    """Balanced sampling when classes are imbalanced (each class drawn about equally often)."""
+    """Balanced sampling when classes are imbalanced (each class drawn about equally often), and
+    samples of weight above 1 (corrections) drawn that much more often than their classmates."""
     dataset = _PhotoDataset(samples, cache, build_augmentation((config.image_size[0], config.image_size[1])))
     labels = np.array([s.label for s in samples])
     counts = np.bincount(labels)
+    emphasis = np.array([s.weight for s in samples], dtype=np.float64)
     generator = torch.Generator().manual_seed(config.seed)
-    if counts[counts > 0].max() > 1.5 * counts[counts > 0].min():
-        weights = torch.as_tensor(1.0 / counts[labels], dtype=torch.double)
+    imbalanced = counts[counts > 0].max() > 1.5 * counts[counts > 0].min()
+    if imbalanced or (emphasis != 1.0).any():
+        per_class = emphasis.sum() / np.bincount(labels, weights=emphasis) if imbalanced else np.ones(len(counts))
+        weights = per_class[labels] * emphasis  # each class's total weight equal when imbalanced
         sampler = WeightedRandomSampler(weights.tolist(), num_samples=len(samples), generator=generator)
         return DataLoader(
             dataset, batch_size=config.batch_size, sampler=sampler, drop_last=len(samples) > config.batch_size
@@ -232,19 +247,27 @@ def _train_epoch(
     net, loader, optimizer, scheduler, loss_fn, config, mean, std, on_step, ema: WeightAverage
 ) -> tuple[float, float]:
     net.train()
+    if config.freeze_batchnorm:
+        for module in net.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.eval()  # the running statistics stay; the affine weights still learn
     total_loss, correct, seen = 0.0, 0, 0
     for step, (images, labels, masks) in enumerate(loader, 1):
-        logits, maps = net(normalise(images, mean, std))
-        loss = loss_fn(logits, labels)
-        if config.pointing_weight:
-            loss = loss + config.pointing_weight * pointing_loss(maps, labels, masks)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        size = config.micro_batch or len(labels)
+        for start in range(0, len(labels), size):
+            part = slice(start, start + size)
+            logits, maps = net(normalise(images[part], mean, std))
+            loss = loss_fn(logits, labels[part])
+            if config.pointing_weight:
+                loss = loss + config.pointing_weight * pointing_loss(maps, labels[part], masks[part])
+            share = len(logits) / len(labels)
+            (loss * share).backward()  # gradients add up to the whole batch's
+            total_loss += loss.item() * len(logits)
+            correct += int((logits.argmax(1) == labels[part]).sum())
         optimizer.step()
         scheduler.step()
         ema.update(net)
-        total_loss += loss.item() * len(labels)
-        correct += int((logits.argmax(1) == labels).sum())
         seen += len(labels)
         if on_step:
             on_step(step, len(loader))

@@ -1,6 +1,6 @@
 """One round of corrections on real phone photos: what it buys, how long it takes, whether the gate holds.
 
-    python -m tests.benchmarks.retrain_round [--work DIR] [--budget MIN]
+    python -m tests.benchmarks.retrain_round [--work DIR]
 
 Needs ``../shared``. The MSD phone photos are split by photo block (ten consecutive numbers,
 each with its defect-removed counterpart, stay together): block 0 of each defect type is the
@@ -62,7 +62,6 @@ def main() -> int:
     """Run the round and print what it measured."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, help="keep the folders here (default: a temporary folder)")
-    parser.add_argument("--budget", type=float, default=4.0, help="retrain time budget, minutes")
     args = parser.parse_args()
     if not PHOTOS.is_dir():
         print(f"needs {PHOTOS}")
@@ -119,8 +118,6 @@ def main() -> int:
                 str(candidate),
                 "--holdout",
                 str(work / "holdout"),
-                "--time-budget",
-                str(args.budget),
             ]
         )
         seconds = time.perf_counter() - started

@@ -60,3 +60,22 @@ def test_a_candidate_that_breaks_the_holdout_is_refused_whatever_the_corrections
 def test_a_candidate_no_better_on_the_corrections_is_refused():
     passed, said = _verdict(_part(29, 0, 0), _part(20, 3, 3))
     assert not passed and "fixed 3, broke 3 of 20 (p = 0.656): NOT better" in said
+
+
+def test_the_verdict_in_the_inspectors_words():
+    def words(frozen: dict, held: dict) -> str:
+        return gate.judge({gate.FROZEN: frozen, gate.CORRECTIONS: held})[2]
+
+    assert words(_part(29, 0, 1, 0, 1), _part(20, 6, 0)) == (
+        "The new version is better: it gets 20 of 20 of your set-aside corrections right (the current version 14), "
+        "and it is no worse on the 29 check photos."
+    )
+    assert words(_part(29, 0, 0), _part(8, 3, 0)) == (
+        "Not enough corrections yet to be sure: it gets 8 of 8 of your set-aside corrections right (the current "
+        "version 5); about 20 more corrections would decide."
+    )
+    assert words(_part(40, 1, 9), _part(20, 15, 0)) == (
+        "Keep the current version: the new one gets 9 of the 40 check photos wrong that the current one gets right, "
+        "and fixes only 1."
+    )
+    assert words({}, {}) == "The new version cannot be checked: the photos it was trained on are not here."

@@ -134,8 +134,8 @@ def test_retrain_writes_a_candidate_with_lineage_and_a_comparison(shapes, tmp_pa
             str(results),
             "--out",
             str(tmp_path / "new"),
-            "--time-budget",
-            "0.5",
+            "--train-images",
+            "20",
         ]
     )
     candidate = load_bundle(tmp_path / "new")
@@ -162,8 +162,8 @@ def test_wrong_corrections_are_refused_by_the_gate(shapes, tmp_path, capsys):
             str(wrong),
             "--out",
             str(tmp_path / "bad"),
-            "--time-budget",
-            "0.5",
+            "--train-images",
+            "20",
             "--promote",
         ]
     )
@@ -200,3 +200,119 @@ def test_promote_installs_the_version_in_use_and_models_use_rolls_back(shapes, t
     listing = capsys.readouterr().out
     assert "* shapes 1.0.0" in listing and "  shapes 1.1.0" in listing
     assert main(["models", "--use", "shapes"]) == 2
+
+
+def test_corrections_of_another_model_and_disagreeing_duplicates_are_said_and_the_rest_used(shapes, tmp_path):
+    ours = _window_results(shapes, tmp_path, lambda kind: kind)
+    document = json.loads(ours.read_text())
+    document["model"] = {"name": "shapes", "version": "1.0.0"}
+    ours.write_text(json.dumps(document))
+    other = tmp_path / "castings.json"
+    other.write_text(json.dumps({**document, "model": {"name": "castings", "version": "2.0.0"}}))
+    changed_mind = tmp_path / "later.json"
+    first = document["items"][0]  # bar_0, labelled bar: an inspector later says circle
+    changed_mind.write_text(json.dumps({"model": document["model"], "items": [{**first, "final_label": "circle"}]}))
+    corrections, problems = read_corrections([ours, other, changed_mind])
+    photos, unusable = load_photos(corrections, list(SHAPES), "shapes")
+    assert problems == [] and len(photos) == 18
+    assert [p.correction.label for p in photos if p.correction.source == first["source"]] == ["circle"]
+    assert unusable == [
+        f"{first['source']}: labelled 'bar' in {ours} and 'circle' in {changed_mind}: the later label, 'circle', "
+        "is used",
+        f"{other}: 18 correction(s) made with the model 'castings', not 'shapes': left out",
+    ]
+
+
+def test_the_journal_names_the_model_each_correction_was_made_with(shapes, tmp_path):
+    from core.inference.prediction import Prediction
+
+    journal = JournalWriter(tmp_path / "journal.sqlite3")
+    photo = Prediction(source=f"{shapes / 'batch2.zip'}!/day2/circle_0.png", name="circle_0.png", label="bar")
+    for session, model in (("a", "shapes"), ("b", "castings")):
+        journal.begin_session(session, model, "1.0.0", "x")
+        journal.add_edits(session, (model, "1.0.0", "x"), [Edit(RELABEL, DO, 1, photo, None, "circle")])
+    journal.close()
+    corrections, _ = read_corrections([tmp_path / "journal.sqlite3"])
+    assert [c.model for c in corrections] == ["shapes", "castings"]
+    photos, unusable = load_photos(corrections, list(SHAPES), "shapes")
+    assert len(photos) == 1 and unusable == [
+        f"{tmp_path / 'journal.sqlite3'}: 1 correction(s) made with the model 'castings', not 'shapes': left out"
+    ]
+
+
+@pytest.mark.slow
+def test_the_same_corrections_make_the_same_candidate_however_slow_the_computer(shapes, tmp_path, monkeypatch):
+    """The amount of retraining is set by the data: a clock that runs 1000 times faster (a busy machine)
+    changes nothing, and progress runs from 0 to 1 with an estimate of the time left."""
+    import itertools
+
+    import core.training.trainer as trainer
+    from core.training.retrain import retrain
+
+    results = _window_results(shapes, tmp_path, lambda kind: kind)
+    parent = load_bundle(shapes / "model")
+    progress: list[tuple[float, float | None]] = []
+    quiet = retrain(
+        parent,
+        [results],
+        tmp_path / "quiet",
+        train_images=20,
+        say=lambda _: None,
+        on_progress=lambda done, left: progress.append((done, left)),
+    )
+    ticks = itertools.count(step=1000.0)
+    monkeypatch.setattr(trainer.time, "monotonic", lambda: next(ticks))
+    busy = retrain(parent, [results], tmp_path / "busy", train_images=20, say=lambda _: None)
+    assert busy.bundle.sha256 == quiet.bundle.sha256 and busy.passed == quiet.passed
+    assert busy.bundle.training["config"]["epochs"] == quiet.bundle.training["config"]["epochs"] >= 3
+    fractions = [done for done, _ in progress]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and progress[-1][1] == 0.0
+
+
+def test_a_retraining_that_only_wrecks_the_model_keeps_the_starting_weights(shapes):
+    """The starting weights compete as epoch 0: with a step size that wrecks the network, no epoch beats them."""
+    from dataclasses import replace
+
+    import torch
+
+    from core.model.bundle import build_network
+    from core.training.dataset import grouped_split, scan_dataset
+    from core.training.trainer import TrainConfig, train
+
+    parent = load_bundle(shapes / "model")
+    net = build_network(parent)
+    start = {k: v.clone() for k, v in net.model.state_dict().items()}
+    _, samples = scan_dataset(shapes / "data", classes=parent.classes)
+    train_set, val_set = grouped_split(samples, 0.3, 0)
+    config = replace(TrainConfig(), image_size=(64, 64), epochs=2, batch_size=8, lr=1e4, start_competes=True)
+    result = train(net, train_set, val_set, config, parent.mean, parent.std)
+    assert result.best_epoch == 0
+    assert all(torch.equal(start[k], v) for k, v in net.model.state_dict().items())
+
+
+def test_the_training_clock_counts_epochs_and_steps_and_scales_the_time_so_far():
+    from core.training.eta import TrainingClock, describe_time_left
+
+    now = [100.0]
+    clock = TrainingClock(epochs=4, clock=lambda: now[0])
+    assert clock.fraction() == 0.0 and clock.seconds_left() is None and describe_time_left(None) == ""
+    now[0] += 30
+    clock.on_step(5, 10)  # half of the first of 4 epochs in 30 s
+    assert clock.fraction() == 0.125 and clock.seconds_left() == 210.0
+    assert describe_time_left(clock.seconds_left()) == "about 4 min left"
+    clock.on_epoch({"epoch": 1, "epochs_planned": 2})  # the run's own plan replaces the first guess
+    assert clock.fraction() == 0.5 and clock.seconds_left() == 30.0
+    assert describe_time_left(clock.seconds_left()) == "less than a minute left"
+    clock.on_epoch({"epoch": 2, "epochs_planned": 2})
+    assert clock.fraction() == 1.0 and clock.seconds_left() == 0.0
+
+
+def test_a_retraining_draws_a_fixed_amount_of_work_and_passes_large_photos_in_pieces():
+    from core.training.retrain import micro_batch, retrain_epochs
+
+    assert retrain_epochs(180, (224, 224)) == 12  # 4000 images would be 22 epochs: at most 12
+    assert retrain_epochs(98, (384, 672)) == 8  # a 384x672 photo counts 5.1 times
+    assert retrain_epochs(5000, (224, 224)) == 3  # at least 3
+    assert micro_batch((384, 672), 8) == (1, True)  # ~500 MB a photo: even one is recomputed
+    assert micro_batch((224, 224), 32) == (3, False)  # 3.2 GB a batch: in pieces of 3
+    assert micro_batch((288, 256), 9) == (0, False) and micro_batch((64, 64), 8) == (0, False)  # whole batches

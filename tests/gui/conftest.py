@@ -47,10 +47,10 @@ def strict_window(qtbot, strict_phone_bundle, monkeypatch):
 
 @pytest.fixture
 def photo_zip(tmp_path):
-    def make(count: int, broken: int = 1):
+    def make(count: int, broken: int = 1, first: int = 0):
         photos = {
             f"day1/{i:03d}.jpg": encode(screen_photo(i, mark=[None, "scratch", "stain", "oil"][i % 4]), "JPEG")
-            for i in range(count)
+            for i in range(first, first + count)
         }
         photos.update({f"day1/broken{i}.jpg": b"not a photo" for i in range(broken)})
         path = tmp_path / f"batch{count}-{time.monotonic_ns()}.zip"

@@ -77,6 +77,7 @@ def fit_anomaly_head(
     false_alarm_rate: float = 0.01,
     seed: int = 0,
     say=print,
+    split: dict | None = None,
 ) -> dict:
     """Fit the head, store it in the bundle (``anomaly_head`` in model.json + :data:`HEAD_FILE`), measure it.
 
@@ -84,11 +85,13 @@ def fit_anomaly_head(
     :param data_dir: its class folders (the photos it was trained on)
     :param masks_dir: defect masks, for the pointing score
     :param bank_size: good patches kept
+    :param split: ``{"train": names, "validation": names}`` (default: the bundle's recorded split); a
+        retrained model's head is fitted on its parent's photos again
     :returns: the validation metrics
     :raises ValueError: no "no defect" class, no recorded split, too few good photos
     """
     normal = normal_class_of(bundle)
-    split = bundle.training.get("split", {})
+    split = split or bundle.training.get("split", {})
     if normal is None or not split:
         raise ValueError(f"'{bundle.name}' needs a 'no defect' class and a recorded training split")
     classes, samples = scan_dataset(data_dir, masks_dir, bundle.training.get("group_by"))
