@@ -55,6 +55,9 @@ class ImproveStatus(QWidget):
         """Show the share of training done and the time left."""
         self.bar.setRange(0, 100)
         self.bar.setValue(round(100 * done))
+        if done >= 1:  # trained: what is left is fitting its thresholds and checking it against the current one
+            self.label.setText("Improving the model: checking the new version…")
+            return
         left = describe_time_left(seconds_left)
         self.label.setText(f"Improving the model: {round(100 * done)} %" + (f", {left}" if left else ""))
 
@@ -88,8 +91,6 @@ class Improvement(QObject):
             self.log.append(message)
         if done >= 0:
             self.status.show_progress(done, seconds_left if seconds_left >= 0 else None)
-        elif message.startswith("Comparing"):
-            self.status.label.setText("Improving the model: comparing the new version with the current one…")
 
     def _on_cancel_clicked(self) -> None:
         self.client.cancel_retrain()

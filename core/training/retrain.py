@@ -279,7 +279,7 @@ def _train(
         f"Retraining for {epochs} epochs, from the current model's weights (the amount of training is set by the "
         "data, not the clock: a busy computer takes longer, it does not make a different model)."
     )
-    callbacks.clock = TrainingClock(epochs)
+    callbacks.start(epochs)
     config = TrainConfig(
         **{
             **recorded,
@@ -344,22 +344,27 @@ class _Callbacks:
     on_epoch: Callable[[dict], None] | None
     on_step: Callable[[int, int], None] | None
     on_progress: Callable[[float, float | None], None] | None
-    clock: TrainingClock = field(default_factory=lambda: TrainingClock(RETRAIN_EPOCHS[1]))
+    clock: TrainingClock | None = None  # set once the epochs are known
+
+    def start(self, epochs: int) -> None:
+        self.clock = TrainingClock(epochs)
 
     def step_done(self, step: int, steps: int) -> None:
+        assert self.clock is not None
         self.clock.on_step(step, steps)
         if self.on_step:
             self.on_step(step, steps)
         self._progressed()
 
     def epoch_done(self, record: dict) -> None:
+        assert self.clock is not None
         self.clock.on_epoch(record)
         if self.on_epoch:
             self.on_epoch(record)
         self._progressed()
 
     def _progressed(self) -> None:
-        if self.on_progress:
+        if self.on_progress and self.clock is not None:
             self.on_progress(self.clock.fraction(), self.clock.seconds_left())
 
 

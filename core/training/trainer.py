@@ -50,7 +50,7 @@ class TrainConfig:
     fit: str = "stretch"  # or "pad": keep the photos' aspect ratio (core.photos.decode)
     choose: tuple[str, ...] = ()  # settings to choose from the data first (core.training.plan)
     tta: str = "auto"  # flip test-time augmentation: "auto" (where it raises validation macro-F1), "off", "hflip"
-    start_competes: bool = False  # the starting weights are epoch 0: retraining keeps its parent unless beaten
+    start_competes: bool = False  # the starting weights are epoch 0, kept unless an epoch beats them on validation
     freeze_batchnorm: bool = False  # keep BatchNorm statistics (fine-tuning a trained model in small pieces)
     micro_batch: int = 0  # photos per forward/backward pass, gradients added up to the batch (0: the whole batch)
     recompute: bool = False  # recompute each block in the backward pass: ~1.4x the time, half the memory (frozen BN)
