@@ -141,7 +141,7 @@ def test_improving_runs_in_the_background_and_shows_the_comparison(qtbot, window
     assert "fine-tuning on the corrections alone" in dialog.details.toPlainText()  # the training log
     assert dialog.outcome.bundle.lineage["corrections"] == {"good": 2, "oil": 2, "scratch": 2, "stain": 2}
     assert (tmp_path / "candidate" / "comparison.json").is_file()
-    assert not window.statusBar().findChildren(ImproveStatus)  # the strip is gone
+    qtbot.waitUntil(lambda: not window.statusBar().findChildren(ImproveStatus))  # the strip is gone (deleteLater)
 
 
 def test_improving_can_be_cancelled_without_cancelling_the_photos(qtbot, window, photo_zip, tmp_path):
