@@ -7,11 +7,13 @@ from pathlib import Path
 
 from core.cli.backend_args import add_backend_arguments, engine_options
 from core.cli.progress import batch_updater, progress_bar
+from core.cli.train import add_protocol_arguments
 from core.model.bundle import Bundle, BundleError, write_metadata
 from core.model.registry import resolve_bundle
 from core.photos.conditions import CONDITIONS
 from core.results.files import write_json
 from core.training.evaluate import evaluate_bundle
+from core.training.protocol import Protocol, recipe_of, train_honestly
 from core.training.report import plot_confusion, plot_per_class, plot_reliability
 from core.training.robustness import GOALS, robustness_report
 
@@ -44,11 +46,20 @@ def add_parser(subparsers, name: str) -> None:
         help="store what these photos look like (class mix, confidence, unknown share) in model.json as the drift "
         "baseline of classify --report; use with --only-validation",
     )
+    parser.add_argument(
+        "--pretrained",
+        type=Path,
+        metavar="PATH",
+        help="with --cv: the backbone weights each fold's model starts from (as train --pretrained)",
+    )
+    add_protocol_arguments(parser)
     add_backend_arguments(parser)
 
 
 def run(args) -> int:
     """Evaluate and print a summary. :returns: the exit code."""
+    if args.cv:
+        return _run_cross_validation(args)
     if args.conditions:
         return _run_conditions(args)
     try:
@@ -90,6 +101,22 @@ def _run_conditions(args) -> int:
         return 2
     if args.json:
         write_json(args.json, {"conditions": rows, "goals": GOALS})
+    return 0
+
+
+def _run_cross_validation(args) -> int:
+    """Train the bundle's recipe once per fold of DATA_DIR and measure each model on the photos it never saw."""
+    try:
+        bundle = resolve_bundle(args.bundle)
+        config, options, head = recipe_of(bundle, args.masks, args.pretrained)
+        protocol = Protocol(args.cv, args.test_share, args.cv_conditions, engine_options(args), head)
+        print(f"The recipe of '{bundle.name}' (from its model.json), trained again once per fold on {args.data_dir}.")
+        _, figures = train_honestly(args.data_dir, None, config, protocol, options)
+    except (BundleError, ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        write_json(args.json, figures)
     return 0
 
 

@@ -9,7 +9,7 @@ from core.cli.progress import batch_updater, progress_bar
 from core.model.network import SUPPORTED_ARCHS, Pooling
 from core.training.anomaly.build import AnomalyConfig
 from core.training.anomaly.pipeline import train_anomaly_bundle
-from core.training.pipeline import train_bundle
+from core.training.protocol import Protocol, train_honestly
 from core.training.report import write_training_report
 from core.training.trainer import TrainConfig
 
@@ -84,9 +84,51 @@ def add_parser(subparsers, name: str) -> None:
         type=float,
         default=0.01,
         metavar="F",
-        help="with --anomaly: the share of held-out good photos allowed above the threshold",
+        help="with --anomaly or --anomaly-head: the share of held-out good photos allowed above the threshold",
+    )
+    parser.add_argument(
+        "--no-decode-variation",
+        dest="decode_variation",
+        action="store_false",
+        help="decode training photos only the engine's way (the recipe before decode variation)",
+    )
+    parser.add_argument(
+        "--no-defect-synthesis",
+        dest="defect_synthesis",
+        action="store_false",
+        help="never move masked defects onto other clean photos (the recipe before defect synthesis)",
+    )
+    parser.add_argument(
+        "--anomaly-head",
+        action="store_true",
+        help="also fit an anomaly head on the good training photos (needs a 'good' class): a photo unlike every "
+        "good one goes to Review even when the classifier says good",
     )
     parser.add_argument("--severity-reason", default="", metavar="TEXT", help="why this order (kept in model.json)")
+    add_protocol_arguments(parser)
+
+
+def add_protocol_arguments(parser) -> None:
+    """The honest-measurement options ``train`` and ``evaluate`` share (:mod:`core.training.protocol`)."""
+    parser.add_argument(
+        "--cv",
+        type=int,
+        default=0,
+        metavar="K",
+        help="grouped K-fold cross-validation first (a model per fold; figures with their spread): K+1 trainings",
+    )
+    parser.add_argument(
+        "--test-share",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="set about this share of each class (whole groups) aside as a test split nothing tunes on",
+    )
+    parser.add_argument(
+        "--cv-conditions",
+        action="store_true",
+        help="with --cv: also measure each held-out fold under the 10 camera conditions",
+    )
 
 
 def run(args) -> int:
@@ -111,6 +153,8 @@ def run(args) -> int:
         pooling=Pooling(kind=args.pooling).to_json(),
         output_stride=args.output_stride,
         time_budget_s=args.time_budget * 60,
+        decode_variation=args.decode_variation,
+        defect_synthesis=args.defect_synthesis,
     )
     bar = progress_bar(0, "Epoch 1", unit="batch")
 
@@ -123,21 +167,27 @@ def run(args) -> int:
         bar.reset()
         bar.set_description(f"Epoch {record['epoch'] + 1}")
 
+    options = {
+        "pretrained": args.pretrained,
+        "val_fraction": args.val_fraction,
+        "group_by": args.group_by,
+        "masks_dir": args.masks,
+        "name": args.name,
+        "subject": args.subject,
+        "normal_class": args.normal_class,
+        "description": args.description,
+        "severity": args.severity,
+        "severity_reason": args.severity_reason,
+    }
+    head = {"bank_size": 500, "false_alarm_rate": args.false_alarm_rate} if args.anomaly_head else None
+    protocol = Protocol(args.cv, args.test_share, args.cv_conditions, anomaly_head=head)
     try:
-        bundle = train_bundle(
+        bundle, _ = train_honestly(
             args.data_dir,
             args.out,
             config,
-            pretrained=args.pretrained,
-            val_fraction=args.val_fraction,
-            group_by=args.group_by,
-            masks_dir=args.masks,
-            name=args.name,
-            subject=args.subject,
-            normal_class=args.normal_class,
-            description=args.description,
-            severity=args.severity,
-            severity_reason=args.severity_reason,
+            protocol,
+            options,
             say=bar.write,
             on_epoch=on_epoch,
             on_step=batch_updater(bar),
@@ -147,6 +197,7 @@ def run(args) -> int:
         return 2
     finally:
         bar.close()
+    assert bundle is not None  # an output folder was given
     if bundle.severity:
         print(f"Severity, worst first: {', '.join(bundle.severity['order'])}.")
     write_training_report(bundle, bundle.weights_path.parent)

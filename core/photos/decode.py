@@ -66,6 +66,7 @@ def decode(
     thumbnail_edge: int | None = None,
     resize: str = "bilinear",
     fit: str = "stretch",
+    every_pixel: bool = False,
 ) -> DecodedImage:
     """Decode ``data`` and fit it to ``size``.
 
@@ -74,10 +75,13 @@ def decode(
     :param thumbnail_edge: also return a thumbnail with this long edge, or None
     :param resize: the resampling filter, by Pillow name (the bundle's ``resize``)
     :param fit: ``stretch`` or ``pad`` (the bundle's ``fit``, see the module's notes)
+    :param every_pixel: decode the full photo before fitting it (no JPEG draft scaling, no box reduction), as a
+        lossless copy of the same pixels would be: training shows the model both, so that it cannot take
+        the decoder's traces for a cue
     :returns: a :class:`DecodedImage`
     :raises DecodeError: empty, truncated, corrupt or oversized images
     """
-    with _upright(data, size) as image:
+    with _upright(data, None if every_pixel else size) as image:
         fitted, content = fit_to_input(image, size, Image.Resampling[resize.upper()], fit, PAD_COLOUR)
         thumbnail = _thumbnail(image, fitted, content, thumbnail_edge) if thumbnail_edge else None
         return DecodedImage(np.asarray(fitted), image.info["upright_size"], thumbnail, content)

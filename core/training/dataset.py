@@ -135,15 +135,17 @@ class PhotoCache:
     def __init__(self, size: tuple[int, int], fit: str = "stretch"):
         self.size = size
         self.fit = fit
-        self._photos: dict[Path, np.ndarray] = {}
+        self._photos: dict[tuple[Path, bool], np.ndarray] = {}
         self._masks: dict[Path, np.ndarray] = {}
 
-    def photo(self, path: Path) -> np.ndarray:
-        """Return ``H x W x 3`` uint8 pixels, decoded like the engine decodes."""
-        if path not in self._photos:
-            decoded = decode(path.read_bytes(), self.size, fit=self.fit)
-            self._photos[path] = decoded.pixels.copy()  # writable for torch
-        return self._photos[path]
+    def photo(self, path: Path, every_pixel: bool = False) -> np.ndarray:
+        """Return ``H x W x 3`` uint8 pixels, decoded like the engine decodes (or from every pixel of the photo:
+        see :func:`core.photos.decode.decode`)."""
+        key = (path, every_pixel)
+        if key not in self._photos:
+            decoded = decode(path.read_bytes(), self.size, fit=self.fit, every_pixel=every_pixel)
+            self._photos[key] = decoded.pixels.copy()  # writable for torch
+        return self._photos[key]
 
     def mask(self, path: Path) -> np.ndarray:
         """Return ``H x W`` float32 mask 0..1, area-resized so a tiny defect never vanishes."""

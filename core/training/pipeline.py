@@ -14,6 +14,7 @@ from core.model.network import ClassMapNet, Pooling, set_output_stride
 from core.model.refine import DETAIL_LAYERS
 from core.results.phones import parse_severity
 from core.training import calibration
+from core.training.data_checks import MIN_PER_CLASS, checked_samples, keep_copies_together
 from core.training.dataset import grouped_split, scan_dataset
 from core.training.evaluate import validation_baseline
 from core.training.finishing import choose_flip_tta, fit_trust
@@ -44,6 +45,8 @@ def train_bundle(
     severity: str | None = None,
     severity_reason: str = "",
     emphasis: dict[str, float] | None = None,
+    include: set[Path] | None = None,
+    min_per_class: int | None = MIN_PER_CLASS,
     say=print,
     on_epoch=None,
     on_step=None,
@@ -66,12 +69,22 @@ def train_bundle(
         verdicts take the worst photo (:mod:`core.results.phones`)
     :param severity_reason: why this order, kept beside it in model.json
     :param emphasis: file name -> how much more often training draws that photo (retraining: corrections)
+    :param include: train on these photos of ``data_dir`` only (a cross-validation fold's; default: all)
+    :param min_per_class: a class with fewer photos is refused (:mod:`core.training.data_checks`); None: the
+        data was checked already (a cross-validation's folds): copies are only kept together
     :param say: receives progress messages
     :param on_epoch: receives each epoch's record
     :param on_step: receives ``(step, steps_in_epoch)``
     :returns: the saved bundle
     """
     classes, samples = scan_dataset(data_dir, masks_dir, group_by, classes)
+    if include is not None:
+        samples = [s for s in samples if s.path in include]
+    samples = (
+        checked_samples(classes, samples, min_per_class, say)
+        if min_per_class
+        else keep_copies_together(classes, samples)
+    )
     if emphasis:
         samples = [replace(s, weight=emphasis.get(s.path.name, 1.0)) for s in samples]
     if normal_class is not None and normal_class not in classes:
@@ -111,11 +124,18 @@ def train_bundle(
         f"Training stopped ({result.stopped_because}) after {len(result.history)} epochs in "
         f"{time.monotonic() - started:.0f} s; {kept}."
     )
+    if result.moved_defects:
+        say(
+            f"{result.moved_defects} defects with a defect-removed counterpart were also moved onto other clean "
+            "photos during training (half the times they were drawn)."
+        )
     flip_record = choose_flip_tta(bundle, result, val_set, config, say)
     _describe(bundle, result, config, train_set, val_set, str(data_dir))
     bundle.training["masks"] = str(masks_dir) if masks_dir else None  # retraining uses them again
     bundle.training.update(flip_record)
     bundle.training["group_by"] = group_by  # retraining keeps the same groups apart
+    bundle.training["val_fraction"] = val_fraction
+    bundle.training["moved_defects"] = result.moved_defects
     bundle.training.update(planning)
     fit_trust(bundle, result, train_set, val_set, config, Path(out_dir))
     say(

@@ -310,6 +310,7 @@ def _train(
         group_by=parent.training.get("group_by"),
         description=parent.description,
         emphasis=emphasis,
+        min_per_class=1,  # a handful of corrections may train; the gate judges what came of it
         say=say,
         on_epoch=callbacks.epoch_done,
         on_step=callbacks.step_done,

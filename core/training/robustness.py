@@ -58,14 +58,29 @@ def robustness_report(
     samples, true_names = labelled_samples(bundle, data_dir, masks_dir, only_validation)
     if not samples:
         raise ValueError(f"no photos to measure under {data_dir}")
+    return measure_conditions(bundle, samples, true_names, conditions, foreign_dir, backend, onnx_file, say)
+
+
+def measure_conditions(
+    bundle: Bundle,
+    samples: list[Sample],
+    true_names: list[str],
+    conditions: tuple[Condition, ...] = CONDITIONS,
+    foreign_dir=None,
+    backend: str = "torch",
+    onnx_file=None,
+    say=print,
+) -> list[dict]:
+    """:func:`robustness_report` on given photos (a cross-validation fold) and their true class names."""
     engine = Engine(bundle, backend=backend, onnx_file=onnx_file)
     foreign = [p.ood_score for p in engine.classify(iter_items([foreign_dir])) if p.ok] if foreign_dir else []
+    with_masks = any(s.mask_path for s in samples)
     rows = []
     for condition in conditions:
         with tempfile.TemporaryDirectory(prefix="defectsort-condition-") as folder:
             rendered = render_samples(samples, condition, Path(folder))
             predictions = list(engine.classify(iter_items([s.path for s in rendered])))
-            metrics = measure(bundle, rendered, true_names, predictions, with_masks=masks_dir is not None)
+            metrics = measure(bundle, rendered, true_names, predictions, with_masks=with_masks)
         rows.append(_row(condition, metrics))
         if foreign:
             inside = [p.ood_score for p in predictions if p.ok]
@@ -111,6 +126,7 @@ def _row(condition: Condition, metrics: dict) -> dict:
         "pointing": pointing,
         "unknown_share": round(profile["unknown"] / readable, 4),
         "review_share": round(profile["review"] / readable, 4),
+        "accepted_accuracy": metrics["review"]["accuracy_not_reviewed"],
         "mistakes": [f"{Path(e['source']).name}: {e['true']} -> {e['predicted']}" for e in metrics["errors"]],
     }
 
@@ -128,6 +144,7 @@ def format_row(row: dict) -> str:
 
     return (
         f"{row['condition']:>12}: macro-F1 {shown('macro_f1')}  defect recall {shown('defect_recall')}  "
-        f"peak inside {shown('pointing')}  unknown {shown('unknown_share')}  review {row['review_share']:.3f}"
+        f"peak inside {shown('pointing')}  unknown {shown('unknown_share')}  review {row['review_share']:.3f}  "
+        f"accepted right {shown('accepted_accuracy')}"
         + (f"  other products AUROC {shown('other_product_auroc')}" if "other_product_auroc" in row else "")
     )

@@ -26,6 +26,7 @@ from core.training.augment import augment, build_augmentation
 from core.training.dataset import PhotoCache, Sample
 from core.training.losses import classification_loss, pointing_loss
 from core.training.metrics import classification_metrics
+from core.training.synthesis import DefectTransplants
 
 
 @dataclass
@@ -54,26 +55,48 @@ class TrainConfig:
     freeze_batchnorm: bool = False  # keep BatchNorm statistics (fine-tuning a trained model in small pieces)
     micro_batch: int = 0  # photos per forward/backward pass, gradients added up to the batch (0: the whole batch)
     recompute: bool = False  # recompute each block in the backward pass: ~1.4x the time, half the memory (frozen BN)
+    decode_variation: bool = True  # half the draws decoded from every pixel, as a lossless copy would be
+    defect_synthesis: bool = True  # masked defects moved onto other clean photos (core.training.synthesis)
 
 
 class _PhotoDataset(Dataset):
-    def __init__(self, samples: list[Sample], cache: PhotoCache, transform=None, jpeg_at_camera_scale=False):
+    """Photos, labels and masks; with a ``transform``, augmented (and, with ``decode_variation``, half the time
+    decoded from every pixel instead of the engine's way: a JPEG and its lossless copy must look alike)."""
+
+    def __init__(
+        self,
+        samples: list[Sample],
+        cache: PhotoCache,
+        transform=None,
+        jpeg_at_camera_scale=False,
+        decode_variation=False,
+        transplants: DefectTransplants | None = None,
+    ):
         self.samples, self.cache, self.transform = samples, cache, transform
         self.jpeg_at_camera_scale = jpeg_at_camera_scale
+        self.decode_variation = decode_variation and transform is not None
+        self.transplants = transplants if transform is not None else None
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def __getitem__(self, index: int):
         sample = self.samples[index]
-        image = torch.from_numpy(self.cache.photo(sample.path)).permute(2, 0, 1)
-        if sample.mask_path is not None:
-            mask = torch.from_numpy(self.cache.mask(sample.mask_path))[None]
-        else:
-            mask = torch.zeros(1, *image.shape[1:])
+        image, mask = self._pixels(sample)
         if self.transform is not None:
             image, mask = augment(self.transform, image, mask, self.jpeg_at_camera_scale)
         return image, sample.label, mask
+
+    def _pixels(self, sample: Sample) -> tuple[torch.Tensor, torch.Tensor]:
+        """The photo (or its defect moved onto another clean photo) and its mask, as ``3 x H x W``, ``1 x H x W``."""
+        moved = self.transplants.draw(sample) if self.transplants is not None else None
+        if moved is not None:
+            return torch.from_numpy(moved[0]).permute(2, 0, 1), torch.from_numpy(moved[1])[None]
+        every_pixel = self.decode_variation and bool(torch.rand(()) < 0.5)
+        image = torch.from_numpy(self.cache.photo(sample.path, every_pixel)).permute(2, 0, 1)
+        if sample.mask_path is None:
+            return image, torch.zeros(1, *image.shape[1:])
+        return image, torch.from_numpy(self.cache.mask(sample.mask_path))[None]
 
 
 @dataclass
@@ -87,6 +110,7 @@ class TrainResult:
     val_labels: torch.Tensor
     stopped_because: str
     cache: PhotoCache
+    moved_defects: int = 0  # training photos whose defect was also moved onto other clean photos
 
 
 def train(
@@ -162,7 +186,9 @@ def train(
     if best.state is not None:
         net.model.load_state_dict(best.state)
     net.recompute = False
-    return TrainResult(net, history, best.epoch, best.logits, best.labels, reason or "finished", cache)
+    transplants = loader.dataset.transplants  # type: ignore[attr-defined]
+    moved = len(transplants) if transplants is not None else 0
+    return TrainResult(net, history, best.epoch, best.logits, best.labels, reason or "finished", cache, moved)
 
 
 @dataclass
@@ -221,7 +247,11 @@ def _lr_factor(step: int, warmup: int, plan: dict) -> float:
 def _train_loader(samples: list[Sample], cache: PhotoCache, config: TrainConfig) -> DataLoader:
     """Balanced sampling when classes are imbalanced (each class drawn about equally often), and
     samples of weight above 1 (corrections) drawn that much more often than their classmates."""
-    dataset = _PhotoDataset(samples, cache, build_augmentation((config.image_size[0], config.image_size[1])))
+    size = (config.image_size[0], config.image_size[1])
+    transplants = DefectTransplants(samples, cache) if config.defect_synthesis else None
+    dataset = _PhotoDataset(
+        samples, cache, build_augmentation(size), decode_variation=config.decode_variation, transplants=transplants
+    )
     labels = np.array([s.label for s in samples])
     counts = np.bincount(labels)
     emphasis = np.array([s.weight for s in samples], dtype=np.float64)

@@ -53,6 +53,16 @@ def test_large_jpeg_is_drafted_and_matches_full_decode():
     assert np.abs(drafted - full).mean() < 4.0
 
 
+def test_decoding_every_pixel_gives_what_a_lossless_copy_of_the_jpeg_gives():
+    """Training sees both decodes (draft and every pixel): a JPEG and its PNG copy must not look different."""
+    data = encode(screen_photo(5, size=(1920, 1080), mark="stain"), "JPEG", quality=92)
+    lossless = encode(Image.open(__import__("io").BytesIO(data)), "PNG")
+    every_pixel = decode(data, (384, 672), every_pixel=True).pixels
+    assert np.array_equal(every_pixel, decode(lossless, (384, 672)).pixels)
+    drafted = decode(data, (384, 672)).pixels
+    assert drafted.shape == every_pixel.shape and not np.array_equal(drafted, every_pixel)
+
+
 @pytest.mark.parametrize(
     "data, message",
     [

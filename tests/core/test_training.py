@@ -222,3 +222,23 @@ def test_evaluate_reports_review_localisation_and_novelty(trained, shapes_dir, t
     assert flagged["inside"] == pytest.approx(sum(p.status == "unknown" for p in predictions) / 42, abs=1e-4)
     assert flagged["foreign"] in (0.0, 1.0)  # one red photo: flagged or not
     assert all(0.0 <= value <= 1.0 for value in metrics["novelty"]["auroc"].values())
+
+
+def test_training_draws_photos_decoded_both_ways_and_validation_the_engines_way(tmp_path):
+    from core.training.augment import build_augmentation
+    from core.training.dataset import PhotoCache
+    from core.training.trainer import _PhotoDataset
+    from tests.images import screen_photo
+
+    path = tmp_path / "screen.jpg"
+    screen_photo(1, size=(960, 540)).save(path, quality=90)
+    cache = PhotoCache((96, 160))
+    sample = Sample(path, 0, "screen")
+    torch.manual_seed(0)
+    training = _PhotoDataset([sample], cache, build_augmentation((96, 160)), decode_variation=True)
+    for _ in range(12):
+        training[0]
+    assert {every_pixel for _, every_pixel in cache._photos} == {False, True}
+    validation_cache = PhotoCache((96, 160))
+    _PhotoDataset([sample], validation_cache, decode_variation=True)[0]  # no transform: as the engine decodes
+    assert list(validation_cache._photos) == [(path, False)]

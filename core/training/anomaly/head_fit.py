@@ -2,9 +2,10 @@
 
 The bank comes from 80 % of the training split's "no defect" photos, the threshold from the other
 20 % (the score only ``false_alarm_rate`` of them exceed; split by the bundle's groups, so that no
-photo of a held-out phone is in the bank); the validation split, never used, gives
-the numbers: image AUROC (defective photos against good ones), false alarms and defects above the
-threshold, and whether the refined anomaly map's peak falls inside the defect mask.
+photo of a held-out phone is in the bank); both also hold copies of those photos as other cameras would
+take them (the training augmentation): a darker, noisier or shifted clean screen is not unusual. The
+validation split, never used, gives the numbers: image AUROC (defective photos against good ones), false
+alarms and defects above the threshold, and whether the refined anomaly map's peak falls inside the defect mask.
 """
 
 from __future__ import annotations
@@ -27,10 +28,13 @@ from core.model.network import ClassMapNet, Pooling
 from core.model.novelty import auroc
 from core.model.refine import local_contrast, refined_heatmaps
 from core.training.anomaly.build import choose_threshold
+from core.training.augment import augment, build_augmentation
 from core.training.dataset import Sample, grouped_split, scan_dataset
 from core.training.trust_metrics import peak_inside
 
 HEAD_FILE = "anomaly_head.safetensors"
+AUGMENTED_COPIES = 2  # of each good photo, as another camera might take it: unusual is not "taken differently"
+_AS_SHOT_AND_COPIES = (False,) + (True,) * AUGMENTED_COPIES
 
 
 class _Embeddings(nn.Module):
@@ -61,12 +65,21 @@ class _Photos:
         self.bundle = bundle
 
     @torch.inference_mode()
-    def __call__(self, sample: Sample) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def __call__(self, sample: Sample, augmented: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The photo's patch embeddings and fine detail; ``augmented``: of a copy as another camera might take it."""
         pixels = decode_for(self.bundle, sample.path.read_bytes()).pixels
+        if augmented:
+            pixels = self._another_camera(pixels)
         outputs = self.net.forward_all(model_input(pixels[None], self.bundle))
         assert outputs.anomaly is not None
         contrast = None if outputs.detail is None else local_contrast(outputs.detail, self.bundle.detail_window)
         return outputs.anomaly.float(), contrast
+
+    def _another_camera(self, pixels: np.ndarray) -> np.ndarray:
+        image = torch.from_numpy(pixels.copy()).permute(2, 0, 1)
+        transform = build_augmentation((pixels.shape[0], pixels.shape[1]))
+        varied, _ = augment(transform, image, torch.zeros(1, *image.shape[1:]), jpeg_at_camera_scale=True)
+        return varied.permute(1, 2, 0).numpy()
 
 
 def fit_anomaly_head(
@@ -99,15 +112,22 @@ def fit_anomaly_head(
     validation = [s for s in samples if s.path.name in set(split["validation"])]
     # photos of one phone stay on one side: a held-out photo whose twin is in the bank would score low
     bank_samples, held_samples = grouped_split(good, 0.2, seed)
-    bank_paths, held_paths = [s.path for s in bank_samples], [s.path for s in held_samples]
     say(
-        f"{len(bank_paths)} good training photos for the bank, {len(held_paths)} for the threshold, "
-        f"{len(validation)} validation photos to measure."
+        f"{len(bank_samples)} good training photos (and {AUGMENTED_COPIES} copies of each as other cameras take them) "
+        f"for the bank, {len(held_samples)} and their copies for the threshold, {len(validation)} validation photos "
+        "to measure."
     )
+    torch.manual_seed(seed)
     photos = _Photos(bundle)
-    by_path = {s.path: s for s in samples}
-    bank = coreset_bank(torch.cat([flat_patches(photos(by_path[p])[0]) for p in bank_paths]), bank_size, seed)
-    held = np.array([patch_distances(photos(by_path[p])[0], bank).max().item() for p in held_paths])
+    bank_patches = [flat_patches(photos(s, augmented)[0]) for s in bank_samples for augmented in _AS_SHOT_AND_COPIES]
+    bank = coreset_bank(torch.cat(bank_patches), bank_size, seed)
+    held = np.array(
+        [
+            patch_distances(photos(s, augmented)[0], bank).max().item()
+            for s in held_samples
+            for augmented in _AS_SHOT_AND_COPIES
+        ]
+    )
     threshold, _ = choose_threshold(held, false_alarm_rate)
     metrics = _measure(photos, bank, validation, [classes[s.label] == normal for s in validation], threshold)
     folder = bundle.weights_path.parent
@@ -120,7 +140,10 @@ def fit_anomaly_head(
         "bank_size": len(bank),
         "threshold": threshold,
         "false_alarm_rate": false_alarm_rate,
-        "fitted_on": f"{len(bank_paths)} good training photos; threshold from {len(held_paths)} more",
+        "fitted_on": (
+            f"{len(bank_samples)} good training photos and {AUGMENTED_COPIES} copies of each as other cameras take "
+            f"them; threshold from {len(held_samples)} more and their copies"
+        ),
         "validation": metrics,
     }
     write_metadata(bundle)

@@ -1,0 +1,120 @@
+"""The honest protocol: grouped folds, a test split nothing touches, figures with their spread."""
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from core.cli import main
+from core.model.bundle import load_bundle
+from core.training.cross_validation import format_spread, grouped_folds, split_off_test, summarise
+from core.training.dataset import Sample
+from tests.images import shape_image
+
+SHAPES = ("bar", "circle", "square")
+GROUP_BY = r"^([a-z]+_\d\d)"
+
+
+def samples(groups_per_class: int = 6, photos_per_group: int = 3) -> list[Sample]:
+    return [
+        Sample(Path(f"{kind}_{g:02d}_{i}.png"), label, f"{kind}_{g:02d}")
+        for label, kind in enumerate(SHAPES)
+        for g in range(groups_per_class)
+        for i in range(photos_per_group)
+    ]
+
+
+def test_folds_keep_groups_whole_use_every_photo_once_and_spread_each_class():
+    everything = samples()
+    folds = grouped_folds(everything, 3, seed=4)
+    assert sorted(s.path for fold in folds for s in fold) == sorted(s.path for s in everything)
+    homes = {s.group: i for i, fold in enumerate(folds) for s in fold}
+    assert all(homes[s.group] == i for i, fold in enumerate(folds) for s in fold)  # no group in two folds
+    for fold in folds:  # 6 groups of each class over 3 folds: 2 each
+        assert Counter(s.label for s in fold) == {0: 6, 1: 6, 2: 6}
+
+
+def test_too_few_groups_is_a_clear_error():
+    with pytest.raises(ValueError, match="needs at least 5 groups"):
+        grouped_folds(samples(groups_per_class=1), 5, seed=0)
+
+
+def test_the_test_split_takes_whole_groups_of_every_class():
+    rest, test = split_off_test(samples(), 0.34, seed=0)
+    assert Counter(s.label for s in test) == {0: 6, 1: 6, 2: 6}
+    assert not {s.group for s in rest} & {s.group for s in test}
+    assert split_off_test(samples(), 0.0, seed=0) == (samples(), [])
+
+
+def test_the_spread_is_the_folds_standard_deviation():
+    summary = summarise([{"macro_f1": 0.8, "review_share": None}, {"macro_f1": 1.0, "review_share": 0.1}])
+    assert summary["macro_f1"] == {"mean": 0.9, "std": 0.1414, "min": 0.8, "max": 1.0, "folds": 2}
+    assert summary["review_share"]["folds"] == 1 and "pointing" not in summary
+    assert format_spread(summary["macro_f1"]) == "0.900 ± 0.141 (0.800-1.000)"
+
+
+@pytest.fixture(scope="module")
+def shapes_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cv-shapes")
+    for index, kind in enumerate(SHAPES):
+        (root / kind).mkdir()
+        for i in range(12):
+            shape_image(kind, 100 * index + i).save(root / kind / f"{kind}_{i // 2:02d}_{i % 2}.png")
+    return root
+
+
+TINY = ["--epochs", "1", "--image-size", "48", "48", "--batch-size", "8", "--group-by", GROUP_BY, "--seed", "2"]
+
+
+@pytest.mark.slow
+def test_train_cross_validates_then_trains_without_the_test_split(shapes_dir, tmp_path, capsys):
+    out = tmp_path / "model"
+    assert main(["train", str(shapes_dir), "--out", str(out), "--cv", "2", "--test-share", "0.2", *TINY]) == 0
+    printed = capsys.readouterr().out
+    assert "2-fold grouped cross-validation" in printed and "macro-F1" in printed and " ± " in printed
+    bundle = load_bundle(out)
+    test = set(bundle.training["split"]["test"])
+    trained_on = set(bundle.training["split"]["train"]) | set(bundle.training["split"]["validation"])
+    assert test and not test & trained_on and len(test | trained_on) == 36  # every photo, once
+    report = bundle.metrics["cross_validation"]
+    assert [fold["fold"] for fold in report["folds"]] == [1, 2]
+    assert sum(fold["photos"] for fold in report["folds"]) == report["pooled"]["photos"] == 36 - len(test)
+    fold_groups = [set(fold["groups"]) for fold in report["folds"]]
+    assert not fold_groups[0] & fold_groups[1]
+    assert not (fold_groups[0] | fold_groups[1]) & set(bundle.metrics["test"]["groups"])
+    assert {"mean", "std", "min", "max"} <= set(report["summary"]["macro_f1"])
+    pooled = report["pooled"]
+    assert pooled["accepted"] == round(pooled["photos"] * (1 - pooled["review_share"]))
+    assert bundle.metrics["test"]["photos"] == len(test)
+
+    # evaluate --cv replays the recipe from model.json on the same folds
+    figures = tmp_path / "cv.json"
+    assert (
+        main(["evaluate", str(out), str(shapes_dir), "--cv", "2", "--test-share", "0.2", "--json", str(figures)]) == 0
+    )
+    again = json.loads(figures.read_text())["cross_validation"]
+    assert [set(fold["groups"]) for fold in again["folds"]] == fold_groups
+
+
+def test_evaluate_cv_of_a_model_without_a_recipe_is_a_clear_error(random_bundle, shapes_dir, capsys):
+    assert main(["evaluate", str(random_bundle.folder), str(shapes_dir), "--cv", "2"]) == 2
+    assert "error:" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_each_fold_is_measured_with_the_anomaly_head_the_model_ships_with(tmp_path):
+    from tests.images import screen_photo
+
+    data = tmp_path / "screens"
+    for label, mark in (("good", None), ("scratch", "scratch")):
+        (data / label).mkdir(parents=True)
+        for i in range(16):
+            screen_photo(i + (0 if mark is None else 50), mark=mark).save(data / label / f"s_{i // 2:02d}_{i % 2}.png")
+    out = tmp_path / "model"
+    arguments = ["--epochs", "1", "--image-size", "64", "96", "--batch-size", "8", "--group-by", GROUP_BY]
+    assert main(["train", str(data), "--out", str(out), "--cv", "2", "--anomaly-head", *arguments]) == 0
+    bundle = load_bundle(out)
+    assert bundle.anomaly_head and "copies of each as other cameras take them" in bundle.anomaly_head["fitted_on"]
+    folds = bundle.metrics["cross_validation"]["folds"]
+    assert all(fold["anomaly_auroc"] is not None and fold["anomaly_false_alarms"] is not None for fold in folds)
