@@ -115,7 +115,8 @@ def add_protocol_arguments(parser) -> None:
         type=int,
         default=0,
         metavar="K",
-        help="grouped K-fold cross-validation first (a model per fold; figures with their spread): K+1 trainings",
+        help="grouped K-fold cross-validation (a model per fold; figures with their spread): K trainings, "
+        "and one more for train's own model",
     )
     parser.add_argument(
         "--test-share",
