@@ -295,13 +295,13 @@ class MainWindow(QMainWindow):
 
     # -- worker signals ----------------------------------------------------------------
     def choose_backend(self, backend: str) -> None:
-        """Run the model on another inference backend (same results within rounding: the session stays)."""
+        """Run the model on another inference backend (the session stays: its photos keep the results they had)."""
         self.settings.set("backend", backend)
         self.client.backend = backend
         if self.bundle is not None:
             self.client.load_model(str(self.bundle.folder))
 
-    def _on_model_loaded(self, bundle: Bundle, policy: DecisionPolicy, backend: str) -> None:
+    def _on_model_loaded(self, bundle: Bundle, policy: DecisionPolicy, runtime: str) -> None:
         if not self.busy:
             self.progress.hide()  # "Loading the model…"
         self.bundle = bundle
@@ -310,7 +310,8 @@ class MainWindow(QMainWindow):
         self.phones.set_model_order(bundle.classes, severity_order(bundle))
         self.detail.model_text = f"{bundle.name} {bundle.version}"
         self.detail.anomaly_threshold = (bundle.anomaly or bundle.anomaly_head).get("threshold")
-        self.model_label.setText(f"Model: {bundle.name} {bundle.version} · {BACKEND_NAMES[backend]}")
+        backend, precision = runtime.split()
+        self.model_label.setText(f"Model: {bundle.name} {bundle.version} · {BACKEND_NAMES[backend]} {precision}")
         self.menu_actions.set_classes(bundle.classes)
         self.menu_actions.check_model(bundle.name)
         self.policy = policy

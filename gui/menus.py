@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 
-from core.inference.engine import DEFAULT_BACKEND
+from core.inference.runtime import DEFAULT_BACKEND
 from core.model.bundle import Bundle
 from gui import dialogs
 from gui.icons import icon
@@ -24,11 +24,12 @@ SHORTCUTS = [
 ]
 
 
-BACKEND_NAMES = {"auto": "automatic", "torch": "PyTorch", "onnxruntime": "ONNX Runtime"}
+BACKEND_NAMES = {"auto": "automatic", "torch": "PyTorch", "onnxruntime": "ONNX Runtime", "openvino": "OpenVINO"}
 BACKEND_CHOICES = [
-    ("auto", f"Automatic ({BACKEND_NAMES[DEFAULT_BACKEND]}, chosen by the benchmark)"),
+    ("auto", f"Automatic ({BACKEND_NAMES[DEFAULT_BACKEND]}, judged by the truth)"),
     ("torch", "PyTorch (the reference)"),
     ("onnxruntime", "ONNX Runtime"),
+    ("openvino", "OpenVINO"),
 ]
 
 

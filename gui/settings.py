@@ -19,7 +19,7 @@ DEFAULTS = {
     "by_phone": False,  # the "By phone" view instead of the class sections
     "group_by": "folder",  # how photos make phones: folder, or a pattern (core.results.phones.PhoneGrouping)
     "export_report": True,
-    "backend": "auto",  # inference backend: auto, torch or onnxruntime (core.inference.engine.resolve_backend)
+    "backend": "auto",  # inference backend: auto, torch, onnxruntime or openvino (core.inference.runtime)
     "kept_session": "",  # the session the user quit with "restore next time" (not a crash)
 }
 

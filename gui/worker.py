@@ -29,6 +29,7 @@ from PySide6.QtGui import QImage
 from core.inference.decision import DecisionPolicy
 from core.inference.engine import Engine
 from core.inference.prediction import Prediction
+from core.inference.runtime import runtime_name
 from core.journal.restore import clear_sessions, export_audit_csv, list_sessions, load_session, unfinished_session
 from core.journal.seen import SeenPhotos
 from core.journal.session import JournalError, JournalWriter
@@ -86,7 +87,7 @@ class _RetrainCancelledError(Exception):
 class Worker(QObject):
     """Runs on the worker thread. Only :class:`WorkerClient` talks to it."""
 
-    model_loaded = Signal(object, object, str)  # Bundle, its DecisionPolicy, the backend it runs on
+    model_loaded = Signal(object, object, str)  # Bundle, its DecisionPolicy, the runtime it runs on (openvino bf16)
     batch_started = Signal(int)  # job
     items_classified = Signal(int, list)  # job, [Entry]
     progress_changed = Signal(int, int, int)  # job, done, found so far
@@ -139,7 +140,7 @@ class Worker(QObject):
         # now, then freeze what is left: later collections only walk objects made after this.
         gc.collect()
         gc.freeze()
-        self.model_loaded.emit(bundle, self._engine.policy, self._engine.backend)
+        self.model_loaded.emit(bundle, self._engine.policy, runtime_name(self._engine.backend, self._engine.precision))
 
     @Slot(object)
     def use_policy(self, policy: DecisionPolicy) -> None:

@@ -64,7 +64,7 @@ class WorkerClient(QObject):
         self.thread.start(QThread.Priority.LowPriority)
         self._last_job = 0
         self._retrain_cancel = threading.Event()
-        self.backend = "auto"  # the inference backend models are loaded with (core.inference.engine.resolve_backend)
+        self.backend = "auto"  # the inference backend models are loaded with (core.inference.runtime.resolve_backend)
 
     @property
     def last_job(self) -> int:

@@ -1,28 +1,36 @@
-"""The ``--backend`` and ``--onnx`` options shared by the commands that run a model."""
+"""The ``--backend``, ``--precision`` and ``--onnx`` options shared by the commands that run a model."""
 
 from __future__ import annotations
 
 import argparse
 
-from core.inference.engine import BACKENDS, DEFAULT_BACKEND
+from core.inference.runtime import BACKENDS, DEFAULT_BACKEND, PRECISIONS
 
 
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--backend auto|torch|onnxruntime`` and ``--onnx FILE``."""
+    """Add ``--backend auto|torch|onnxruntime|openvino``, ``--precision auto|fp32|bf16`` and ``--onnx FILE``."""
     parser.add_argument(
         "--backend",
         choices=("auto", *BACKENDS),
         default="auto",
-        help=f"inference backend (auto: {DEFAULT_BACKEND}, chosen by the benchmark; torch is the reference)",
+        help=f"inference backend (auto: {DEFAULT_BACKEND}, judged by `defectsort bench --truth`; torch is the "
+        "reference)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="arithmetic (auto: bf16 for openvino on CPUs that compute it natively, else fp32; torch stays fp32 "
+        "unless bf16 is asked for)",
     )
     parser.add_argument(
         "--onnx",
         metavar="FILE",
-        help="with the onnxruntime backend: this exported file (e.g. int8 from export-model) instead of the cached one",
+        help="with onnxruntime or openvino: this exported file (e.g. int8 from export-model) instead of the cached one",
     )
 
 
 def engine_options(args: argparse.Namespace) -> dict:
     """Return the Engine keyword arguments the options ask for."""
-    backend = "onnxruntime" if args.onnx else args.backend
-    return {"backend": backend, "onnx_file": args.onnx}
+    backend = "auto" if args.onnx and args.backend == "torch" else args.backend  # a file needs a file runtime
+    return {"backend": backend, "precision": args.precision, "onnx_file": args.onnx}

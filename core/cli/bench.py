@@ -1,10 +1,13 @@
-"""``defectsort bench``: images/s of the engine on every backend against the model's eager ceiling and a naive loop.
+"""``defectsort bench``: every runtime's speed against a naive loop and the eager ceiling, and, with ``--truth``,
+its quality on photos the measuring models never saw, side by side with float32's, in one run.
 
-* engine rows: the real path (read, decode, batch, forward, heatmaps, explanations) with torch fp32 (the
-  reference), torch bf16, ONNX Runtime fp32 and, given ``--calibration DIR``, ONNX Runtime int8; each
-  with its agreement with torch fp32 (labels, largest probability shift, heatmap peak shift);
+* engine rows: the real path (read, decode, batch, forward, heatmaps, explanations) on each runtime (torch fp32,
+  the reference; torch bf16; ONNX Runtime fp32; OpenVINO fp32 and bf16; int8 on both given photos to calibrate
+  on), each with its agreement with torch fp32 (labels, largest probability shift, heatmap peak shift);
 * eager ceiling: the same model's plain fp32 forward pass on random tensors of the input size;
-* naive loop: full-size decode, resize, one forward pass per image, no heatmap.
+* naive loop: full-size decode, resize, one forward pass per image, no heatmap;
+* ``--truth DATA``: a model per fold of a grouped cross-validation of the bundle's recipe, every runtime measured
+  on the held-out photos (:mod:`core.training.runtime_judge`), and the default the rule picks.
 """
 
 from __future__ import annotations
@@ -21,55 +24,91 @@ import torch
 from PIL import Image
 
 from core.inference.engine import Engine
-from core.model.bundle import BundleError, build_network
+from core.inference.runtime import DEFAULT_BACKEND, choose_default, quality_losses, resolve_precision, runtime_name
+from core.model.bundle import Bundle, BundleError, build_network
 from core.model.registry import resolve_bundle
 from core.photos.decode import open_upright
 from core.photos.reader import read_once
 from core.photos.samples import write_phone_photos
 from core.photos.sources import ImageItem, collect_items
+from core.results.files import write_json
 from core.training.quantize import export_int8
+from core.training.runtime_judge import REFERENCE, judge_runtimes, judged_numbers
 
 T = TypeVar("T")
+FLOAT_RUNTIMES: dict[str, dict] = {
+    REFERENCE: {"backend": "torch", "precision": "fp32"},
+    "torch bf16": {"backend": "torch", "precision": "bf16"},
+    "onnxruntime fp32": {"backend": "onnxruntime", "precision": "fp32"},
+    "openvino fp32": {"backend": "openvino", "precision": "fp32"},
+    "openvino bf16": {"backend": "openvino", "precision": "bf16"},
+}
 
 
 def add_parser(subparsers, name: str) -> None:
     """Register the sub-command."""
-    parser = subparsers.add_parser(name, help="measure classification speed", description=__doc__)
-    parser.add_argument("paths", nargs="*", metavar="PATH", help="photos to use (default: 200 generated)")
+    parser = subparsers.add_parser(name, help="measure classification speed (and quality)", description=__doc__)
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="photos to time (default: --truth's, or generated)")
     parser.add_argument("--model", metavar="NAME|DIR")
     parser.add_argument("--count", type=int, default=200, help="generated photos when no PATH is given")
     parser.add_argument("--batch-size", type=int, help="photos per forward pass (default: by input size)")
     parser.add_argument("--threads", type=int)
-    parser.add_argument("--calibration", type=Path, metavar="DIR", help="photos of the product: adds ONNX Runtime int8")
+    parser.add_argument("--calibration", type=Path, metavar="DIR", help="photos of the product: adds int8 runtimes")
+    parser.add_argument(
+        "--truth",
+        type=Path,
+        metavar="DATA_DIR",
+        help="class folders of labelled photos: judge every runtime on them by grouped cross-validation "
+        "(a model per fold; minutes to hours)",
+    )
+    parser.add_argument("--masks", type=Path, metavar="DIR", help="with --truth: defect masks (adds pointing)")
+    parser.add_argument("--pretrained", type=Path, metavar="PATH", help="with --truth: backbone weights for the folds")
+    parser.add_argument("--cv", type=int, default=3, metavar="K", help="with --truth: folds (default 3)")
+    parser.add_argument("--cv-conditions", action="store_true", help="with --truth: also under every camera condition")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write the speeds (and judgements) as JSON")
 
 
 def run(args) -> int:
-    """Print every backend's throughput, the ratios, and how far each is from torch fp32."""
+    """Print every runtime's throughput, the ratios, and (``--truth``) its quality beside float32's."""
     try:
         bundle = resolve_bundle(args.model)
         if args.threads:
             torch.set_num_threads(args.threads)
-        engines = {
-            "torch fp32 (reference)": Engine(bundle, batch_size=args.batch_size),
-            "torch bf16": Engine(bundle, batch_size=args.batch_size, precision="bf16"),
-            "onnxruntime fp32": Engine(bundle, batch_size=args.batch_size, backend="onnxruntime"),
-        }
         with tempfile.TemporaryDirectory(prefix="defectsort-bench-") as folder:
-            if args.calibration:
-                int8 = export_int8(bundle, args.calibration, Path(folder) / "int8.onnx")
-                engines["onnxruntime int8"] = Engine(
-                    bundle, batch_size=args.batch_size, backend="onnxruntime", onnx_file=int8
-                )
-            paths = args.paths or write_phone_photos(Path(folder) / "photos", args.count)
-            return _measure(engines, [item for item in collect_items(paths) if item.error is None])
+            engines = _engines(bundle, args, Path(folder))
+            paths = args.paths or ([args.truth] if args.truth else write_phone_photos(Path(folder) / "p", args.count))
+            speed = _measure(engines, [item for item in collect_items(paths) if item.error is None])
     except (BundleError, OSError) as error:
         print(f"error: {error}")
         return 2
+    figures: dict = {"speed": speed}
+    if args.truth:
+        try:
+            judged = judge_runtimes(bundle, args.truth, args.cv, args.cv_conditions, args.masks, args.pretrained)
+        except (BundleError, ValueError, OSError) as error:
+            print(f"error: {error}")
+            return 2
+        figures["truth"] = judged
+        _print_judgement(judged, speed["runtimes"])
+    if args.json:
+        write_json(args.json, figures)
+    return 0
 
 
-def _measure(engines: dict[str, Engine], items: list[ImageItem]) -> int:
-    """Time every path on ``items`` and print the table. :returns: the exit code."""
-    reference = next(iter(engines.values()))
+def _engines(bundle: Bundle, args, scratch: Path) -> dict[str, Engine]:
+    """Every runtime's engine on the bundle (int8 ones when there are photos to calibrate on)."""
+    engines = {name: Engine(bundle, batch_size=args.batch_size, **options) for name, options in FLOAT_RUNTIMES.items()}
+    calibration = args.calibration or args.truth
+    if calibration:
+        int8 = export_int8(bundle, calibration, scratch / "int8.onnx")
+        for backend in ("onnxruntime", "openvino"):
+            engines[f"{backend} int8"] = Engine(bundle, batch_size=args.batch_size, backend=backend, onnx_file=int8)
+    return engines
+
+
+def _measure(engines: dict[str, Engine], items: list[ImageItem]) -> dict:
+    """Time every path on ``items`` and print the table. :returns: the speeds, images/s."""
+    reference = engines[REFERENCE]
     bundle = reference.bundle
     print(
         f"{bundle.name} {bundle.version} ({bundle.arch}, input {bundle.input_hw[0]}x{bundle.input_hw[1]}), "
@@ -80,17 +119,49 @@ def _measure(engines: dict[str, Engine], items: list[ImageItem]) -> int:
     print(f"{'eager fp32 forward alone, random tensors':<44} {ceiling:7.1f} img/s (best batch size)")
     print(f"{'naive loop (full decode, one per pass)':<44} {naive:7.1f} img/s")
     exact: list = []
+    rates = {}
     for name, engine in engines.items():
         list(engine.classify(items[:2]))  # warm-up: first-use costs are not throughput
         predictions, seconds = _timed(partial(_classify_all, engine, items))
-        rate = len(items) / seconds
+        rates[name] = rate = len(items) / seconds
         exact = exact or predictions
         agreement = "" if predictions is exact else f"   {_agreement(predictions, exact)}"
         print(
             f"{'engine end-to-end, ' + name:<44} {rate:7.1f} img/s   x{rate / naive:.2f} naive, "
             f"x{rate / ceiling:.2f} ceiling{agreement}"
         )
-    return 0
+    default = runtime_name(DEFAULT_BACKEND, resolve_precision("auto", DEFAULT_BACKEND))
+    print(f"default runtime on this CPU: {default}")
+    return {"photos": len(items), "naive": naive, "eager_ceiling": ceiling, "runtimes": rates, "default": default}
+
+
+def _print_judgement(judged: dict[str, dict], speed: dict[str, float]) -> None:
+    """The truth table: each runtime's cross-validated numbers, what it loses against float32, and the pick."""
+    numbers = {name: judged_numbers(report) for name, report in judged.items()}
+    print(f"\nJudged by the truth: {judged[REFERENCE]['k']}-fold grouped cross-validation, held-out photos only")
+    print(
+        f"{'runtime':<18} {'img/s':>6} {'macro-F1':>15} {'recall':>7} {'Review':>7} {'accepted right':>15} "
+        f"{'pointing':>8} {'ECE':>6} {'unknown':>7}  worse than fp32 beyond its spread"
+    )
+    for name, report in judged.items():
+        summary, pooled = report["summary"], report["pooled"]
+        losses = quality_losses(numbers[name], numbers[REFERENCE]) if name != REFERENCE else []
+        print(
+            f"{name:<18} {speed.get(name, 0.0):6.1f} {_spread(summary.get('macro_f1')):>15} "
+            f"{_mean(summary.get('defect_recall')):>7} {pooled['review_share']:>7.3f} "
+            f"{pooled['accepted_right']:>7} of {pooled['accepted']:<4} {_mean(summary.get('pointing')):>8} "
+            f"{_mean(summary.get('ece')):>6} {_mean(summary.get('unknown_share')):>7}  "
+            f"{'; '.join(losses) if losses else ('(reference)' if name == REFERENCE else 'none')}"
+        )
+    print(f"the rule's default (fastest with no loss): {choose_default(numbers, REFERENCE, speed)}")
+
+
+def _spread(spread: dict | None) -> str:
+    return "n/a" if not spread else f"{spread['mean']:.3f} ± {spread['std']:.3f}"
+
+
+def _mean(spread: dict | None) -> str:
+    return "n/a" if not spread else f"{spread['mean']:.3f}"
 
 
 def _classify_all(engine: Engine, items: list[ImageItem]) -> list:
@@ -109,9 +180,9 @@ def _agreement(fast: list, exact: list) -> str:
     if not pairs:
         return "no photos to compare"
     same = sum(a.label == b.label for a, b in pairs) / len(pairs)
+    status = sum(a.status == b.status for a, b in pairs) / len(pairs)
     gap = max(abs(a.probabilities[c] - b.probabilities[c]) for a, b in pairs for c in a.probabilities)
-    peak = max(max(abs(a.peak[0] - b.peak[0]), abs(a.peak[1] - b.peak[1])) for a, b in pairs)
-    return f"labels {same * 100:.1f} % as fp32, max |dp| {gap:.4f}, max peak shift {peak:.3f}"
+    return f"labels {same * 100:.1f} %, statuses {status * 100:.1f} % as fp32, max |dp| {gap:.4f}"
 
 
 def eager_ceiling(bundle, batch_size: int, count: int) -> float:

@@ -53,12 +53,6 @@ def add_parser(subparsers, name: str) -> None:
     parser.add_argument("--overlays", action="store_true", help="write heatmap overlays into OUT/overlays/")
     parser.add_argument("--batch-size", type=int, metavar="N", help="photos per forward pass (default: by input size)")
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads for the model")
-    parser.add_argument(
-        "--precision",
-        choices=("fp32", "bf16", "auto"),
-        default="fp32",
-        help="fp32 (exact, default); bf16 (torch backend) is faster on CPUs with native bfloat16, results move",
-    )
     add_backend_arguments(parser)
     parser.add_argument(
         "--cluster",
@@ -149,9 +143,7 @@ ResultsOf = Callable[[ProgressCallback], Iterator[Prediction]]
 
 def _engine(bundle: Bundle, args: argparse.Namespace) -> Engine:
     """Return the local engine the options ask for."""
-    return Engine(
-        bundle, batch_size=args.batch_size, threads=args.threads, precision=args.precision, **engine_options(args)
-    )
+    return Engine(bundle, batch_size=args.batch_size, threads=args.threads, **engine_options(args))
 
 
 def _local_results(engine: Engine, items: Iterable[ImageItem]) -> ResultsOf:

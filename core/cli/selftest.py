@@ -15,6 +15,7 @@ import numpy as np
 
 from core.inference.engine import Engine
 from core.inference.prediction import UNKNOWN, Prediction
+from core.inference.runtime import runtime_name
 from core.model.bundle import BundleError
 from core.model.registry import resolve_bundle
 from core.photos.samples import jpeg_bytes, phone_photo
@@ -33,7 +34,7 @@ def run_selftest(model: str | None = None, say=print) -> int:
     """Run the checks. :returns: 0 when all passed, 1 otherwise."""
     try:
         bundle = resolve_bundle(model)
-        engine = Engine(bundle)
+        engine = Engine(bundle, backend="auto")  # the runtime every command and the window use
     except BundleError as error:
         say(f"FAIL  load model: {error}")
         return 1
@@ -41,6 +42,7 @@ def run_selftest(model: str | None = None, say=print) -> int:
         f"ok    model {bundle.name} {bundle.version} ({bundle.arch}, {len(bundle.classes)} classes) from "
         f"{bundle.folder}; weights match their SHA-256"
     )
+    say(f"ok    runtime {runtime_name(engine.backend, engine.precision)} (the default on this CPU)")
     with tempfile.TemporaryDirectory(prefix="defectsort-selftest-") as folder:
         photo = Path(folder, "selftest.jpg")
         photo.write_bytes(jpeg_bytes(phone_photo(SELFTEST_SEED, "scratch")))

@@ -66,7 +66,7 @@ class ClassifyActor:
     """One Ray actor: loads the engine once, then classifies the batches Ray Data gives it.
 
     :param bundle_folder: the model bundle's folder (reachable from every node)
-    :param backend: the inference backend (see :func:`core.inference.engine.resolve_backend`)
+    :param backend: the inference backend (see :func:`core.inference.runtime.resolve_backend`)
     """
 
     def __init__(self, bundle_folder: str, backend: str = "auto"):

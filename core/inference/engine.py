@@ -4,9 +4,10 @@ Each stage is a small function: :meth:`Engine.preprocess` (pixels -> normalised 
 :meth:`Engine.forward` (the raw network outputs, :class:`core.model.network.NetworkOutputs`),
 :func:`core.inference.postprocess.postprocess` (every decision, by the :class:`DecisionPolicy`) and
 :func:`core.inference.interpret.interpret` (the Prediction). Decoding of the next batches runs on a
-small thread pool while the current batch is in the model (Pillow and torch both release
-the GIL). Long runs report through a plain ``progress(done, total)`` callback (the total
-grows while the sources are still being walked) and stop when ``cancel`` is set; no Qt.
+small thread pool while the current batch is in the model, and the model runs on a thread of its own: the
+next batch goes through the network while the one before is decided and handed on (Pillow, torch, ONNX
+Runtime and OpenVINO all release the GIL). Long runs report through a plain ``progress(done, total)``
+callback (the total grows while the sources are still being walked) and stop when ``cancel`` is set; no Qt.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import torch
@@ -26,11 +27,13 @@ from core.inference.decision import DecisionPolicy
 from core.inference.interpret import ReadPhoto, interpret
 from core.inference.postprocess import postprocess
 from core.inference.prediction import Prediction
+from core.inference.runtime import resolve_backend, resolve_precision
 from core.model.anomaly.network import AnomalyNet
 from core.model.bundle import Bundle, BundleError, build_network
 from core.model.network import ClassMapNet, NetworkOutputs
 from core.model.novelty import NoveltyDetector
 from core.model.onnx_backend import OnnxNetwork, cached_onnx
+from core.model.openvino_backend import OpenVinoNetwork
 from core.photos.decode import DecodeError, decode
 from core.photos.reader import SourceReader
 from core.photos.sources import ImageItem, SourceError
@@ -89,45 +92,12 @@ def auto_batch_size(bundle: Bundle) -> int:
     return size
 
 
-BACKENDS = ("torch", "onnxruntime")
-DEFAULT_BACKEND = "onnxruntime"  # chosen by `defectsort bench`'s numbers: see resolve_backend
+class _Forwarded(NamedTuple):
+    """A batch between the stages: what was loaded, the readable photos (by batch index), the network's outputs."""
 
-
-def resolve_backend(backend: str) -> str:
-    """Choose the inference backend.
-
-    ``auto`` is :data:`DEFAULT_BACKEND`: the fastest backend whose labels match torch fp32 on every
-    validation photo and whose probabilities stay within 0.05 of it (ONNX Runtime fp32 on the phone
-    model: same labels, largest probability shift below 1e-4, about 1.5x the forward pass of torch;
-    int8 and bfloat16 are faster still but move probabilities too far, see the README).
-
-    :param backend: ``auto``, ``torch`` or ``onnxruntime``
-    :returns: ``torch`` or ``onnxruntime``
-    """
-    if backend == "auto":
-        return DEFAULT_BACKEND
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend '{backend}' (auto, torch or onnxruntime)")
-    return backend
-
-
-def resolve_precision(precision: str) -> str:
-    """Choose the arithmetic for inference.
-
-    bfloat16 autocast runs the phone model about 2.5x faster on CPUs that compute it
-    natively (AVX-512 BF16 / AMX, as oneDNN reports) but moves probabilities by up to
-    0.24 and can move a heatmap's peak to another spot (``defectsort bench`` measures
-    it), so float32 is the default and bfloat16 an explicit choice. ``auto`` picks
-    bfloat16 only where it is native; elsewhere it would be emulated and slower.
-
-    :param precision: ``auto``, ``fp32`` or ``bf16``
-    :returns: ``fp32`` or ``bf16``
-    """
-    if precision not in ("auto", "fp32", "bf16"):
-        raise ValueError(f"unknown precision '{precision}' (auto, fp32 or bf16)")
-    if precision != "auto":
-        return precision
-    return "bf16" if torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+    loaded: list[tuple[ImageItem, Loaded]]
+    readable: list[tuple[int, ImageItem, ReadPhoto]]
+    outputs: NetworkOutputs | None
 
 
 class Engine:
@@ -138,10 +108,11 @@ class Engine:
     :param threads: torch intra-op threads (None keeps torch's setting)
     :param decode_workers: threads decoding photos ahead of the model
     :param thumbnail_edge: also make thumbnails with this long edge (for the GUI), or None
-    :param precision: ``fp32`` (exact), ``bf16`` or ``auto``: see :func:`resolve_precision`
+    :param precision: ``fp32`` (exact), ``bf16`` or ``auto``: see :func:`core.inference.runtime.resolve_precision`
     :param policy: how outputs become results (default: the bundle's own); may be replaced later
-    :param backend: ``torch``, ``onnxruntime`` or ``auto`` (see :func:`resolve_backend`)
-    :param onnx_file: for ONNX Runtime, this exported file (e.g. an int8 one) instead of the cached export
+    :param backend: ``torch`` (the reference), ``onnxruntime``, ``openvino`` or ``auto``
+        (see :func:`core.inference.runtime.resolve_backend`)
+    :param onnx_file: for ONNX Runtime or OpenVINO, this exported file (e.g. an int8 one) instead of the cached export
     :param export_in_child: make a missing export in a child process, whose memory goes with it (the service)
     """
 
@@ -152,7 +123,7 @@ class Engine:
         threads: int | None = None,
         decode_workers: int = 2,
         thumbnail_edge: int | None = None,
-        precision: str = "fp32",
+        precision: str = "auto",
         policy: DecisionPolicy | None = None,
         backend: str = "torch",
         onnx_file: Path | None = None,
@@ -162,20 +133,20 @@ class Engine:
             torch.set_num_threads(threads)
         self.bundle = bundle
         self.policy = policy or DecisionPolicy.from_bundle(bundle)
-        self.backend = resolve_backend(backend)
-        if bundle.anomaly:
-            self.backend = "torch"  # the nearest-neighbour search of an anomaly model runs in torch (no export)
-        self.network: ClassMapNet | AnomalyNet | OnnxNetwork
-        if self.backend == "onnxruntime":
-            if precision == "bf16":
-                raise ValueError("bf16 is a torch precision: ONNX Runtime runs its file's precision (fp32, or int8)")
-            self.network = OnnxNetwork(onnx_file or cached_onnx(bundle, export_in_child), bundle, threads)
-            self.precision = self.network.quantization or "fp32"
-        else:
+        self.backend = "torch" if bundle.anomaly else resolve_backend(backend)  # an anomaly model's search: torch
+        self.precision = resolve_precision(precision, self.backend)
+        self.network: ClassMapNet | AnomalyNet | OnnxNetwork | OpenVinoNetwork
+        if self.backend == "torch":
             network = build_network(bundle)
             network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack it
             self.network = network
-            self.precision = resolve_precision(precision)
+        else:
+            exported = onnx_file or cached_onnx(bundle, export_in_child)
+            if self.backend == "onnxruntime":
+                self.network = OnnxNetwork(exported, bundle, threads)
+            else:
+                self.network = OpenVinoNetwork(exported, bundle, self.precision, threads)
+            self.precision = self.network.quantization or self.precision  # an int8 file runs as int8
         self.batch_size = max(1, batch_size or auto_batch_size(bundle))
         self.decode_workers = max(1, decode_workers)
         self.thumbnail_edge = thumbnail_edge
@@ -204,8 +175,14 @@ class Engine:
         stream = items if isinstance(items, ItemStream) else ItemStream(items)
         lookahead = max(4, 2 * self.batch_size)  # photos decoded ahead while the model runs
         done = 0
-        with stream, SourceReader() as reader, ThreadPoolExecutor(self.decode_workers, "decode") as pool:
+        with (
+            stream,
+            SourceReader() as reader,
+            ThreadPoolExecutor(self.decode_workers, "decode") as pool,
+            ThreadPoolExecutor(1, "model") as model,
+        ):
             pending: deque[tuple[ImageItem, Future[Loaded]]] = deque()
+            in_model: Future[_Forwarded] | None = None  # the batch in the model while the one before is decided
 
             def decode_ahead(may_wait: bool) -> None:
                 """Queue found photos for decoding; wait for the walk only when nothing else is left to do."""
@@ -216,18 +193,23 @@ class Engine:
                     pending.append((item, pool.submit(self._load, item, reader)))
 
             decode_ahead(may_wait=True)
-            while pending:
+            while pending or in_model is not None:
                 if cancel is not None and cancel.is_set():
                     for _, future in pending:
                         future.cancel()
                     return
-                batch = [pending.popleft() for _ in range(min(self.batch_size, len(pending)))]
-                decode_ahead(may_wait=False)  # the current batch never waits for the walk
-                yield from self._classify_batch([(item, future.result()) for item, future in batch])
-                done += len(batch)
-                if progress is not None:
-                    progress(done, max(done, stream.found))
-                decode_ahead(may_wait=True)
+                deciding, in_model = in_model, None
+                if pending:
+                    batch = [pending.popleft() for _ in range(min(self.batch_size, len(pending)))]
+                    decode_ahead(may_wait=False)  # the current batch never waits for the walk
+                    in_model = model.submit(self._forward_batch, [(item, future.result()) for item, future in batch])
+                if deciding is not None:
+                    predictions = self._decide_batch(deciding.result())
+                    yield from predictions
+                    done += len(predictions)
+                    if progress is not None:
+                        progress(done, max(done, stream.found))
+                decode_ahead(may_wait=in_model is None)  # a batch in the model is decided before waiting
 
     def _load(self, item: ImageItem, reader: SourceReader) -> Loaded:
         """Read and decode one item; a failure becomes its one-line reason."""
@@ -242,19 +224,27 @@ class Engine:
         except MemoryError:
             return "not enough memory to decode this image"
 
-    def _classify_batch(self, loaded: list[tuple[ImageItem, Loaded]]) -> list[Prediction]:
-        """Run the decoded photos of one batch through the stages; failures pass straight through."""
-        results: dict[int, Prediction] = {}
-        readable: list[tuple[int, ImageItem, ReadPhoto]] = []
-        for index, (item, outcome) in enumerate(loaded):
-            if isinstance(outcome, str):
-                results[index] = Prediction.failed(item, outcome)
-            else:
-                readable.append((index, item, outcome))
-        if readable:
-            pixels = np.stack([photo.decoded.pixels for _, _, photo in readable])
+    def _forward_batch(self, loaded: list[tuple[ImageItem, Loaded]]) -> _Forwarded:
+        """Run the readable photos of one batch through the network (on the model thread)."""
+        readable = [
+            (index, item, outcome) for index, (item, outcome) in enumerate(loaded) if isinstance(outcome, ReadPhoto)
+        ]
+        if not readable:
+            return _Forwarded(loaded, readable, None)
+        pixels = np.stack([photo.decoded.pixels for _, _, photo in readable])
+        return _Forwarded(loaded, readable, self.forward(self.preprocess(pixels)))
+
+    def _decide_batch(self, forwarded: _Forwarded) -> list[Prediction]:
+        """Decide and word a batch's photos; failures pass straight through."""
+        results = {
+            index: Prediction.failed(item, outcome)
+            for index, (item, outcome) in enumerate(forwarded.loaded)
+            if isinstance(outcome, str)
+        }
+        if forwarded.outputs is not None:
+            readable = forwarded.readable
             decisions = postprocess(
-                self.forward(self.preprocess(pixels)),
+                forwarded.outputs,
                 self.policy,
                 self.novelty,
                 self.bundle.detail_window,
@@ -263,7 +253,7 @@ class Engine:
             classes = self.policy.classes
             for (index, item, photo), decision in zip(readable, decisions):
                 results[index] = interpret(decision, item, photo, classes, self.bundle.subject)
-        return [results[index] for index in range(len(loaded))]
+        return [results[index] for index in range(len(forwarded.loaded))]
 
     def preprocess(self, pixels: np.ndarray) -> torch.Tensor:
         """``N x H x W x 3`` uint8 -> normalised ``N x 3 x H x W`` float tensor (channels-last memory)."""
@@ -275,7 +265,8 @@ class Engine:
 
         :returns: the raw network outputs (logits, class maps, fine detail, embedding) as float32
         """
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+        bf16_autocast = self.backend == "torch" and self.precision == "bf16"
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16_autocast):
             outputs = self.network.forward_all(batch)  # ClassMapNet, or the same graph on ONNX Runtime
             logits = outputs.logits.float()
             if "hflip" in self.bundle.tta:  # test-time augmentation, chosen at training where it paid

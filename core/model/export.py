@@ -24,6 +24,7 @@ from core.photos.decode import PAD_COLOUR
 
 OPSET = 17
 INPUT = "images"
+REVISION = 4  # of the exported graph: a cached export of an older revision is made again (4: OpenVINO reads it right)
 
 
 class _AllOutputs(torch.nn.Module):
@@ -109,6 +110,7 @@ def write_sidecar(bundle: Bundle, model_file: Path, kind: str, quantization: str
     meta = {
         "format": kind,
         "opset": OPSET if kind == "onnx" else None,
+        "revision": REVISION,
         "quantization": quantization,
         "sha256": file_sha256(model_file),
         "bundle": {

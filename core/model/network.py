@@ -2,7 +2,7 @@
 
 A class activation map (CAM) is the classifier's weights applied at every position of
 the last convolutional feature map. With average pooling, the mean of the map plus the
-bias *is* the ordinary logit, so the heatmap costs one tiny einsum. The bundle may ask
+bias *is* the ordinary logit, so the heatmap costs one tiny 1x1 convolution. The bundle may ask
 for another pooling of the class maps (``max``, ``lse``): the logit then comes from the
 strongest region, which makes the map point at small defects. The weights stay those of
 the plain torchvision model either way.
@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 from torch.utils.checkpoint import checkpoint
 
 from core.torchvision_compat import torchvision
@@ -50,16 +51,22 @@ class Pooling:
         return {"kind": self.kind, "sharpness": self.sharpness}
 
     def __call__(self, maps: torch.Tensor) -> torch.Tensor:
-        """Pool ``N x K x h x w`` maps to ``N x K`` scores."""
-        flat = maps.flatten(2)
+        """Pool ``N x K x h x w`` maps to ``N x K`` scores.
+
+        Reduced over both spatial axes at once, never over a flattened view, and log-sum-exp written out: OpenVINO
+        (2026.4) computes a reduction that follows a reshape wrongly for batches of more than one photo, and reads
+        the exported ReduceLogSumExp as a reduction over every axis (``tests/core/test_runtimes.py``).
+        """
+        spatial = (2, 3)
         if self.kind == "avg":
-            return flat.mean(dim=2)
+            return maps.mean(dim=spatial)
         if self.kind == "max":
-            return flat.amax(dim=2)
+            return maps.amax(dim=spatial)
         if self.kind == "lse":
-            r = self.sharpness
-            count = torch.log(torch.tensor(float(flat.shape[2]), dtype=flat.dtype))
-            return (torch.logsumexp(r * flat, dim=2) - count) / r
+            scaled = self.sharpness * maps
+            largest = scaled.amax(dim=spatial, keepdim=True)
+            mean_exp = torch.exp(scaled - largest).mean(dim=spatial)  # the mean: log-sum-exp less log(cells)
+            return (largest.squeeze(3).squeeze(2) + torch.log(mean_exp)) / self.sharpness
         raise ValueError(f"unknown pooling '{self.kind}'")
 
 
@@ -172,12 +179,12 @@ class ClassMapNet(nn.Module):
         embedding = features.mean(dim=(2, 3))
         anomaly = self.anomaly_head(captured) if self.anomaly_head is not None else None
         if hidden is None:
-            maps = torch.einsum("nchw,kc->nkhw", features, linear.weight)
+            maps = F.conv2d(features, linear.weight[:, :, None, None])  # the classifier at every position (1x1)
             return NetworkOutputs(self.pooling(maps) + linear.bias, maps, detail, embedding, anomaly)
         # A non-linear head: exact logits from pooled features; maps apply the head per position.
         logits = linear(hidden(embedding))
         per_position = hidden(features.permute(0, 2, 3, 1))
-        maps = torch.einsum("nhwc,kc->nkhw", per_position, linear.weight)
+        maps = (per_position @ linear.weight.T).permute(0, 3, 1, 2)
         return NetworkOutputs(logits, maps, detail, embedding, anomaly)
 
 

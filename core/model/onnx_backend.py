@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from core.model.bundle import Bundle, BundleError, load_bundle
-from core.model.export import INPUT, export_onnx, read_sidecar
+from core.model.export import INPUT, REVISION, export_onnx, read_sidecar
 from core.model.network import NetworkOutputs
 from core.paths import confine_library_files, user_cache_dir
 
@@ -36,7 +36,7 @@ def cached_onnx(bundle: Bundle, in_child_process: bool = False) -> Path:
         process keeps once it has exported) goes with it; for a long-running process such as the service
     """
     head = bundle.anomaly_head.get("sha256", "")
-    path = onnx_cache_dir() / f"{bundle.name}-{bundle.sha256[:16]}{'-' + head[:8] if head else ''}.onnx"
+    path = onnx_cache_dir() / f"{bundle.name}-{bundle.sha256[:16]}{'-' + head[:8] if head else ''}-r{REVISION}.onnx"
     try:
         read_sidecar(path, bundle)
         return path

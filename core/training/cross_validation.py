@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.inference.engine import Engine
-from core.inference.prediction import REVIEW
+from core.inference.prediction import REVIEW, UNKNOWN
 from core.model.bundle import Bundle
 from core.photos.conditions import CONDITIONS
 from core.photos.sources import iter_items
@@ -30,6 +30,7 @@ from core.training.evaluate import measure
 from core.training.robustness import measure_conditions
 
 TrainFold = Callable[[set[Path], Path], Bundle]  # (the photos to train on, the bundle folder) -> the fold's bundle
+RuntimeOptions = Callable[[Bundle, list[Path], Path], dict]  # (a fold's model, its photos, scratch) -> Engine options
 SUMMARISED = (
     "macro_f1",
     "accuracy",
@@ -85,6 +86,7 @@ def cross_validate(
     seed: int = 0,
     conditions: bool = False,
     engine_options: dict | None = None,
+    runtimes: dict[str, RuntimeOptions] | None = None,
     say=print,
 ) -> dict:
     """Train ``k`` models, each without one fold, and measure each on its held-out fold.
@@ -95,37 +97,61 @@ def cross_validate(
     :param train_fold: trains a bundle on the given photos into the given folder
     :param seed: deals the folds
     :param conditions: also measure each held-out fold re-rendered under every camera condition
-    :param engine_options: ``backend`` / ``onnx_file`` for the engine
+    :param engine_options: ``backend`` / ``precision`` / ``onnx_file`` for the engine
+    :param runtimes: also measure each fold's model on these runtimes (by name: the engine options for the fold's
+        model, e.g. an int8 file calibrated on the fold's own training photos); each gets its own report
     :param say: receives a line per fold
     :returns: ``{"folds": [per-fold figures], "summary": {figure: spread}, "pooled": {...},
-        "conditions": {condition: {figure: spread}}}``
+        "conditions": {condition: {figure: spread}}}``, and ``"runtimes": {name: the same}`` when asked
     """
     folds = grouped_folds(samples, k, seed)
-    rows, pooled = [], _Pooled()
+    measured: dict[str, RuntimeOptions] = {"": lambda *_: dict(engine_options or {}), **(runtimes or {})}
+    tallies = {name: _Tally() for name in measured}
     with tempfile.TemporaryDirectory(prefix="defectsort-cv-") as scratch:
         for index, held_out in enumerate(folds):
             training = {s.path for fold in folds if fold is not held_out for s in fold}
             bundle = train_fold(training, Path(scratch, f"fold-{index + 1}"))
-            row, predictions = _measure_fold(bundle, held_out, classes, engine_options or {})
-            row.update(fold=index + 1, photos=len(held_out), groups=sorted({s.group for s in held_out}))
-            if conditions:
-                row["conditions"] = measure_conditions(
-                    bundle,
-                    held_out,
-                    [classes[s.label] for s in held_out],
-                    say=lambda _line: None,
-                    **(engine_options or {}),
+            for number, (name, options_for) in enumerate(measured.items()):
+                options = options_for(bundle, sorted(training), Path(scratch, f"fold-{index + 1}-runtime-{number}"))
+                row = tallies[name].add(bundle, held_out, classes, options, conditions)
+                row.update(fold=index + 1, photos=len(held_out), groups=sorted({s.group for s in held_out}))
+                named = f" on {name}" if name else ""
+                say(
+                    f"fold {index + 1}/{k}{named} ({len(held_out)} photos of {', '.join(row['groups'])}): "
+                    f"{format_fold(row)}"
                 )
-            pooled.add(predictions, [classes[s.label] for s in held_out])
-            rows.append(row)
-            say(f"fold {index + 1}/{k} ({len(held_out)} photos of {', '.join(row['groups'])}): {format_fold(row)}")
-    report = {"k": k, "folds": rows, "summary": summarise(rows), "pooled": pooled.figures()}
-    if conditions:
-        report["conditions"] = {
-            condition.name: summarise([_row_of(row["conditions"], condition.name) for row in rows])
-            for condition in CONDITIONS
-        }
+    report = tallies.pop("").report(k, conditions)
+    if runtimes:
+        report["runtimes"] = {name: tally.report(k, conditions) for name, tally in tallies.items()}
     return report
+
+
+class _Tally:
+    """One runtime's held-out figures, fold after fold."""
+
+    def __init__(self):
+        self.rows: list[dict] = []
+        self.pooled = _Pooled()
+
+    def add(self, bundle: Bundle, held_out: list[Sample], classes: list[str], options: dict, conditions: bool) -> dict:
+        """Measure ``bundle`` on the held-out photos with these engine options. :returns: the fold's row."""
+        row, predictions = _measure_fold(bundle, held_out, classes, options)
+        true_names = [classes[s.label] for s in held_out]
+        if conditions:
+            row["conditions"] = measure_conditions(bundle, held_out, true_names, say=lambda _line: None, **options)
+        self.pooled.add(predictions, true_names)
+        self.rows.append(row)
+        return row
+
+    def report(self, k: int, conditions: bool) -> dict:
+        """The folds, their spread, the pooled workload and, when measured, the per-condition spreads."""
+        report = {"k": k, "folds": self.rows, "summary": summarise(self.rows), "pooled": self.pooled.figures()}
+        if conditions:
+            report["conditions"] = {
+                condition.name: summarise([_row_of(row["conditions"], condition.name) for row in self.rows])
+                for condition in CONDITIONS
+            }
+        return report
 
 
 def _row_of(rows: list[dict], condition: str) -> dict:
@@ -158,6 +184,7 @@ def _measure_fold(
         "pointing": metrics.get("localisation", {}).get("pointing", {}).get("overall"),
         "anomaly_auroc": anomaly.get("auroc"),
         "anomaly_false_alarms": anomaly.get("false_alarm_rate"),
+        "unknown_share": round(sum(p.status == UNKNOWN for p in predictions) / max(1, len(predictions)), 4),
         "mistakes": [f"{Path(e['source']).name}: {e['true']} -> {e['predicted']}" for e in metrics["errors"]],
     }
     return row, predictions
@@ -245,6 +272,7 @@ def format_report(report: dict) -> list[str]:
         "pointing": "heatmap peak inside the defect",
         "anomaly_auroc": "anomaly head AUROC",
         "anomaly_false_alarms": "anomaly head false alarms",
+        "unknown_share": "share flagged unknown",
     }
     lines = [f"{report['k']}-fold grouped cross-validation, mean ± spread (lowest-highest) over the folds:"]
     lines += [f"  {names[key]:>31}: {format_spread(spread)}" for key, spread in report["summary"].items()]

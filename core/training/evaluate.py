@@ -36,6 +36,7 @@ def evaluate_bundle(
     foreign_dir=None,
     backend: str = "torch",
     onnx_file=None,
+    precision: str = "auto",
 ) -> dict:
     """Classify every photo under ``data_dir``'s class folders and measure the results.
 
@@ -46,14 +47,15 @@ def evaluate_bundle(
     :param batch_size: photos per forward pass
     :param progress: ``progress(done, total)`` callback
     :param foreign_dir: photos of other products: adds the unknown-photo report
-    :param backend: the inference backend (``torch``, the reference, or ``onnxruntime``)
-    :param onnx_file: for ONNX Runtime, an exported file (e.g. int8) instead of the cached export
+    :param backend: the inference backend (``torch``, the reference, ``onnxruntime`` or ``openvino``)
+    :param onnx_file: for ONNX Runtime or OpenVINO, an exported file (e.g. int8) instead of the cached export
+    :param precision: the arithmetic (:func:`core.inference.runtime.resolve_precision`)
     :returns: metrics with ``accuracy``, ``macro_f1``, ``per_class``, ``confusion``, ``classes``,
         ``calibration``, ``review`` and, when asked, ``localisation`` and ``novelty``
     :raises ValueError: a class folder the bundle does not know
     """
     samples, true_names = labelled_samples(bundle, data_dir, masks_dir, only_validation)
-    engine = Engine(bundle, batch_size=batch_size, backend=backend, onnx_file=onnx_file)
+    engine = Engine(bundle, batch_size=batch_size, backend=backend, onnx_file=onnx_file, precision=precision)
     predictions = list(engine.classify(iter_items([s.path for s in samples]), progress=progress))
     metrics = measure(bundle, samples, true_names, predictions, with_masks=masks_dir is not None)
     if foreign_dir:

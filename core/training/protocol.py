@@ -20,6 +20,7 @@ from typing import Any
 from core.model.bundle import Bundle, write_metadata
 from core.training.anomaly.head_fit import fit_anomaly_head
 from core.training.cross_validation import (
+    RuntimeOptions,
     cross_validate,
     format_fold,
     format_report,
@@ -39,9 +40,11 @@ class Protocol:
     :param folds: grouped cross-validation folds (0: none)
     :param test_share: share of each class set aside as the untouched test split (0: none)
     :param conditions: also measure each held-out fold under every camera condition
-    :param engine_options: ``backend`` / ``onnx_file`` of the engine that measures
+    :param engine_options: ``backend`` / ``precision`` / ``onnx_file`` of the engine that measures
     :param anomaly_head: fit the anomaly head after training (``{"bank_size", "false_alarm_rate"}``), in every
         fold too: a fold's model is measured with all the shipped model has, the head's Review flags included
+    :param runtimes: also measure each fold's model on these runtimes
+        (:func:`core.training.cross_validation.cross_validate`; ``defectsort bench --truth``)
     """
 
     folds: int = 0
@@ -49,6 +52,7 @@ class Protocol:
     conditions: bool = False
     engine_options: dict | None = None
     anomaly_head: dict | None = None
+    runtimes: dict[str, RuntimeOptions] | None = None
 
 
 def train_honestly(
@@ -143,11 +147,12 @@ def _cross_validate(data_dir, config, protocol: Protocol, options: dict, classes
         seed=config.seed,
         conditions=protocol.conditions,
         engine_options=protocol.engine_options,
+        runtimes=protocol.runtimes,
         say=say,
     )
     for line in format_report(report):
         say(line)
-    for row in report["folds"]:
+    for row in [*report["folds"], *(r for runtime in report.get("runtimes", {}).values() for r in runtime["folds"])]:
         row.pop("conditions", None)  # summarised per condition; the rows stay in the printed lines only
     return report
 

@@ -8,6 +8,7 @@ readable photos is refused: the ranges would be guesses.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,10 +26,12 @@ MIN_CALIBRATION_PHOTOS = 16
 MAX_CALIBRATION_PHOTOS = 64
 
 
-def calibration_batches(bundle: Bundle, folder: Path, limit: int = MAX_CALIBRATION_PHOTOS) -> list[np.ndarray]:
-    """Return up to ``limit`` photos of ``folder`` (spread over its sub-folders), each a normalised
-    ``1 x 3 x H x W`` float array. :raises BundleError: with fewer than :data:`MIN_CALIBRATION_PHOTOS`."""
-    items = [item for item in iter_items([folder]) if item.error is None]
+def calibration_batches(
+    bundle: Bundle, photos: Path | Sequence[Path], limit: int = MAX_CALIBRATION_PHOTOS
+) -> list[np.ndarray]:
+    """Return up to ``limit`` of the photos (a folder, spread over its sub-folders; or a list of photos), each a
+    normalised ``1 x 3 x H x W`` float array. :raises BundleError: with fewer than :data:`MIN_CALIBRATION_PHOTOS`."""
+    items = [item for item in iter_items([photos] if isinstance(photos, Path) else photos) if item.error is None]
     step = max(1, len(items) // limit)
     batches = []
     with SourceReader() as reader:
@@ -41,13 +44,15 @@ def calibration_batches(bundle: Bundle, folder: Path, limit: int = MAX_CALIBRATI
     if len(batches) < MIN_CALIBRATION_PHOTOS:
         raise BundleError(
             f"int8 calibration needs at least {MIN_CALIBRATION_PHOTOS} readable photos of the product; "
-            f"{folder} has {len(batches)}"
+            f"{photos if isinstance(photos, Path) else 'the photos given'} have {len(batches)}"
         )
     return batches
 
 
-def export_int8(bundle: Bundle, calibration: Path, out: Path) -> Path:
+def export_int8(bundle: Bundle, calibration: Path | Sequence[Path], out: Path) -> Path:
     """Export the bundle to ONNX and quantize it to int8 (static, QDQ, per-channel). :returns: ``out``.
+
+    :param calibration: photos of the product (a folder, or the photos themselves: a fold's training photos)
 
     The file carries no anomaly head: quantized mid-level features move its distances far (a good phone
     photo scored 41 instead of 24, over the threshold of 29), so an int8 model classifies without it.

@@ -38,6 +38,7 @@ def robustness_report(
     backend: str = "torch",
     onnx_file=None,
     say=print,
+    precision: str = "auto",
 ) -> list[dict]:
     """Measure ``bundle`` under each condition.
 
@@ -49,8 +50,9 @@ def robustness_report(
     :param foreign_dir: photos of other products: adds, per condition, how well the unknown-photo score
         separates them from the re-rendered photos (AUROC)
     :param backend: the inference backend
-    :param onnx_file: for ONNX Runtime, an exported file instead of the cached export
+    :param onnx_file: for ONNX Runtime or OpenVINO, an exported file instead of the cached export
     :param say: receives one line per condition as it is measured
+    :param precision: the arithmetic (:func:`core.inference.runtime.resolve_precision`)
     :returns: one row per condition: ``condition``, ``description``, ``photos``, ``accuracy``,
         ``macro_f1``, ``defect_recall``, ``pointing``, ``unknown_share``, ``review_share`` (and
         ``other_product_auroc`` with ``foreign_dir``)
@@ -58,7 +60,7 @@ def robustness_report(
     samples, true_names = labelled_samples(bundle, data_dir, masks_dir, only_validation)
     if not samples:
         raise ValueError(f"no photos to measure under {data_dir}")
-    return measure_conditions(bundle, samples, true_names, conditions, foreign_dir, backend, onnx_file, say)
+    return measure_conditions(bundle, samples, true_names, conditions, foreign_dir, backend, onnx_file, say, precision)
 
 
 def measure_conditions(
@@ -70,9 +72,10 @@ def measure_conditions(
     backend: str = "torch",
     onnx_file=None,
     say=print,
+    precision: str = "auto",
 ) -> list[dict]:
     """:func:`robustness_report` on given photos (a cross-validation fold) and their true class names."""
-    engine = Engine(bundle, backend=backend, onnx_file=onnx_file)
+    engine = Engine(bundle, backend=backend, onnx_file=onnx_file, precision=precision)
     foreign = [p.ood_score for p in engine.classify(iter_items([foreign_dir])) if p.ok] if foreign_dir else []
     with_masks = any(s.mask_path for s in samples)
     rows = []

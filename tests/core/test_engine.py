@@ -76,20 +76,6 @@ def test_progress_and_cancel(engine, photo_dir):
     assert len(predictions) == 4 and calls == [(4, 12)]
 
 
-def test_precision_choice(monkeypatch):
-    import torch
-
-    from core.inference.engine import resolve_precision
-
-    assert resolve_precision("fp32") == "fp32" and resolve_precision("bf16") == "bf16"
-    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
-    assert resolve_precision("auto") == ("bf16" if torch.backends.mkldnn.is_available() else "fp32")
-    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
-    assert resolve_precision("auto") == "fp32"  # emulated bfloat16 would be slower
-    with pytest.raises(ValueError):
-        resolve_precision("int4")
-
-
 def test_bf16_stays_close_to_fp32(random_bundle, photo_dir):
     bundle = load_bundle(random_bundle.folder)
     items = _items(photo_dir, 4)

@@ -49,7 +49,10 @@ def test_fields_labels_probabilities_and_statuses_are_unchanged(today, before):
         settled = new["status"] == "ok"
         assert (new["final_label"], new["settled_by"]) == ((new["label"], "model") if settled else (None, None)), name
         assert (new["label"], new["status"], new["error"]) == (old["label"], old["status"], old["error"]), name
-        assert new["probabilities"] == old["probabilities"] and new["confidence"] == old["confidence"], name
+        # within one unit of the JSON's sixth decimal: pooling reduces over both axes at once since it runs on
+        # OpenVINO too (the same sum in another order)
+        assert new["probabilities"] == pytest.approx(old["probabilities"], abs=1.01e-6), name
+        assert new["confidence"] == pytest.approx(old["confidence"], abs=1.01e-6), name
         assert new["ood_score"] == old["ood_score"] and new["also"] == old["also"], name
 
 
@@ -76,7 +79,7 @@ def test_good_photos_now_show_faint_defect_evidence(today, before):
 
 
 def test_the_default_backend_gives_the_same_results_within_rounding(strict_phone_bundle, today, tmp_path):
-    default = _classify(strict_phone_bundle, tmp_path)  # ONNX Runtime fp32 (see core.inference.engine.resolve_backend)
+    default = _classify(strict_phone_bundle, tmp_path, "--precision", "fp32")  # OpenVINO fp32 (core.inference.runtime)
     assert default.keys() == today.keys()
     for name, old in today.items():
         new = default[name]

@@ -88,8 +88,8 @@ def test_int8_export_runs_in_the_engine(random_bundle, tmp_path, photos):
     assert all(p.ok for p in engine.classify(photos))
 
 
-def test_bf16_is_a_torch_precision(random_bundle):
-    with pytest.raises(ValueError, match="bf16 is a torch precision"):
+def test_bf16_is_not_an_onnx_runtime_precision(random_bundle):
+    with pytest.raises(ValueError, match="bf16 needs torch or openvino"):
         Engine(random_bundle, backend="onnxruntime", precision="bf16")
 
 

@@ -239,9 +239,9 @@ def test_clearing_drops_results_still_in_flight(qtbot, window, photo_zip, monkey
 
 
 def test_the_inference_backend_is_a_persisted_choice(qtbot, window, photo_zip):
-    assert "ONNX Runtime" in window.model_label.text()  # automatic: the benchmark's choice
+    assert "OpenVINO" in window.model_label.text()  # automatic: the runtime judged by the truth
     window.open_paths([photo_zip(2, broken=0)])
     wait_idle(qtbot, window, 2)
     window.choose_backend("torch")
-    qtbot.waitUntil(lambda: "PyTorch" in window.model_label.text(), timeout=20_000)
+    qtbot.waitUntil(lambda: "PyTorch fp32" in window.model_label.text(), timeout=20_000)
     assert window.settings.get("backend") == "torch" and len(window.model.entries()) == 2  # the session stays

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from core.model.anomaly.memory import load_bank, patch_distances
+from core.model.anomaly.memory import load_bank
 from core.model.anomaly.patches import combine_patches
 
 
@@ -31,7 +31,21 @@ class AnomalyHead(nn.Module):
         self.register_buffer("bank", bank, persistent=False)
 
     def forward(self, captured: list[torch.Tensor]) -> torch.Tensor:
-        return patch_distances(combine_patches(captured, coarse=True), self.bank)
+        return photo_distances(combine_patches(captured, coarse=True), self.bank)
+
+
+def photo_distances(embeddings: torch.Tensor, bank: torch.Tensor) -> torch.Tensor:
+    """Return ``N x h x w`` distances of ``N x D x h x w`` patch embeddings to their nearest bank row.
+
+    The same distances as :func:`core.model.anomaly.memory.patch_distances`, one batched matrix product for the
+    whole batch instead of fixed-size chunks: a head's few thousand patches a photo need no chunking, and the
+    graph keeps a free batch size when it is exported (a traced chunk loop would fix it to the example's).
+    """
+    height, width = embeddings.shape[-2:]
+    rows = embeddings.float().flatten(2).transpose(1, 2)  # N x hw x D
+    squared = (rows * rows).sum(dim=2, keepdim=True) + (bank * bank).sum(dim=1) - 2.0 * rows @ bank.T
+    distances: torch.Tensor = squared.amin(dim=2).clamp_min(0.0).sqrt().reshape(-1, height, width)
+    return distances
 
 
 def load_anomaly_head(folder: Path, meta: dict) -> AnomalyHead:

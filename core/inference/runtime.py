@@ -1,0 +1,127 @@
+"""Which backend runs the model, at which precision: the one place that chooses.
+
+A runtime is a backend (``torch``, the reference; ``onnxruntime``; ``openvino``) and the arithmetic it runs
+(``fp32``; ``bf16``; ``int8`` for a quantized file). ``auto`` is :data:`DEFAULT_BACKEND` at the precision
+:func:`resolve_precision` gives it: OpenVINO in bfloat16 on CPUs that compute bfloat16 natively, else in float32.
+
+That default was judged by the truth, not by agreement with float32: ``defectsort bench --truth DATA`` trains a
+model per fold of a grouped cross-validation and measures each runtime on the photos of the fold it never saw
+(macro-F1, defect recall, Review share, accepted photos right, pointing, calibration, per camera condition);
+:func:`choose_default` takes the fastest runtime whose numbers are not worse than float32's beyond their spread.
+The measured table is in the README ("Speed, judged by the truth").
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+
+import torch
+
+BACKENDS = ("torch", "onnxruntime", "openvino")
+DEFAULT_BACKEND = "openvino"
+PRECISIONS = ("auto", "fp32", "bf16")
+FALLBACK_BACKEND = "onnxruntime"  # when OpenVINO is not installed: the fastest float32 runtime after it
+# the quality numbers a runtime is judged by, and which way is better
+HIGHER_IS_BETTER = ("macro_f1", "defect_recall", "pointing", "accepted_accuracy", "anomaly_auroc")
+LOWER_IS_BETTER = ("ece", "review_share", "unknown_share")
+
+log = logging.getLogger(__name__)
+
+
+def resolve_backend(backend: str) -> str:
+    """Choose the inference backend.
+
+    :param backend: ``auto``, ``torch``, ``onnxruntime`` or ``openvino``
+    :returns: one of :data:`BACKENDS` (``auto``: :data:`DEFAULT_BACKEND`, or ONNX Runtime without OpenVINO)
+    """
+    if backend == "auto":
+        if importlib.util.find_spec("openvino") is None:
+            log.warning("OpenVINO is not installed: the model runs on %s (float32), slower", FALLBACK_BACKEND)
+            return FALLBACK_BACKEND
+        return DEFAULT_BACKEND
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend '{backend}' ({', '.join(('auto', *BACKENDS))})")
+    return backend
+
+
+def native_bf16() -> bool:
+    """Return whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX, as oneDNN reports)."""
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def resolve_precision(precision: str, backend: str = "torch") -> str:
+    """Choose the arithmetic for inference.
+
+    ``auto`` is bfloat16 only for OpenVINO on a CPU that computes it natively (elsewhere it would be emulated,
+    and slower than float32); torch stays the float32 reference, and ONNX Runtime runs its file's precision.
+    bfloat16 on torch (autocast) is an explicit choice.
+
+    :param precision: ``auto``, ``fp32`` or ``bf16``
+    :param backend: the resolved backend
+    :returns: ``fp32`` or ``bf16``
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision '{precision}' (auto, fp32 or bf16)")
+    if precision == "bf16" and backend == "onnxruntime":
+        raise ValueError("ONNX Runtime runs its file's precision (fp32, or int8): bf16 needs torch or openvino")
+    if precision != "auto":
+        return precision
+    if backend != "openvino":
+        return "fp32"
+    if not native_bf16():
+        log.warning("this CPU computes no bfloat16 natively: the model runs in float32")
+        return "fp32"
+    return "bf16"
+
+
+def runtime_name(backend: str, precision: str) -> str:
+    """Return how tables and logs name a runtime, e.g. ``openvino bf16``."""
+    return f"{backend} {precision}"
+
+
+def choose_default(judged: dict[str, dict], reference: str, speed: dict[str, float]) -> str:
+    """Return the fastest runtime whose quality is not worse than the reference's beyond its spread.
+
+    :param judged: per runtime, its numbers (:func:`core.training.runtime_judge.judged_numbers`)
+    :param reference: the float32 runtime the others are held to
+    :param speed: images/s of each runtime end to end
+    :returns: a key of ``judged``
+    """
+    fit = [name for name in judged if not quality_losses(judged[name], judged[reference])]
+    return max(fit, key=lambda name: speed.get(name, 0.0))
+
+
+def quality_losses(candidate: dict, reference: dict) -> list[str]:
+    """Return the quality numbers where ``candidate`` is worse than ``reference`` beyond the reference's spread.
+
+    :param candidate: a runtime's numbers by name, each a spread (``{"mean", "std"}``) or a pooled share; a name
+        may carry a prefix (``dark macro_f1``, ``pooled review_share``): its last word says which way is better
+    :param reference: the float32 runtime's numbers, by the same names
+    :returns: one line per number that moved the wrong way by more than the reference's fold-to-fold standard
+        deviation (a pooled share: by more than one photo in a hundred), e.g. ``defect recall 0.951 against
+        0.980 +- 0.012``, and each number the reference has and the candidate lacks; empty when none
+    """
+    losses = []
+    for name, number in reference.items():
+        measure = name.split(" ")[-1]
+        if measure not in HIGHER_IS_BETTER and measure not in LOWER_IS_BETTER:
+            continue
+        mean, spread = _mean_and_spread(number)
+        value, _ = _mean_and_spread(candidate.get(name))
+        if mean is None:
+            continue
+        if value is None:  # e.g. an int8 file without the anomaly head: a part the reference has is missing
+            losses.append(f"{name.replace('_', ' ')} not measured (the runtime lacks it)")
+            continue
+        worse = mean - value if measure in HIGHER_IS_BETTER else value - mean
+        if worse > spread + 1e-9:
+            losses.append(f"{name.replace('_', ' ')} {value:.3f} against {mean:.3f} +- {spread:.3f}")
+    return losses
+
+
+def _mean_and_spread(number: dict | float | None) -> tuple[float | None, float]:
+    """``(mean, standard deviation)`` of a spread, or ``(share, 0.01)`` of a pooled share."""
+    if isinstance(number, dict):
+        return number.get("mean"), float(number.get("std") or 0.0)
+    return number, 0.01

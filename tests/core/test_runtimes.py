@@ -1,0 +1,122 @@
+"""Runtimes: OpenVINO agrees with torch, the choice of backend and precision, and the judgement by the truth."""
+
+import json
+import logging
+
+import numpy as np
+import pytest
+
+from core.cli import main
+from core.inference import runtime
+from core.inference.engine import Engine
+from core.inference.runtime import choose_default, quality_losses, resolve_backend, resolve_precision
+from core.model.registry import resolve_bundle
+from core.photos.samples import write_phone_photos
+from core.photos.sources import collect_items
+from tests.core.test_cross_validation import SHAPES, TINY, shapes_dir  # noqa: F401 - a fixture
+
+
+@pytest.fixture(scope="module")
+def phone_photos(tmp_path_factory):
+    return collect_items(write_phone_photos(tmp_path_factory.mktemp("photos"), 3, size=(960, 540)))
+
+
+@pytest.mark.parametrize("backend", ["openvino", "onnxruntime"])
+def test_exported_runtimes_agree_with_torch_on_batches(backend, phone_photos):
+    """The bundled phone model has log-sum-exp pooling and an anomaly head, each a trap for an exporter:
+    OpenVINO read the exported log-sum-exp as a sum over every axis, and the head's distances were traced for
+    one photo at a time. Batches of three go through both, as float32, and agree with torch."""
+    bundle = resolve_bundle(None)
+    reference = list(Engine(bundle, batch_size=3).classify(phone_photos))
+    engine = Engine(bundle, batch_size=3, backend=backend, precision="fp32")
+    assert engine.precision == "fp32"
+    for ours, theirs in zip(engine.classify(phone_photos), reference, strict=True):
+        assert ours.label == theirs.label and ours.status == theirs.status
+        assert max(abs(ours.probabilities[c] - theirs.probabilities[c]) for c in theirs.probabilities) < 1e-3
+        assert ours.anomaly_score == pytest.approx(theirs.anomaly_score, rel=1e-3)
+        assert ours.ood_score == pytest.approx(theirs.ood_score, abs=1e-3)
+
+
+def test_openvino_bf16_runs_where_the_cpu_computes_it(phone_photos):
+    bundle = resolve_bundle(None)
+    engine = Engine(bundle, backend="openvino")  # precision auto
+    assert engine.precision == ("bf16" if runtime.native_bf16() else "fp32")
+    reference = list(Engine(bundle).classify(phone_photos))
+    for ours, theirs in zip(engine.classify(phone_photos), reference, strict=True):
+        assert ours.ok and max(abs(ours.probabilities[c] - theirs.probabilities[c]) for c in theirs.probabilities) < 0.3
+
+
+def test_the_default_runtime_and_its_fallbacks(monkeypatch, caplog):
+    monkeypatch.setattr(runtime, "native_bf16", lambda: True)
+    assert resolve_backend("auto") == "openvino" and resolve_precision("auto", "openvino") == "bf16"
+    assert resolve_precision("auto", "torch") == "fp32"  # the reference stays float32
+    assert resolve_precision("auto", "onnxruntime") == "fp32"
+    assert resolve_precision("bf16", "torch") == "bf16"
+    with pytest.raises(ValueError, match="bf16 needs torch or openvino"):
+        resolve_precision("bf16", "onnxruntime")
+    with pytest.raises(ValueError, match="unknown precision"):
+        resolve_precision("int4", "torch")
+    with pytest.raises(ValueError, match="unknown backend"):
+        resolve_backend("tensorrt")
+    caplog.set_level(logging.WARNING)
+    monkeypatch.setattr(runtime, "native_bf16", lambda: False)  # an older workstation
+    assert resolve_precision("auto", "openvino") == "fp32"
+    monkeypatch.setattr(runtime.importlib.util, "find_spec", lambda name: None)  # OpenVINO missing
+    assert resolve_backend("auto") == "onnxruntime"
+    assert "no bfloat16 natively" in caplog.text and "OpenVINO is not installed" in caplog.text
+
+
+def _spread(mean: float, std: float = 0.02) -> dict:
+    return {"mean": mean, "std": std}
+
+
+def test_a_runtime_is_worse_only_beyond_the_reference_spread():
+    reference = {"macro_f1": _spread(0.95), "review_share": _spread(0.10), "pooled accepted_accuracy": 0.99}
+    within = {"macro_f1": _spread(0.935), "review_share": _spread(0.115), "pooled accepted_accuracy": 0.985}
+    assert quality_losses(within, reference) == []
+    beyond = {"macro_f1": _spread(0.92), "review_share": _spread(0.13), "pooled accepted_accuracy": 0.97}
+    assert quality_losses(beyond, reference) == [
+        "macro f1 0.920 against 0.950 +- 0.020",
+        "review share 0.130 against 0.100 +- 0.020",
+        "pooled accepted accuracy 0.970 against 0.990 +- 0.010",
+    ]
+    better = {"macro_f1": _spread(1.0), "review_share": _spread(0.0), "pooled accepted_accuracy": 1.0}
+    assert quality_losses(better, reference) == []
+    headless = {**within, "anomaly_auroc": None}
+    assert quality_losses(headless, {**reference, "anomaly_auroc": _spread(0.97)}) == [
+        "anomaly auroc not measured (the runtime lacks it)"
+    ]
+    judged = {"fp32": reference, "fast but worse": beyond, "faster, as good": within}
+    speed = {"fp32": 10.0, "fast but worse": 40.0, "faster, as good": 25.0}
+    assert choose_default(judged, "fp32", speed) == "faster, as good"
+
+
+@pytest.mark.slow
+def test_bench_judges_every_runtime_on_held_out_folds(shapes_dir, tmp_path, capsys):  # noqa: F811
+    model = tmp_path / "model"
+    assert main(["train", str(shapes_dir), "--out", str(model), *TINY]) == 0
+    figures = tmp_path / "bench.json"
+    code = main(["bench", "--model", str(model), "--truth", str(shapes_dir), "--cv", "2", "--json", str(figures)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "Judged by the truth: 2-fold grouped cross-validation" in printed
+    assert "the rule's default (fastest with no loss):" in printed
+    result = json.loads(figures.read_text())
+    runtimes = {"torch fp32", "torch bf16", "onnxruntime fp32", "onnxruntime int8", "openvino fp32", "openvino bf16"}
+    assert runtimes | {"openvino int8"} == set(result["truth"]) == set(result["speed"]["runtimes"])
+    for report in result["truth"].values():
+        assert report["pooled"]["photos"] == 12 * len(SHAPES)  # every photo measured once per runtime
+        assert {"mean", "std"} <= set(report["summary"]["macro_f1"])
+    folds = [[set(fold["groups"]) for fold in report["folds"]] for report in result["truth"].values()]
+    assert all(groups == folds[0] for groups in folds)  # the same held-out folds for every runtime
+    assert np.isfinite(result["speed"]["naive"]) and result["speed"]["default"].startswith("openvino")
+
+
+def test_a_file_of_other_weights_is_refused_on_every_file_runtime(random_bundle, tmp_path):
+    from core.model.bundle import BundleError
+    from core.model.export import export_onnx
+
+    other = export_onnx(random_bundle, tmp_path / "other.onnx")
+    for backend in ("openvino", "onnxruntime", "auto"):
+        with pytest.raises(BundleError, match="exported from other weights"):
+            Engine(resolve_bundle(None), backend=backend, onnx_file=other)
