@@ -169,7 +169,8 @@ def _upright(data: bytes, draft_size: tuple[int, int] | None) -> Iterator[Image.
             orientation = image.getexif().get(0x0112, 1)
             if factor > 1:
                 image = image.reduce(factor)
-            image = ImageOps.exif_transpose(image)
+            if orientation != 1:  # (upright already: exif_transpose would only copy it)
+                image = ImageOps.exif_transpose(image)
             rgb = to_rgb(image)
         except (OSError, ValueError, SyntaxError) as error:
             raise DecodeError(f"damaged or cut-short photo ({_one_line(error)}): {COPY_AGAIN}") from None

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, jsonify, request, send_file
 from werkzeug.exceptions import Forbidden, HTTPException
 
+from core.inference.runtime import runtime_name
 from core.paths import resources_dir
 from core.service import openapi
 from core.service.inference import QueueFullError
@@ -124,8 +125,12 @@ def _check_token():
 
 
 def _health():
-    bundle = service().bundle
-    return jsonify(status="ok", model={"name": bundle.name, "version": bundle.version, "sha256": bundle.sha256})
+    state = service()
+    bundle, engine = state.bundle, state.inference.engine
+    runtime = runtime_name(engine.backend, engine.precision)
+    return jsonify(
+        status="ok", model={"name": bundle.name, "version": bundle.version, "sha256": bundle.sha256, "runtime": runtime}
+    )
 
 
 def _openapi():

@@ -60,7 +60,12 @@ def test_health_is_open_and_everything_else_needs_the_token(served, random_bundl
     assert health.status_code == 200
     assert health.json == {
         "status": "ok",
-        "model": {"name": random_bundle.name, "version": random_bundle.version, "sha256": random_bundle.sha256},
+        "model": {
+            "name": random_bundle.name,
+            "version": random_bundle.version,
+            "sha256": random_bundle.sha256,
+            "runtime": "torch fp32",  # the engine this test serves with
+        },
     }
     assert client.post("/predict", data=_photo(1)).status_code == 401
     wrong = client.post("/predict", data=_photo(1), headers={"Authorization": "Bearer nope"})
