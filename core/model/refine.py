@@ -22,7 +22,13 @@ DETAIL_LAYERS = {"mobilenet_v2": 3, "mobilenet_v3_large": 3, "efficientnet_b0": 
 
 
 def local_contrast(features: torch.Tensor, window: int) -> torch.Tensor:
-    """Return ``N x h x w``: how far each position's activations are from their neighbourhood mean."""
+    """Return ``N x h x w``: how far each position's activations are from their neighbourhood mean.
+
+    Computed channels-last, as torch's network leaves them: an exported runtime hands them over channels-first,
+    and torch's neighbourhood mean takes about eight times longer on that layout (15 ms instead of 2 for the
+    phone model's 24 x 96 x 168 activations).
+    """
+    features = features.contiguous(memory_format=torch.channels_last)
     mean: torch.Tensor = F.avg_pool2d(features, window, stride=1, padding=window // 2, count_include_pad=False)
     contrast: torch.Tensor = (features - mean).norm(dim=1)
     return contrast

@@ -174,9 +174,9 @@ def _measure_fold(
     true_names = [classes[s.label] for s in held_out]
     metrics = measure(bundle, held_out, true_names, predictions, with_masks=any(s.mask_path for s in held_out))
     anomaly = metrics.get("anomaly", {})
-    row: dict = {
-        "macro_f1": round(metrics["macro_f1"], 4),
-        "accuracy": round(metrics["accuracy"], 4),
+    figures = {
+        "macro_f1": metrics["macro_f1"],
+        "accuracy": metrics["accuracy"],
         "defect_recall": metrics.get("defect_recall"),
         "ece": metrics.get("calibration", {}).get("ece"),
         "review_share": metrics["review"]["review_share"],
@@ -184,9 +184,11 @@ def _measure_fold(
         "pointing": metrics.get("localisation", {}).get("pointing", {}).get("overall"),
         "anomaly_auroc": anomaly.get("auroc"),
         "anomaly_false_alarms": anomaly.get("false_alarm_rate"),
-        "unknown_share": round(sum(p.status == UNKNOWN for p in predictions) / max(1, len(predictions)), 4),
-        "mistakes": [f"{Path(e['source']).name}: {e['true']} -> {e['predicted']}" for e in metrics["errors"]],
+        "unknown_share": sum(p.status == UNKNOWN for p in predictions) / max(1, len(predictions)),
     }
+    # plain floats: a runtime's float32 outputs make NumPy scalars, which neither statistics nor JSON take
+    row: dict = {key: None if value is None else round(float(value), 4) for key, value in figures.items()}
+    row["mistakes"] = [f"{Path(e['source']).name}: {e['true']} -> {e['predicted']}" for e in metrics["errors"]]
     return row, predictions
 
 
@@ -227,7 +229,7 @@ def summarise(rows: list[dict]) -> dict:
     """
     summary = {}
     for key in SUMMARISED:
-        values = [row[key] for row in rows if row.get(key) is not None]
+        values = [float(row[key]) for row in rows if row.get(key) is not None]
         if not values:
             continue
         summary[key] = {

@@ -125,13 +125,18 @@ def _row(condition: Condition, metrics: dict) -> dict:
         "photos": profile["photos"],
         "accuracy": round(metrics["accuracy"], 4),
         "macro_f1": round(metrics["macro_f1"], 4),
-        "defect_recall": metrics.get("defect_recall"),
-        "pointing": pointing,
+        "defect_recall": _plain(metrics.get("defect_recall")),
+        "pointing": _plain(pointing),
         "unknown_share": round(profile["unknown"] / readable, 4),
         "review_share": round(profile["review"] / readable, 4),
-        "accepted_accuracy": metrics["review"]["accuracy_not_reviewed"],
+        "accepted_accuracy": _plain(metrics["review"]["accuracy_not_reviewed"]),
         "mistakes": [f"{Path(e['source']).name}: {e['true']} -> {e['predicted']}" for e in metrics["errors"]],
     }
+
+
+def _plain(value) -> float | None:
+    """A NumPy scalar (from a runtime's float32 outputs) as a plain float, which statistics and JSON take."""
+    return None if value is None else float(value)
 
 
 def format_row(row: dict) -> str:

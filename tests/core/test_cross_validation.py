@@ -118,3 +118,10 @@ def test_each_fold_is_measured_with_the_anomaly_head_the_model_ships_with(tmp_pa
     assert bundle.anomaly_head and "copies of each as other cameras take them" in bundle.anomaly_head["fitted_on"]
     folds = bundle.metrics["cross_validation"]["folds"]
     assert all(fold["anomaly_auroc"] is not None and fold["anomaly_false_alarms"] is not None for fold in folds)
+
+
+def test_the_spread_takes_a_runtimes_numpy_scalars():
+    import numpy as np
+
+    summary = summarise([{"ece": np.float32(0.02)}, {"ece": 0.04}])  # float32 outputs give NumPy scalars
+    assert summary["ece"]["mean"] == pytest.approx(0.03) and isinstance(summary["ece"]["std"], float)
