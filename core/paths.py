@@ -89,9 +89,11 @@ def library_cache_for(argv: list[str]) -> Path:
 
 def confine_library_files(cache: Path | None = None) -> None:
     """Keep what libraries write for themselves out of the user's home and the temporary folder: matplotlib's
-    font cache and torch's compile cache go to ``cache`` (default: DefectSort's cache folder), and ONNX
-    Runtime's telemetry (a device-id database under ``~/.cache/Microsoft``) is switched off. Call before those
-    libraries are imported; a folder the user chose stays.
+    font cache and torch's compile cache go to ``cache`` (default: DefectSort's cache folder), ONNX
+    Runtime's telemetry (a device-id database under ``~/.cache/Microsoft``) is switched off, and OpenVINO's model
+    converter is kept out (``import openvino`` brings it in, and it starts a telemetry client that writes
+    ``~/intel/openvino_ga_cid``; DefectSort reads ONNX files with the runtime and converts nothing). Call before
+    those libraries are imported; a folder the user chose stays.
 
     :param cache: the folder the libraries' caches go under; None keeps the one an earlier call chose (the entry
         point's: the service's is under ``--jobs-dir``), else DefectSort's cache folder
@@ -100,6 +102,7 @@ def confine_library_files(cache: Path | None = None) -> None:
         if not _SET_BY_USER[name] and (cache is not None or name not in os.environ):
             os.environ[name] = str((cache or user_cache_dir()) / folder)
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    sys.modules.setdefault("openvino.tools.ovc", None)  # type: ignore[arg-type]  # None: "not importable"
 
 
 def model_search_dirs() -> list[Path]:

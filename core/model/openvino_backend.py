@@ -22,14 +22,6 @@ OPENVINO_PRECISIONS = ("fp32", "bf16", "int8")
 _HINTS = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}  # int8: the layers left in float stay float32
 
 
-def cpu_capabilities() -> set[str]:
-    """Return what OpenVINO's CPU plugin computes natively here (``FP32``, ``BF16``, ``INT8``, ...)."""
-    confine_library_files()
-    import openvino as ov
-
-    return set(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
-
-
 class OpenVinoNetwork:
     """An exported bundle compiled by OpenVINO, with the interface the engine uses.
 

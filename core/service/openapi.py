@@ -218,10 +218,11 @@ def document(bundle: Bundle, token_required: bool = False) -> dict:
 
 def _schemas(bundle: Bundle) -> dict:
     label = {"type": "string", "enum": list(bundle.classes)}
-    model = _object({"name": _STRING, "version": _STRING, "sha256": _STRING, "runtime": _STRING})
+    model = _object({"name": _STRING, "version": _STRING, "sha256": _STRING})
+    serving = _object({"name": _STRING, "version": _STRING, "sha256": _STRING, "runtime": _STRING})
     return {
         "Error": _object({"error": _STRING}),
-        "Health": _object({"status": {"type": "string", "enum": ["ok"]}, "model": model}),
+        "Health": _object({"status": {"type": "string", "enum": ["ok"]}, "model": serving}),
         "Item": _item(bundle, label),
         "Labels": {
             "type": "object",
