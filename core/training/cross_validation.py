@@ -15,6 +15,7 @@ cross-validation, the test split is measured once, at the end.
 
 from __future__ import annotations
 
+import math
 import statistics
 import tempfile
 from collections.abc import Callable
@@ -225,11 +226,12 @@ class _Pooled:
 def summarise(rows: list[dict]) -> dict:
     """Mean, spread (sample standard deviation), lowest and highest of each figure over the folds.
 
-    :returns: ``{figure: {"mean", "std", "min", "max", "folds"}}`` for the figures every fold could measure
+    :returns: ``{figure: {"mean", "std", "min", "max", "folds"}}`` for the figures the folds could measure (a
+        missing or undefined figure, such as the AUROC of a runtime without the anomaly head, is left out)
     """
     summary = {}
     for key in SUMMARISED:
-        values = [float(row[key]) for row in rows if row.get(key) is not None]
+        values = [float(row[key]) for row in rows if row.get(key) is not None and math.isfinite(row[key])]
         if not values:
             continue
         summary[key] = {

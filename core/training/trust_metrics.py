@@ -34,7 +34,7 @@ def anomaly_report(predictions, true_labels: list[str], threshold: float, normal
     good = np.array([s for s, t in scored if t == normal])
     defective = np.array([s for s, t in scored if t != normal])
     return {
-        "auroc": round(auroc(good, defective), 4),
+        "auroc": round(auroc(good, defective), 4) if len(good) and len(defective) else None,  # e.g. no head's scores
         "false_alarm_rate": round(float((good > threshold).mean()), 4) if len(good) else None,
         "defects_found": round(float((defective > threshold).mean()), 4) if len(defective) else None,
         "good_photos": len(good),

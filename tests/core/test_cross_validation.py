@@ -125,3 +125,14 @@ def test_the_spread_takes_a_runtimes_numpy_scalars():
 
     summary = summarise([{"ece": np.float32(0.02)}, {"ece": 0.04}])  # float32 outputs give NumPy scalars
     assert summary["ece"]["mean"] == pytest.approx(0.03) and isinstance(summary["ece"]["std"], float)
+    undefined = summarise([{"anomaly_auroc": float("nan"), "ece": 0.1}, {"anomaly_auroc": 0.9, "ece": 0.2}])
+    assert undefined["anomaly_auroc"]["folds"] == 1 and undefined["ece"]["folds"] == 2  # a NaN is not a figure
+
+
+def test_a_runtime_without_anomaly_scores_has_no_auroc():
+    from types import SimpleNamespace
+
+    from core.training.trust_metrics import anomaly_report
+
+    unscored = [SimpleNamespace(ok=True, anomaly_score=None)] * 4  # an int8 file carries no anomaly head
+    assert anomaly_report(unscored, ["good", "good", "oil", "oil"], 30.0)["auroc"] is None
