@@ -8,7 +8,7 @@ That default was judged by the truth, not by agreement with float32: ``defectsor
 model per fold of a grouped cross-validation and measures each runtime on the photos of the fold it never saw
 (macro-F1, defect recall, Review share, accepted photos right, pointing, calibration, per camera condition);
 :func:`choose_default` takes the fastest runtime whose numbers are not worse than float32's beyond their spread.
-The measured table is in the README ("Speed, judged by the truth").
+The measured table is in the README ("Speed": "Judged by the truth").
 """
 
 from __future__ import annotations
