@@ -32,17 +32,9 @@ from core.photos.reader import read_once
 from core.photos.samples import write_phone_photos
 from core.photos.sources import ImageItem, collect_items
 from core.results.files import write_json
-from core.training.quantize import export_int8
-from core.training.runtime_judge import REFERENCE, judge_runtimes, judged_numbers
+from core.training.runtime_judge import REFERENCE, RUNTIMES, judge_runtimes, judged_numbers
 
 T = TypeVar("T")
-FLOAT_RUNTIMES: dict[str, dict] = {
-    REFERENCE: {"backend": "torch", "precision": "fp32"},
-    "torch bf16": {"backend": "torch", "precision": "bf16"},
-    "onnxruntime fp32": {"backend": "onnxruntime", "precision": "fp32"},
-    "openvino fp32": {"backend": "openvino", "precision": "fp32"},
-    "openvino bf16": {"backend": "openvino", "precision": "bf16"},
-}
 
 
 def add_parser(subparsers, name: str) -> None:
@@ -75,9 +67,9 @@ def run(args) -> int:
         if args.threads:
             torch.set_num_threads(args.threads)
         with tempfile.TemporaryDirectory(prefix="defectsort-bench-") as folder:
-            engines = _engines(bundle, args, Path(folder))
             paths = args.paths or ([args.truth] if args.truth else write_phone_photos(Path(folder) / "p", args.count))
-            speed = _measure(engines, [item for item in collect_items(paths) if item.error is None])
+            items = [item for item in collect_items(paths) if item.error is None]
+            speed = _measure(_engines(bundle, args, Path(folder)), items)  # the engines go before any judging
     except (BundleError, OSError) as error:
         print(f"error: {error}")
         return 2
@@ -97,13 +89,14 @@ def run(args) -> int:
 
 
 def _engines(bundle: Bundle, args, scratch: Path) -> dict[str, Engine]:
-    """Every runtime's engine on the bundle (int8 ones when there are photos to calibrate on)."""
-    engines = {name: Engine(bundle, batch_size=args.batch_size, **options) for name, options in FLOAT_RUNTIMES.items()}
+    """Every runtime's engine on the bundle (the int8 ones when there are photos to calibrate on)."""
     calibration = args.calibration or args.truth
-    if calibration:
-        int8 = export_int8(bundle, calibration, scratch / "int8.onnx")
-        for backend in ("onnxruntime", "openvino"):
-            engines[f"{backend} int8"] = Engine(bundle, batch_size=args.batch_size, backend=backend, onnx_file=int8)
+    engines = {}
+    for name, options_for in RUNTIMES.items():
+        if name.endswith("int8") and not calibration:
+            continue
+        options = options_for(bundle, [calibration] if calibration else [], scratch / name.replace(" ", "-"))
+        engines[name] = Engine(bundle, batch_size=args.batch_size, **options)
     return engines
 
 

@@ -121,7 +121,7 @@ class Engine:
 
     :param bundle: the model bundle
     :param batch_size: photos per forward pass (None: :func:`auto_batch_size`)
-    :param threads: torch intra-op threads (None keeps torch's setting)
+    :param threads: the model's threads (torch's intra-op ones, or the exported runtime's; None: torch's setting)
     :param decode_workers: threads decoding photos ahead of the model
     :param thumbnail_edge: also make thumbnails with this long edge (for the GUI), or None
     :param precision: ``fp32`` (exact), ``bf16`` or ``auto``: see :func:`core.inference.runtime.resolve_precision`

@@ -36,7 +36,7 @@ def _int8(backend: str) -> RuntimeOptions:
     return options
 
 
-CANDIDATES: dict[str, RuntimeOptions] = {
+CANDIDATES: dict[str, RuntimeOptions] = {  # judged against the reference
     "torch bf16": _plain("torch", "bf16"),
     "onnxruntime fp32": _plain("onnxruntime", "fp32"),
     "onnxruntime int8": _int8("onnxruntime"),
@@ -44,6 +44,7 @@ CANDIDATES: dict[str, RuntimeOptions] = {
     "openvino bf16": _plain("openvino", "bf16"),
     "openvino int8": _int8("openvino"),
 }
+RUNTIMES: dict[str, RuntimeOptions] = {REFERENCE: _plain("torch", "fp32"), **CANDIDATES}  # every one, timed too
 
 
 def judge_runtimes(
