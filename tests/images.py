@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -50,6 +51,23 @@ def shape_image(kind: str, seed: int, size: int = 64) -> Image.Image:
     else:
         draw.rectangle([x, y, x + r, y + max(2, r // 5)], fill=colour)
     return image
+
+
+SHAPES = ("bar", "circle", "square")
+
+
+def write_shapes(root: Path, per_class: int) -> Path:
+    """Write a class folder per shape under ``root``, two photos per group (``bar_03_1.png``: group ``bar_03``).
+
+    :param root: the dataset folder (created)
+    :param per_class: photos of each shape
+    :returns: ``root``
+    """
+    for index, kind in enumerate(SHAPES):
+        (root / kind).mkdir(parents=True)
+        for i in range(per_class):
+            shape_image(kind, 100 * index + i).save(root / kind / f"{kind}_{i // 2:02d}_{i % 2}.png")
+    return root
 
 
 def zip_bytes(members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:

@@ -12,6 +12,7 @@ its quality on photos the measuring models never saw, side by side with float32'
 
 from __future__ import annotations
 
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -45,6 +46,9 @@ def add_parser(subparsers, name: str) -> None:
     parser.add_argument("--count", type=int, default=200, help="generated photos when no PATH is given")
     parser.add_argument("--batch-size", type=int, help="photos per forward pass (default: by input size)")
     parser.add_argument("--threads", type=int)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternating timing rounds; medians and per-round ratios (default 3)"
+    )
     parser.add_argument("--calibration", type=Path, metavar="DIR", help="photos of the product: adds int8 runtimes")
     parser.add_argument(
         "--truth",
@@ -69,7 +73,9 @@ def run(args) -> int:
         with tempfile.TemporaryDirectory(prefix="defectsort-bench-") as folder:
             paths = args.paths or ([args.truth] if args.truth else write_phone_photos(Path(folder) / "p", args.count))
             items = [item for item in collect_items(paths) if item.error is None]
-            speed = _measure(_engines(bundle, args, Path(folder)), items)  # the engines go before any judging
+            speed = _measure(
+                _engines(bundle, args, Path(folder)), items, max(1, args.rounds)
+            )  # the engines go before any judging
     except (BundleError, OSError) as error:
         print(f"error: {error}")
         return 2
@@ -100,33 +106,60 @@ def _engines(bundle: Bundle, args, scratch: Path) -> dict[str, Engine]:
     return engines
 
 
-def _measure(engines: dict[str, Engine], items: list[ImageItem]) -> dict:
-    """Time every path on ``items`` and print the table. :returns: the speeds, images/s."""
+def _measure(engines: dict[str, Engine], items: list[ImageItem], rounds: int) -> dict:
+    """Time every path on ``items`` in alternating rounds and print the table.
+
+    Each round times the ceiling, the naive loop and every engine one after the other, so a ratio compares paths
+    measured under the same load; the table shows each path's median and the range of its per-round ratio.
+
+    :returns: the speeds (images/s, medians), the per-round rates and the default's ratios
+    """
     reference = engines[REFERENCE]
     bundle = reference.bundle
     print(
         f"{bundle.name} {bundle.version} ({bundle.arch}, input {bundle.input_hw[0]}x{bundle.input_hw[1]}), "
-        f"{len(items)} photos, batch {reference.batch_size}, {torch.get_num_threads()} threads"
+        f"{len(items)} photos, batch {reference.batch_size}, {torch.get_num_threads()} threads, {rounds} rounds"
     )
-    ceiling = max(eager_ceiling(bundle, size, len(items)) for size in {1, reference.batch_size})
-    naive = len(items[:40]) / _timed(lambda: _naive_loop(reference, items[:40]))[1]
-    print(f"{'eager fp32 forward alone, random tensors':<44} {ceiling:7.1f} img/s (best batch size)")
-    print(f"{'naive loop (full decode, one per pass)':<44} {naive:7.1f} img/s")
-    exact: list = []
-    rates = {}
-    for name, engine in engines.items():
+    for engine in engines.values():
         list(engine.classify(items[:2]))  # warm-up: first-use costs are not throughput
-        predictions, seconds = _timed(partial(_classify_all, engine, items))
-        rates[name] = rate = len(items) / seconds
-        exact = exact or predictions
-        agreement = "" if predictions is exact else f"   {_agreement(predictions, exact)}"
+    measured, first = [], {}
+    for _ in range(rounds):
+        rates_now, predictions = _round(engines, items)
+        measured.append(rates_now)
+        first = first or predictions
+    agreements = {name: _agreement(found, first[REFERENCE]) for name, found in first.items() if name != REFERENCE}
+    median = {path: statistics.median(r[path] for r in measured) for path in ("eager_ceiling", "naive")}
+    rates = {name: statistics.median(r["runtimes"][name] for r in measured) for name in engines}
+    print(f"{'eager fp32 forward alone, random tensors':<44} {median['eager_ceiling']:7.1f} img/s (best batch size)")
+    print(f"{'naive loop (full decode, one per pass)':<44} {median['naive']:7.1f} img/s")
+    for name, rate in rates.items():
+        agreement = f"   {agreements[name]}" if name in agreements else ""
         print(
-            f"{'engine end-to-end, ' + name:<44} {rate:7.1f} img/s   x{rate / naive:.2f} naive, "
-            f"x{rate / ceiling:.2f} ceiling{agreement}"
+            f"{'engine end-to-end, ' + name:<44} {rate:7.1f} img/s   x{_ratios(measured, name, 'naive')} naive, "
+            f"x{_ratios(measured, name, 'eager_ceiling')} ceiling{agreement}"
         )
     default = runtime_name(DEFAULT_BACKEND, resolve_precision("auto", DEFAULT_BACKEND))
     print(f"default runtime on this CPU: {default}")
-    return {"photos": len(items), "naive": naive, "eager_ceiling": ceiling, "runtimes": rates, "default": default}
+    return {"photos": len(items), **median, "runtimes": rates, "default": default, "rounds": measured}
+
+
+def _round(engines: dict[str, Engine], items: list[ImageItem]) -> tuple[dict, dict[str, list]]:
+    """One round: the ceiling, the naive loop, then every engine. :returns: the rates, each engine's predictions."""
+    reference = engines[REFERENCE]
+    ceiling = max(eager_ceiling(reference.bundle, size, len(items)) for size in {1, reference.batch_size})
+    naive = len(items[:40]) / _timed(lambda: _naive_loop(reference, items[:40]))[1]
+    rates, predictions = {}, {}
+    for name, engine in engines.items():
+        predictions[name], seconds = _timed(partial(_classify_all, engine, items))
+        rates[name] = len(items) / seconds
+    return {"eager_ceiling": ceiling, "naive": naive, "runtimes": rates}, predictions
+
+
+def _ratios(measured: list[dict], name: str, against: str) -> str:
+    """A runtime's speed over ``against``, per round: the median and, over several rounds, the range."""
+    ratios = sorted(r["runtimes"][name] / r[against] for r in measured)
+    middle = f"{statistics.median(ratios):.2f}"
+    return middle if len(ratios) == 1 else f"{middle} ({ratios[0]:.2f}-{ratios[-1]:.2f})"
 
 
 def _print_judgement(judged: dict[str, dict], speed: dict[str, float]) -> None:

@@ -94,7 +94,12 @@ def _run_conditions(args) -> int:
         bundle = resolve_bundle(args.bundle)
         print(f"Each photo re-rendered under {len(CONDITIONS)} conditions (goals: {GOALS}):")
         rows = robustness_report(
-            bundle, args.data_dir, args.masks, args.only_validation, foreign_dir=args.foreign, **engine_options(args)
+            bundle,
+            args.data_dir,
+            args.masks,
+            args.only_validation,
+            foreign_dir=args.foreign,
+            engine_options=engine_options(args),
         )
     except (BundleError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -139,7 +139,9 @@ class _Tally:
         row, predictions = _measure_fold(bundle, held_out, classes, options)
         true_names = [classes[s.label] for s in held_out]
         if conditions:
-            row["conditions"] = measure_conditions(bundle, held_out, true_names, say=lambda _line: None, **options)
+            row["conditions"] = measure_conditions(
+                bundle, held_out, true_names, engine_options=options, say=lambda _line: None
+            )
         self.pooled.add(predictions, true_names)
         self.rows.append(row)
         return row

@@ -35,10 +35,8 @@ def robustness_report(
     only_validation: bool = True,
     conditions: tuple[Condition, ...] = CONDITIONS,
     foreign_dir=None,
-    backend: str = "torch",
-    onnx_file=None,
+    engine_options: dict | None = None,
     say=print,
-    precision: str = "auto",
 ) -> list[dict]:
     """Measure ``bundle`` under each condition.
 
@@ -49,10 +47,9 @@ def robustness_report(
     :param conditions: the conditions to render
     :param foreign_dir: photos of other products: adds, per condition, how well the unknown-photo score
         separates them from the re-rendered photos (AUROC)
-    :param backend: the inference backend
-    :param onnx_file: for ONNX Runtime or OpenVINO, an exported file instead of the cached export
+    :param engine_options: keyword arguments of :class:`core.inference.engine.Engine` (backend, precision,
+        exported file); None: the torch reference
     :param say: receives one line per condition as it is measured
-    :param precision: the arithmetic (:func:`core.inference.runtime.resolve_precision`)
     :returns: one row per condition: ``condition``, ``description``, ``photos``, ``accuracy``,
         ``macro_f1``, ``defect_recall``, ``pointing``, ``unknown_share``, ``review_share`` (and
         ``other_product_auroc`` with ``foreign_dir``)
@@ -60,7 +57,7 @@ def robustness_report(
     samples, true_names = labelled_samples(bundle, data_dir, masks_dir, only_validation)
     if not samples:
         raise ValueError(f"no photos to measure under {data_dir}")
-    return measure_conditions(bundle, samples, true_names, conditions, foreign_dir, backend, onnx_file, say, precision)
+    return measure_conditions(bundle, samples, true_names, conditions, foreign_dir, engine_options, say)
 
 
 def measure_conditions(
@@ -69,13 +66,11 @@ def measure_conditions(
     true_names: list[str],
     conditions: tuple[Condition, ...] = CONDITIONS,
     foreign_dir=None,
-    backend: str = "torch",
-    onnx_file=None,
+    engine_options: dict | None = None,
     say=print,
-    precision: str = "auto",
 ) -> list[dict]:
     """:func:`robustness_report` on given photos (a cross-validation fold) and their true class names."""
-    engine = Engine(bundle, backend=backend, onnx_file=onnx_file, precision=precision)
+    engine = Engine(bundle, **(engine_options or {}))
     foreign = [p.ood_score for p in engine.classify(iter_items([foreign_dir])) if p.ok] if foreign_dir else []
     with_masks = any(s.mask_path for s in samples)
     rows = []

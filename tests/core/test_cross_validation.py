@@ -10,9 +10,8 @@ from core.cli import main
 from core.model.bundle import load_bundle
 from core.training.cross_validation import format_spread, grouped_folds, split_off_test, summarise
 from core.training.dataset import Sample
-from tests.images import shape_image
+from tests.images import SHAPES, write_shapes
 
-SHAPES = ("bar", "circle", "square")
 GROUP_BY = r"^([a-z]+_\d\d)"
 
 
@@ -56,12 +55,7 @@ def test_the_spread_is_the_folds_standard_deviation():
 
 @pytest.fixture(scope="module")
 def shapes_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cv-shapes")
-    for index, kind in enumerate(SHAPES):
-        (root / kind).mkdir()
-        for i in range(12):
-            shape_image(kind, 100 * index + i).save(root / kind / f"{kind}_{i // 2:02d}_{i % 2}.png")
-    return root
+    return write_shapes(tmp_path_factory.mktemp("cv-shapes"), per_class=12)
 
 
 TINY = ["--epochs", "1", "--image-size", "48", "48", "--batch-size", "8", "--group-by", GROUP_BY, "--seed", "2"]

@@ -11,9 +11,7 @@ from core.model.bundle import load_bundle
 from core.model.promotion import active_versions, promote
 from core.model.registry import find_bundles, resolve_bundle
 from core.training.retrain import bump_version, hold_back
-from tests.images import shape_image, zip_bytes
-
-SHAPES = ("bar", "circle", "square")
+from tests.images import SHAPES, shape_image, zip_bytes
 
 
 @pytest.fixture(scope="module")

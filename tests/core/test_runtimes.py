@@ -2,6 +2,7 @@
 
 import json
 import logging
+import re
 
 import numpy as np
 import pytest
@@ -13,7 +14,8 @@ from core.inference.runtime import choose_default, quality_losses, resolve_backe
 from core.model.registry import resolve_bundle
 from core.photos.samples import write_phone_photos
 from core.photos.sources import collect_items
-from tests.core.test_cross_validation import SHAPES, TINY, shapes_dir  # noqa: F401 - a fixture
+from tests.core.test_cross_validation import TINY, shapes_dir  # noqa: F401 - a fixture
+from tests.images import SHAPES
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +98,10 @@ def test_bench_judges_every_runtime_on_held_out_folds(shapes_dir, tmp_path, caps
     model = tmp_path / "model"
     assert main(["train", str(shapes_dir), "--out", str(model), *TINY]) == 0
     figures = tmp_path / "bench.json"
-    code = main(["bench", "--model", str(model), "--truth", str(shapes_dir), "--cv", "2", "--json", str(figures)])
-    assert code == 0
+    truth = ["--truth", str(shapes_dir), "--cv", "2"]
+    assert main(["bench", "--model", str(model), *truth, "--rounds", "2", "--json", str(figures)]) == 0
     printed = capsys.readouterr().out
+    assert "2 rounds" in printed and re.search(r"img/s   x[\d.]+ \([\d.]+-[\d.]+\) naive", printed)
     assert "Judged by the truth: 2-fold grouped cross-validation" in printed
     assert "the rule's default (fastest with no loss):" in printed
     result = json.loads(figures.read_text())
@@ -110,6 +113,7 @@ def test_bench_judges_every_runtime_on_held_out_folds(shapes_dir, tmp_path, caps
     folds = [[set(fold["groups"]) for fold in report["folds"]] for report in result["truth"].values()]
     assert all(groups == folds[0] for groups in folds)  # the same held-out folds for every runtime
     assert np.isfinite(result["speed"]["naive"]) and result["speed"]["default"].startswith("openvino")
+    assert [set(r["runtimes"]) for r in result["speed"]["rounds"]] == [set(result["speed"]["runtimes"])] * 2
 
 
 def test_a_file_of_other_weights_is_refused_on_every_file_runtime(random_bundle, tmp_path):

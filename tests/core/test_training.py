@@ -15,19 +15,12 @@ from core.training.calibration import expected_calibration_error, fit_temperatur
 from core.training.dataset import Sample, grouped_split, scan_dataset
 from core.training.evaluate import evaluate_bundle
 from core.training.losses import focal_loss, pointing_loss
-from tests.images import shape_image
-
-SHAPES = ("bar", "circle", "square")
+from tests.images import SHAPES, shape_image, write_shapes
 
 
 @pytest.fixture(scope="module")
 def shapes_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("shapes")
-    for index, kind in enumerate(SHAPES):
-        (root / kind).mkdir()
-        for i in range(14):
-            shape_image(kind, 100 * index + i).save(root / kind / f"{kind}_{i // 2:02d}_{i % 2}.png")
-    return root
+    return write_shapes(tmp_path_factory.mktemp("shapes"), per_class=14)
 
 
 @pytest.fixture(scope="module")
