@@ -122,7 +122,8 @@ def _measure(engines: dict[str, Engine], items: list[ImageItem], rounds: int) ->
     )
     for engine in engines.values():
         list(engine.classify(items[:2]))  # warm-up: first-use costs are not throughput
-    measured, first = [], {}
+    measured: list[dict] = []
+    first: dict[str, list] = {}
     for _ in range(rounds):
         rates_now, predictions = _round(engines, items)
         measured.append(rates_now)
