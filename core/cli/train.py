@@ -46,6 +46,12 @@ def add_parser(subparsers, name: str) -> None:
         default="auto",
         help="also classify each photo mirrored and average (auto: only where it raises validation macro-F1)",
     )
+    parser.add_argument(
+        "--keep",
+        choices=("best", "last"),
+        default=defaults.keep,
+        help="the epoch to keep: the best on the validation split, or the last of the whole schedule",
+    )
     parser.add_argument("--batch-size", type=int, help="photos per step (default: by the input size)")
     parser.add_argument("--lr", type=float, help="learning rate (default: by the batch size)")
     parser.add_argument("--val-fraction", type=float, default=0.2)
@@ -156,6 +162,7 @@ def run(args) -> int:
         time_budget_s=args.time_budget * 60,
         decode_variation=args.decode_variation,
         defect_synthesis=args.defect_synthesis,
+        keep=args.keep,
     )
     bar = progress_bar(0, "Epoch 1", unit="batch")
 

@@ -4,7 +4,9 @@ The epoch count adapts to a time budget: after the first two epochs (the first a
 every photo) the trainer knows what an epoch costs and plans the cosine schedule over the
 epochs that fit. The epoch kept is the one with the best validation macro-F1 (every class
 weighs the same, however few its photos), ties broken by the lower validation loss; early
-stopping waits a third of the planned epochs at least.
+stopping waits a third of the planned epochs at least. With ``keep="last"`` no epoch is chosen:
+the schedule runs to its end and its weight average is kept (a small validation split that
+scores 1.000 from the third epoch on cannot tell epochs apart; it still sets the thresholds).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class TrainConfig:
     recompute: bool = False  # recompute each block in the backward pass: ~1.4x the time, half the memory (frozen BN)
     decode_variation: bool = True  # half the draws decoded from every pixel, as a lossless copy would be
     defect_synthesis: bool = True  # masked defects moved onto other clean photos (core.training.synthesis)
+    keep: str = "best"  # "best": the epoch with the best validation macro-F1; "last": the whole schedule's end
 
 
 class _PhotoDataset(Dataset):
@@ -170,7 +173,7 @@ def train(
             "seconds": round(seconds, 1),
         }
         history.append(record)
-        if not val_samples or (val_f1, -val_loss) > (best.macro_f1, -best.loss):
+        if config.keep == "last" or not val_samples or (val_f1, -val_loss) > (best.macro_f1, -best.loss):
             best = _Best(val_loss, val_f1, epoch, copy.deepcopy(ema.net.model.state_dict()), logits, labels)
         if epoch <= 2 and config.time_budget_s > 0:  # the first epoch also decodes every photo once:
             # the second one says what an epoch costs
@@ -232,7 +235,7 @@ def _stop_reason(epoch: int, best_epoch: int, config: TrainConfig, planned: int,
     if epoch >= planned:
         return "finished the planned epochs" if planned == config.epochs else "time budget"
     patience = max(config.patience, math.ceil(planned / 3))
-    if epoch - best_epoch >= patience:
+    if config.keep == "best" and epoch - best_epoch >= patience:
         return f"early stopping: no better validation macro-F1 or loss for {patience} epochs"
     return None
 

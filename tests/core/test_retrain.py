@@ -268,7 +268,8 @@ def test_the_same_corrections_make_the_same_candidate_however_slow_the_computer(
 
 
 def test_a_retraining_that_only_wrecks_the_model_keeps_the_starting_weights(shapes):
-    """The starting weights compete as epoch 0: with a step size that wrecks the network, no epoch beats them."""
+    """The starting weights compete as epoch 0: with a step size that wrecks the network, no epoch beats them;
+    unless the recipe keeps the last epoch."""
     from dataclasses import replace
 
     import torch
@@ -286,6 +287,12 @@ def test_a_retraining_that_only_wrecks_the_model_keeps_the_starting_weights(shap
     result = train(net, train_set, val_set, config, parent.mean, parent.std)
     assert result.best_epoch == 0
     assert all(torch.equal(start[k], v) for k, v in net.model.state_dict().items())
+
+    # keep="last" chooses no epoch: the whole schedule runs (no early stopping) and its end is kept, worse or not
+    config = replace(config, epochs=7, keep="last")
+    result = train(net, train_set, val_set, config, parent.mean, parent.std)
+    assert len(result.history) == result.best_epoch == 7 and result.stopped_because == "finished the planned epochs"
+    assert not all(torch.equal(start[k], v) for k, v in net.model.state_dict().items())
 
 
 def test_the_training_clock_counts_epochs_and_steps_and_scales_the_time_so_far():
