@@ -114,7 +114,9 @@ def _run_cross_validation(args) -> int:
     try:
         bundle = resolve_bundle(args.bundle)
         config, options, head = recipe_of(bundle, args.masks, args.pretrained)
-        protocol = Protocol(args.cv, args.test_share, args.cv_conditions, engine_options(args), head)
+        protocol = Protocol(
+            args.cv, args.test_share, args.cv_conditions, engine_options(args), head, keep_folds=args.keep_folds
+        )
         print(f"The recipe of '{bundle.name}' (from its model.json), trained again once per fold on {args.data_dir}.")
         _, figures = train_honestly(args.data_dir, None, config, protocol, options)
     except (BundleError, ValueError, OSError) as error:

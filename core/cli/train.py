@@ -136,6 +136,12 @@ def add_protocol_arguments(parser) -> None:
         action="store_true",
         help="with --cv: also measure each held-out fold under the 10 camera conditions",
     )
+    parser.add_argument(
+        "--keep-folds",
+        type=Path,
+        metavar="DIR",
+        help="with --cv: keep each fold's model in DIR/fold-N (its model.json names the photos it trained on)",
+    )
 
 
 def run(args) -> int:
@@ -188,7 +194,7 @@ def run(args) -> int:
         "severity_reason": args.severity_reason,
     }
     head = {"bank_size": 500, "false_alarm_rate": args.false_alarm_rate} if args.anomaly_head else None
-    protocol = Protocol(args.cv, args.test_share, args.cv_conditions, anomaly_head=head)
+    protocol = Protocol(args.cv, args.test_share, args.cv_conditions, anomaly_head=head, keep_folds=args.keep_folds)
     try:
         bundle, _ = train_honestly(
             args.data_dir,

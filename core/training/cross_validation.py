@@ -18,7 +18,8 @@ from __future__ import annotations
 import math
 import statistics
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from core.inference.engine import Engine
@@ -88,6 +89,7 @@ def cross_validate(
     conditions: bool = False,
     engine_options: dict | None = None,
     runtimes: dict[str, RuntimeOptions] | None = None,
+    keep_folds: Path | None = None,
     say=print,
 ) -> dict:
     """Train ``k`` models, each without one fold, and measure each on its held-out fold.
@@ -101,6 +103,8 @@ def cross_validate(
     :param engine_options: ``backend`` / ``precision`` / ``onnx_file`` for the engine
     :param runtimes: also measure each fold's model on these runtimes (by name: the engine options for the fold's
         model, e.g. an int8 file calibrated on the fold's own training photos); each gets its own report
+    :param keep_folds: keep each fold's model in ``keep_folds/fold-N`` (default: deleted at the end); its
+        model.json names the photos it trained and validated on, the rest of ``samples`` were held out
     :param say: receives a line per fold
     :returns: ``{"folds": [per-fold figures], "summary": {figure: spread}, "pooled": {...},
         "conditions": {condition: {figure: spread}}}``, and ``"runtimes": {name: the same}`` when asked
@@ -108,7 +112,7 @@ def cross_validate(
     folds = grouped_folds(samples, k, seed)
     measured: dict[str, RuntimeOptions] = {"": lambda *_: dict(engine_options or {}), **(runtimes or {})}
     tallies = {name: _Tally() for name in measured}
-    with tempfile.TemporaryDirectory(prefix="defectsort-cv-") as scratch:
+    with _fold_folder(keep_folds) as scratch:
         for index, held_out in enumerate(folds):
             training = {s.path for fold in folds if fold is not held_out for s in fold}
             bundle = train_fold(training, Path(scratch, f"fold-{index + 1}"))
@@ -125,6 +129,17 @@ def cross_validate(
     if runtimes:
         report["runtimes"] = {name: tally.report(k, conditions) for name, tally in tallies.items()}
     return report
+
+
+@contextmanager
+def _fold_folder(keep: Path | None) -> Iterator[Path]:
+    """Where the folds' models are written: ``keep`` (created; they stay), or a folder deleted at the end."""
+    if keep is None:
+        with tempfile.TemporaryDirectory(prefix="defectsort-cv-") as scratch:
+            yield Path(scratch)
+    else:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield keep
 
 
 class _Tally:

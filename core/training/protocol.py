@@ -45,6 +45,7 @@ class Protocol:
         fold too: a fold's model is measured with all the shipped model has, the head's Review flags included
     :param runtimes: also measure each fold's model on these runtimes
         (:func:`core.training.cross_validation.cross_validate`; ``defectsort bench --truth``)
+    :param keep_folds: keep the folds' models in this folder (``fold-N``) instead of deleting them
     """
 
     folds: int = 0
@@ -53,6 +54,7 @@ class Protocol:
     engine_options: dict | None = None
     anomaly_head: dict | None = None
     runtimes: dict[str, RuntimeOptions] | None = None
+    keep_folds: Path | None = None
 
 
 def train_honestly(
@@ -148,6 +150,7 @@ def _cross_validate(data_dir, config, protocol: Protocol, options: dict, classes
         conditions=protocol.conditions,
         engine_options=protocol.engine_options,
         runtimes=protocol.runtimes,
+        keep_folds=protocol.keep_folds,
         say=say,
     )
     for line in format_report(report):

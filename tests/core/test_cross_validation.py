@@ -82,13 +82,15 @@ def test_train_cross_validates_then_trains_without_the_test_split(shapes_dir, tm
     assert pooled["accepted"] == round(pooled["photos"] * (1 - pooled["review_share"]))
     assert bundle.metrics["test"]["photos"] == len(test)
 
-    # evaluate --cv replays the recipe from model.json on the same folds
-    figures = tmp_path / "cv.json"
-    assert (
-        main(["evaluate", str(out), str(shapes_dir), "--cv", "2", "--test-share", "0.2", "--json", str(figures)]) == 0
-    )
+    # evaluate --cv replays the recipe from model.json on the same folds, and keeps the folds' models when asked
+    figures, kept = tmp_path / "cv.json", tmp_path / "folds"
+    protocol = ["--cv", "2", "--test-share", "0.2", "--keep-folds", str(kept)]
+    assert main(["evaluate", str(out), str(shapes_dir), *protocol, "--json", str(figures)]) == 0
     again = json.loads(figures.read_text())["cross_validation"]
     assert [set(fold["groups"]) for fold in again["folds"]] == fold_groups
+    for number, held_out in enumerate(fold_groups, start=1):
+        split = load_bundle(kept / f"fold-{number}").training["split"]
+        assert not {name.rsplit("_", 1)[0] for name in split["train"] + split["validation"]} & held_out
 
 
 def test_evaluate_cv_of_a_model_without_a_recipe_is_a_clear_error(random_bundle, shapes_dir, capsys):
