@@ -7,7 +7,7 @@ from pathlib import Path
 
 from core.model.bundle import BundleError
 from core.model.registry import resolve_bundle
-from core.training.anomaly.head_fit import fit_anomaly_head
+from core.training.anomaly.head_fit import HeadSettings, fit_anomaly_head
 
 
 def add_parser(subparsers, name: str) -> None:
@@ -18,17 +18,27 @@ def add_parser(subparsers, name: str) -> None:
     parser.add_argument("bundle", metavar="BUNDLE", help="bundle folder or name")
     parser.add_argument("data_dir", type=Path, metavar="DATA_DIR", help="the class folders the bundle was trained on")
     parser.add_argument("--masks", type=Path, metavar="DIR", help="defect masks: adds the pointing score")
+    defaults = HeadSettings()
     parser.add_argument(
-        "--bank-size", type=int, default=500, metavar="N", help="good patches kept (cost grows with it)"
+        "--bank-size", type=int, default=defaults.bank_size, metavar="N", help="good patches kept (cost grows with it)"
     )
-    parser.add_argument("--false-alarm-rate", type=float, default=0.01, metavar="F")
+    parser.add_argument("--false-alarm-rate", type=float, default=defaults.false_alarm_rate, metavar="F")
+    parser.add_argument(
+        "--threshold-folds",
+        type=int,
+        default=defaults.threshold_folds,
+        metavar="K",
+        help="set the threshold from every good photo, each scored against a bank of the other K-1 folds "
+        "(0: from a fifth of them, held out of the bank)",
+    )
 
 
 def run(args) -> int:
     """Fit, store and report. :returns: the exit code."""
     try:
         bundle = resolve_bundle(args.bundle)
-        metrics = fit_anomaly_head(bundle, args.data_dir, args.masks, args.bank_size, args.false_alarm_rate)
+        settings = HeadSettings(args.bank_size, args.false_alarm_rate, args.threshold_folds)
+        metrics = fit_anomaly_head(bundle, args.data_dir, args.masks, settings)
     except (BundleError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@ from pathlib import Path
 from core.cli.progress import batch_updater, progress_bar
 from core.model.network import SUPPORTED_ARCHS, Pooling
 from core.training.anomaly.build import AnomalyConfig
+from core.training.anomaly.head_fit import HeadSettings
 from core.training.anomaly.pipeline import train_anomaly_bundle
 from core.training.protocol import Protocol, train_honestly
 from core.training.report import write_training_report
@@ -193,7 +194,7 @@ def run(args) -> int:
         "severity": args.severity,
         "severity_reason": args.severity_reason,
     }
-    head = {"bank_size": 500, "false_alarm_rate": args.false_alarm_rate} if args.anomaly_head else None
+    head = HeadSettings(false_alarm_rate=args.false_alarm_rate) if args.anomaly_head else None
     protocol = Protocol(args.cv, args.test_share, args.cv_conditions, anomaly_head=head, keep_folds=args.keep_folds)
     try:
         bundle, _ = train_honestly(

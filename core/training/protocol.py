@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from core.model.bundle import Bundle, write_metadata
-from core.training.anomaly.head_fit import fit_anomaly_head
+from core.training.anomaly.head_fit import HeadSettings, fit_anomaly_head
 from core.training.cross_validation import (
     RuntimeOptions,
     cross_validate,
@@ -41,7 +41,7 @@ class Protocol:
     :param test_share: share of each class set aside as the untouched test split (0: none)
     :param conditions: also measure each held-out fold under every camera condition
     :param engine_options: ``backend`` / ``precision`` / ``onnx_file`` of the engine that measures
-    :param anomaly_head: fit the anomaly head after training (``{"bank_size", "false_alarm_rate"}``), in every
+    :param anomaly_head: fit the anomaly head after training with these settings, in every
         fold too: a fold's model is measured with all the shipped model has, the head's Review flags included
     :param runtimes: also measure each fold's model on these runtimes
         (:func:`core.training.cross_validation.cross_validate`; ``defectsort bench --truth``)
@@ -52,7 +52,7 @@ class Protocol:
     test_share: float = 0.0
     conditions: bool = False
     engine_options: dict | None = None
-    anomaly_head: dict | None = None
+    anomaly_head: HeadSettings | None = None
     runtimes: dict[str, RuntimeOptions] | None = None
     keep_folds: Path | None = None
 
@@ -99,7 +99,7 @@ def train_honestly(
     return bundle, figures
 
 
-def recipe_of(bundle: Bundle, masks_dir=None, pretrained=None) -> tuple[TrainConfig, dict, dict | None]:
+def recipe_of(bundle: Bundle, masks_dir=None, pretrained=None) -> tuple[TrainConfig, dict, HeadSettings | None]:
     """The recipe a bundle was trained with, to measure it again (``evaluate --cv``).
 
     :param bundle: a trained bundle (its model.json ``training`` record)
@@ -132,7 +132,7 @@ def recipe_of(bundle: Bundle, masks_dir=None, pretrained=None) -> tuple[TrainCon
     return (
         config,
         options,
-        {"bank_size": head["bank_size"], "false_alarm_rate": head["false_alarm_rate"]} if head else None,
+        HeadSettings.of(head) if head else None,
     )
 
 
@@ -165,9 +165,7 @@ def _train_one(data_dir, folder: Path, config, protocol: Protocol, options: dict
     bundle = train_bundle(data_dir, folder, config, include=photos, min_per_class=None, say=say, **options, **progress)
     head = protocol.anomaly_head
     if head:
-        metrics = fit_anomaly_head(
-            bundle, Path(data_dir), options.get("masks_dir"), head["bank_size"], head["false_alarm_rate"], say=say
-        )
+        metrics = fit_anomaly_head(bundle, Path(data_dir), options.get("masks_dir"), head, say=say)
         say(f"Anomaly head fitted: {bundle.anomaly_head['fitted_on']}; inner validation AUROC {metrics['auroc']}.")
     return bundle
 

@@ -41,7 +41,7 @@ from core.inference.decision import normal_class_of
 from core.journal.corrections import LabelledPhoto, load_photos, read_corrections
 from core.model.bundle import Bundle, write_metadata
 from core.training import gate
-from core.training.anomaly.head_fit import fit_anomaly_head
+from core.training.anomaly.head_fit import HeadSettings, fit_anomaly_head
 from core.training.dataset import scan_dataset, take_share
 from core.training.eta import TrainingClock
 from core.training.pipeline import train_bundle
@@ -321,7 +321,7 @@ def _train(
 
 def _refit_anomaly_head(parent: Bundle, candidate: Bundle, base: Path, masks: Path | None, say) -> None:
     """Fit the parent's anomaly head again on the candidate's features: the same photos (the parent's split of
-    its training data), bank size and false-alarm rate."""
+    its training data) and settings."""
     head = parent.anomaly_head
     say("Fitting the anomaly head (defects of no class) again on the new weights…")
     try:
@@ -329,8 +329,7 @@ def _refit_anomaly_head(parent: Bundle, candidate: Bundle, base: Path, masks: Pa
             candidate,
             base,
             masks,
-            head.get("bank_size", 500),
-            head.get("false_alarm_rate", 0.01),
+            HeadSettings.of(head),
             say=say,
             split=parent.training.get("split"),
         )

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,3 +107,26 @@ def test_the_head_separates_defects_from_their_inpainted_counterparts(tmp_path, 
     assert main(command) == 0
     measured = json.loads((folder / "model.json").read_text())["anomaly_head"]["validation"]
     assert measured["auroc"] >= 0.95 and measured["pointing"] >= 0.8 and measured["defect_photos"] == 17
+
+
+def test_a_cross_fitted_threshold_scores_every_good_photo_against_a_bank_without_its_phone():
+    """threshold_folds=K: each good photo (and its copies) is scored by a bank of the other folds, the bank
+    itself holds every photo; an odd phone therefore raises the threshold instead of hiding in the bank."""
+    import torch
+
+    from core.training.anomaly.head_fit import HeadSettings, fit_head
+    from core.training.dataset import Sample
+
+    good = [Sample(Path(f"good_{g}_{i}.jpg"), 0, f"good_{g}") for g in range(6) for i in range(2)]
+
+    def photos(sample, augmented=False):
+        _, group, index = sample.path.stem.split("_")
+        noise = torch.randn(1, 4, 3, 3, generator=torch.Generator().manual_seed(int(group) * 2 + int(index)))
+        return noise + (10.0 if group == "5" else 0.0), None
+
+    crossed = fit_head(photos, good, HeadSettings(bank_size=1000, false_alarm_rate=0.0, threshold_folds=3))
+    assert "other 2 of 3 folds" in crossed.fitted_on and len(crossed.bank) == len(good) * 3 * 9
+    assert crossed.threshold > 15  # the odd phone, scored without its own patches in the bank
+    held_out = fit_head(photos, good, HeadSettings(bank_size=1000, false_alarm_rate=0.0))
+    assert "threshold from 2 more" in held_out.fitted_on
+    assert HeadSettings.of({"bank_size": 800, "threshold": 3.0}) == HeadSettings(bank_size=800)

@@ -10,6 +10,7 @@ alarms and defects above the threshold, and whether the refined anomaly map's pe
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ from core.model.novelty import auroc
 from core.model.refine import local_contrast, refined_heatmaps
 from core.training.anomaly.build import choose_threshold
 from core.training.augment import augment, build_augmentation
+from core.training.cross_validation import grouped_folds
 from core.training.dataset import Sample, grouped_split, scan_dataset
 from core.training.trust_metrics import peak_inside
 
@@ -48,7 +50,7 @@ class _Embeddings(nn.Module):
         return combine_patches(captured, coarse=True)
 
 
-class _Photos:
+class HeadPhotos:
     """Patch embeddings and fine detail of photos, through the bundle's own network."""
 
     def __init__(self, bundle: Bundle):
@@ -70,7 +72,7 @@ class _Photos:
         pixels = decode_for(self.bundle, sample.path.read_bytes()).pixels
         if augmented:
             pixels = self._another_camera(pixels)
-        outputs = self.net.forward_all(model_input(pixels[None], self.bundle))
+        outputs = self.net.forward_all(model_input(np.stack([pixels]), self.bundle))  # a writable batch of one
         assert outputs.anomaly is not None
         contrast = None if outputs.detail is None else local_contrast(outputs.detail, self.bundle.detail_window)
         return outputs.anomaly.float(), contrast
@@ -82,12 +84,79 @@ class _Photos:
         return varied.permute(1, 2, 0).numpy()
 
 
+@dataclass(frozen=True)
+class HeadSettings:
+    """How a head is fitted (kept in model.json, so that a retrained model or a fold gets the same).
+
+    :param bank_size: good patches kept (the head's cost grows with it)
+    :param false_alarm_rate: the share of held-out good photos (and copies) allowed above the threshold
+    :param threshold_folds: 0: the bank from 80 % of the good photos, the threshold from the other 20 %; K: the
+        threshold from every good photo, each scored against a bank of the other K-1 folds, the bank from all
+    """
+
+    bank_size: int = 500
+    false_alarm_rate: float = 0.01
+    threshold_folds: int = 0
+
+    @classmethod
+    def of(cls, head: dict) -> HeadSettings:
+        """The settings a stored head was fitted with (a head stored before a setting existed: its default)."""
+        return cls(**{f.name: head[f.name] for f in fields(cls) if f.name in head})
+
+
+@dataclass(frozen=True)
+class FittedHead:
+    """A bank of good patches and the score only ``false_alarm_rate`` of good photos exceed."""
+
+    bank: torch.Tensor
+    threshold: float
+    fitted_on: str
+
+
+def fit_head(photos: HeadPhotos, good: list[Sample], settings: HeadSettings, seed: int = 0) -> FittedHead:
+    """Fit a bank and its threshold on good photos and copies of each as other cameras take them.
+
+    :param photos: the bundle's patch embeddings
+    :param good: good photos (with their groups: a phone's photos stay on one side)
+    :param settings: bank size, false-alarm rate, how the threshold is set
+    :param seed: the split, the copies and the coreset
+    :returns: the :class:`FittedHead`
+    """
+    torch.manual_seed(seed)
+    embedded = {s.path: [photos(s, augmented)[0] for augmented in _AS_SHOT_AND_COPIES] for s in good}
+
+    def bank_of(samples: list[Sample]) -> torch.Tensor:
+        return coreset_bank(
+            torch.cat([flat_patches(e) for s in samples for e in embedded[s.path]]), settings.bank_size, seed
+        )
+
+    def scores(samples: list[Sample], bank: torch.Tensor) -> list[float]:
+        return [patch_distances(e, bank).max().item() for s in samples for e in embedded[s.path]]
+
+    photos_and_copies = f"good training photos and {AUGMENTED_COPIES} copies of each as other cameras take them"
+    if settings.threshold_folds:
+        folds = grouped_folds(good, min(settings.threshold_folds, len({s.group for s in good})), seed)
+        held = [score for fold in folds for score in scores(fold, bank_of([s for s in good if s not in fold]))]
+        bank = bank_of(good)
+        described = (
+            f"{len(good)} {photos_and_copies}; threshold from every one scored against a bank of the other "
+            f"{len(folds) - 1} of {len(folds)} folds"
+        )
+    else:
+        # photos of one phone stay on one side: a held-out photo whose twin is in the bank would score low
+        bank_samples, held_samples = grouped_split(good, 0.2, seed)
+        bank = bank_of(bank_samples)
+        held = scores(held_samples, bank)
+        described = f"{len(bank_samples)} {photos_and_copies}; threshold from {len(held_samples)} more and their copies"
+    threshold, _ = choose_threshold(np.array(held), settings.false_alarm_rate)
+    return FittedHead(bank, threshold, described)
+
+
 def fit_anomaly_head(
     bundle: Bundle,
     data_dir: Path,
     masks_dir: Path | None = None,
-    bank_size: int = 500,
-    false_alarm_rate: float = 0.01,
+    settings: HeadSettings = HeadSettings(),
     seed: int = 0,
     say=print,
     split: dict | None = None,
@@ -97,7 +166,7 @@ def fit_anomaly_head(
     :param bundle: a classifier bundle with a "no defect" class and a recorded split
     :param data_dir: its class folders (the photos it was trained on)
     :param masks_dir: defect masks, for the pointing score
-    :param bank_size: good patches kept
+    :param settings: bank size, false-alarm rate, how the threshold is set
     :param split: ``{"train": names, "validation": names}`` (default: the bundle's recorded split); a
         retrained model's head is fitted on its parent's photos again
     :returns: the validation metrics
@@ -110,48 +179,30 @@ def fit_anomaly_head(
     classes, samples = scan_dataset(data_dir, masks_dir, bundle.training.get("group_by"))
     good = [s for s in samples if classes[s.label] == normal and s.path.name in set(split["train"])]
     validation = [s for s in samples if s.path.name in set(split["validation"])]
-    # photos of one phone stay on one side: a held-out photo whose twin is in the bank would score low
-    bank_samples, held_samples = grouped_split(good, 0.2, seed)
-    say(
-        f"{len(bank_samples)} good training photos (and {AUGMENTED_COPIES} copies of each as other cameras take them) "
-        f"for the bank, {len(held_samples)} and their copies for the threshold, {len(validation)} validation photos "
-        "to measure."
-    )
-    torch.manual_seed(seed)
-    photos = _Photos(bundle)
-    bank_patches = [flat_patches(photos(s, augmented)[0]) for s in bank_samples for augmented in _AS_SHOT_AND_COPIES]
-    bank = coreset_bank(torch.cat(bank_patches), bank_size, seed)
-    held = np.array(
-        [
-            patch_distances(photos(s, augmented)[0], bank).max().item()
-            for s in held_samples
-            for augmented in _AS_SHOT_AND_COPIES
-        ]
-    )
-    threshold, _ = choose_threshold(held, false_alarm_rate)
-    metrics = _measure(photos, bank, validation, [classes[s.label] == normal for s in validation], threshold)
+    photos = HeadPhotos(bundle)
+    fitted = fit_head(photos, good, settings, seed)
+    say(f"Anomaly head: {fitted.fitted_on}; {len(validation)} validation photos to measure.")
+    metrics = measure_head(photos, fitted, validation, [classes[s.label] == normal for s in validation])
     folder = bundle.weights_path.parent
-    write_bytes_atomic(folder / HEAD_FILE, save({"bank": bank}))
+    write_bytes_atomic(folder / HEAD_FILE, save({"bank": fitted.bank}))
     bundle.anomaly_head = {
         "method": "patchcore-head",
         "file": HEAD_FILE,
         "sha256": file_sha256(folder / HEAD_FILE),
         "layers": list(photos.layers),
-        "bank_size": len(bank),
-        "threshold": threshold,
-        "false_alarm_rate": false_alarm_rate,
-        "fitted_on": (
-            f"{len(bank_samples)} good training photos and {AUGMENTED_COPIES} copies of each as other cameras take "
-            f"them; threshold from {len(held_samples)} more and their copies"
-        ),
+        **asdict(settings),
+        "bank_size": len(fitted.bank),
+        "threshold": fitted.threshold,
+        "fitted_on": fitted.fitted_on,
         "validation": metrics,
     }
     write_metadata(bundle)
     return metrics
 
 
-def _measure(photos: _Photos, bank: torch.Tensor, samples: list[Sample], is_good: list[bool], threshold: float) -> dict:
+def measure_head(photos: HeadPhotos, head: FittedHead, samples: list[Sample], is_good: list[bool]) -> dict:
     """Return AUROC, false alarms, defects above the threshold and pointing on ``samples``."""
+    bank, threshold = head.bank, head.threshold
     scores, hits = [], []
     for sample, good in zip(samples, is_good):
         embeddings, contrast = photos(sample)
