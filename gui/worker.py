@@ -87,7 +87,7 @@ class _RetrainCancelledError(Exception):
 class Worker(QObject):
     """Runs on the worker thread. Only :class:`WorkerClient` talks to it."""
 
-    model_loaded = Signal(object, object, str)  # Bundle, its DecisionPolicy, the runtime it runs on (openvino bf16)
+    model_loaded = Signal(object, object, str)  # Bundle, its DecisionPolicy, the runtime it runs on ("openvino fp32")
     batch_started = Signal(int)  # job
     items_classified = Signal(int, list)  # job, [Entry]
     progress_changed = Signal(int, int, int)  # job, done, found so far

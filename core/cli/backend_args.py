@@ -20,8 +20,8 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
         "--precision",
         choices=PRECISIONS,
         default="auto",
-        help="arithmetic (auto: bf16 for openvino on CPUs that compute it natively, else fp32; torch stays fp32 "
-        "unless bf16 is asked for)",
+        help="arithmetic (auto: fp32, the precision judged by the truth; bf16 runs on openvino where the CPU computes "
+        "it natively, on torch by autocast)",
     )
     parser.add_argument(
         "--onnx",

@@ -41,7 +41,7 @@ def test_exported_runtimes_agree_with_torch_on_batches(backend, phone_photos):
 
 def test_openvino_bf16_runs_where_the_cpu_computes_it(phone_photos):
     bundle = resolve_bundle(None)
-    engine = Engine(bundle, backend="openvino")  # precision auto
+    engine = Engine(bundle, backend="openvino", precision="bf16")
     assert engine.precision == ("bf16" if runtime.native_bf16() else "fp32")
     reference = list(Engine(bundle).classify(phone_photos))
     for ours, theirs in zip(engine.classify(phone_photos), reference, strict=True):
@@ -50,7 +50,8 @@ def test_openvino_bf16_runs_where_the_cpu_computes_it(phone_photos):
 
 def test_the_default_runtime_and_its_fallbacks(monkeypatch, caplog):
     monkeypatch.setattr(runtime, "native_bf16", lambda: True)
-    assert resolve_backend("auto") == "openvino" and resolve_precision("auto", "openvino") == "bf16"
+    assert resolve_backend("auto") == "openvino" and resolve_precision("auto", "openvino") == runtime.AUTO_PRECISION
+    assert resolve_precision("bf16", "openvino") == "bf16"
     assert resolve_precision("auto", "torch") == "fp32"  # the reference stays float32
     assert resolve_precision("auto", "onnxruntime") == "fp32"
     assert resolve_precision("bf16", "torch") == "bf16"
@@ -62,7 +63,7 @@ def test_the_default_runtime_and_its_fallbacks(monkeypatch, caplog):
         resolve_backend("tensorrt")
     caplog.set_level(logging.WARNING)
     monkeypatch.setattr(runtime, "native_bf16", lambda: False)  # an older workstation
-    assert resolve_precision("auto", "openvino") == "fp32"
+    assert resolve_precision("auto", "openvino") == resolve_precision("bf16", "openvino") == "fp32"
     monkeypatch.setattr(runtime.importlib.util, "find_spec", lambda name: None)  # OpenVINO missing
     assert resolve_backend("auto") == "onnxruntime"
     assert "no bfloat16 natively" in caplog.text and "OpenVINO is not installed" in caplog.text
