@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from core.inference.runtime import BACKENDS
+
 
 def add_parser(subparsers, name: str) -> None:
     """Register the sub-command."""
@@ -17,7 +19,7 @@ def add_parser(subparsers, name: str) -> None:
     )
     parser.add_argument(
         "--backend",
-        choices=("auto", "torch", "onnxruntime"),
+        choices=("auto", *BACKENDS),
         help="inference backend; kept as the window's setting (Model > Inference)",
     )
 

@@ -30,6 +30,7 @@ BACKEND_CHOICES = [
     ("torch", "PyTorch (the reference)"),
     ("onnxruntime", "ONNX Runtime"),
     ("openvino", "OpenVINO"),
+    ("openvino bf16", "OpenVINO bfloat16 (faster; not judged as good as float32)"),
 ]
 
 

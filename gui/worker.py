@@ -29,7 +29,7 @@ from PySide6.QtGui import QImage
 from core.inference.decision import DecisionPolicy
 from core.inference.engine import Engine
 from core.inference.prediction import Prediction
-from core.inference.runtime import runtime_name
+from core.inference.runtime import parse_runtime, runtime_name
 from core.journal.restore import clear_sessions, export_audit_csv, list_sessions, load_session, unfinished_session
 from core.journal.seen import SeenPhotos
 from core.journal.session import JournalError, JournalWriter
@@ -127,11 +127,13 @@ class Worker(QObject):
 
     @Slot(str, str)
     def load_model(self, name_or_dir: str, backend: str) -> None:
-        """Load a bundle by name or folder ('' for the default) on ``backend`` and make it the active model."""
+        """Load a bundle by name or folder ('' for the default) on ``backend`` (a runtime choice, e.g.
+        ``openvino bf16``: :func:`core.inference.runtime.parse_runtime`) and make it the active model."""
         gc.unfreeze()  # the previous model's objects may be collected again
         try:
             bundle = resolve_bundle(name_or_dir or None)
-            self._engine = Engine(bundle, thumbnail_edge=THUMBNAIL_EDGE, backend=backend)
+            backend, precision = parse_runtime(backend)
+            self._engine = Engine(bundle, thumbnail_edge=THUMBNAIL_EDGE, backend=backend, precision=precision)
         except (BundleError, OSError, ValueError) as error:
             self.failed.emit(f"Cannot load the model: {error}")
             return

@@ -23,7 +23,7 @@ DEFAULT_BACKEND = "openvino"
 PRECISIONS = ("auto", "fp32", "bf16")
 FALLBACK_BACKEND = "onnxruntime"  # when OpenVINO is not installed: the fastest float32 runtime after it
 # The rule's verdict on the complete run of ``bench --truth`` (README, "Speed"): OpenVINO bf16, 1.36x faster, was
-# worse than float32 beyond float32's spread on 9 of its 110 figures (by one or two photos each), so it is not
+# worse than float32 beyond float32's spread on 10 of its 70 figures (by one or two photos each), so it is not
 # the default until a judgement shows it is not worse; ``--precision bf16`` asks for it.
 AUTO_PRECISION = "fp32"
 # the quality numbers a runtime is judged by, and which way is better
@@ -75,6 +75,15 @@ def resolve_precision(precision: str, backend: str = "torch") -> str:
         log.warning("this CPU computes no bfloat16 natively: the model runs in float32")
         return "fp32"
     return precision
+
+
+def parse_runtime(choice: str) -> tuple[str, str]:
+    """Split a runtime choice (``auto``, a backend, or a backend and a precision: ``openvino bf16``).
+
+    :returns: ``(backend, precision)``; a choice without a precision gets ``auto``
+    """
+    backend, _, precision = choice.partition(" ")
+    return backend, precision or "auto"
 
 
 def runtime_name(backend: str, precision: str) -> str:

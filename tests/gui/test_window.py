@@ -8,6 +8,7 @@ from collections import Counter
 from PySide6.QtCore import QMimeData, QPoint, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
 
+from core.inference.runtime import native_bf16
 from gui.gallery_model import ITEMS_MIME
 from tests.gui.conftest import export_and_wait, wait_idle
 
@@ -245,3 +246,7 @@ def test_the_inference_backend_is_a_persisted_choice(qtbot, window, photo_zip):
     window.choose_backend("torch")
     qtbot.waitUntil(lambda: "PyTorch fp32" in window.model_label.text(), timeout=20_000)
     assert window.settings.get("backend") == "torch" and len(window.model.entries()) == 2  # the session stays
+    window.choose_backend("openvino bf16")  # the faster arithmetic, asked for (float32 where the CPU lacks bf16)
+    expected = "OpenVINO bf16" if native_bf16() else "OpenVINO fp32"
+    qtbot.waitUntil(lambda: expected in window.model_label.text(), timeout=30_000)
+    assert window.settings.get("backend") == "openvino bf16"
