@@ -25,7 +25,16 @@ import torch
 from PIL import Image
 
 from core.inference.engine import Engine
-from core.inference.runtime import DEFAULT_BACKEND, choose_default, quality_losses, resolve_precision, runtime_name
+from core.inference.runtime import (
+    DEFAULT_BACKEND,
+    PAIRED_SIGNIFICANCE,
+    choose_default,
+    paired_differences,
+    paired_losses,
+    quality_losses,
+    resolve_precision,
+    runtime_name,
+)
 from core.model.bundle import Bundle, BundleError, build_network
 from core.model.registry import resolve_bundle
 from core.photos.decode import open_upright
@@ -182,6 +191,15 @@ def _print_judgement(judged: dict[str, dict], speed: dict[str, float]) -> None:
             f"{'; '.join(losses) if losses else ('(reference)' if name == REFERENCE else 'none')}"
         )
     print(f"the rule's default (fastest with no loss): {choose_default(numbers, REFERENCE, speed)}")
+    verdicts = {name: report["verdicts"] for name, report in judged.items()}
+    print("\nPhoto by photo (the same photos and fold models; photos worse / better than fp32, one-sided sign test):")
+    for name, found in verdicts.items():
+        if name != REFERENCE:
+            differences = paired_differences(found, verdicts[REFERENCE])
+            cells = "; ".join(f"{v} {worse}/{better} (p {chance:.2f})" for v, worse, better, chance in differences)
+            print(f"{name:<18} {cells}")
+    paired = choose_default(verdicts, REFERENCE, speed, paired_losses)
+    print(f"the paired rule's default (fastest with no verdict worse at p < {PAIRED_SIGNIFICANCE}): {paired}")
 
 
 def _spread(spread: dict | None) -> str:

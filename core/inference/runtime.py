@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import math
+from collections.abc import Callable
 
 import torch
 
@@ -91,16 +93,71 @@ def runtime_name(backend: str, precision: str) -> str:
     return f"{backend} {precision}"
 
 
-def choose_default(judged: dict[str, dict], reference: str, speed: dict[str, float]) -> str:
-    """Return the fastest runtime whose quality is not worse than the reference's beyond its spread.
+def choose_default(
+    judged: dict[str, dict], reference: str, speed: dict[str, float], losses: Callable[[dict, dict], list] | None = None
+) -> str:
+    """Return the fastest runtime whose quality is not worse than the reference's.
 
-    :param judged: per runtime, its numbers (:func:`core.training.runtime_judge.judged_numbers`)
+    :param judged: per runtime, what ``losses`` compares (its numbers,
+        :func:`core.training.runtime_judge.judged_numbers`, or its photos' verdicts)
     :param reference: the float32 runtime the others are held to
     :param speed: images/s of each runtime end to end
+    :param losses: the rule: :func:`quality_losses` (beyond the spread; the default) or :func:`paired_losses`
     :returns: a key of ``judged``
     """
-    fit = [name for name in judged if not quality_losses(judged[name], judged[reference])]
+    rule = losses or quality_losses
+    fit = [name for name in judged if not rule(judged[name], judged[reference])]
     return max(fit, key=lambda name: speed.get(name, 0.0))
+
+
+# a photo's verdicts (core.training.cross_validation.photo_verdicts), in order, and whether True is the good side
+VERDICTS = (("right", True), ("accepted wrong", False), ("defect missed", False), ("left to a person", False))
+PAIRED_SIGNIFICANCE = 0.05
+
+
+def paired_losses(candidate: dict[str, list[bool]], reference: dict[str, list[bool]]) -> list[str]:
+    """Return the verdicts the candidate gets wrong more often than chance allows, photo by photo.
+
+    Both runtimes classified the same photos (every condition) with the same fold's models: only the arithmetic
+    differs. For each verdict, ``worse`` photos went the wrong way on the candidate only, ``better`` on the
+    reference only; were the two as good, each such photo would be a fair coin, so the candidate loses when
+    at least ``worse`` of them falling its way has a chance below :data:`PAIRED_SIGNIFICANCE` (a one-sided sign
+    test). One photo more or less is noise here; a pattern is not.
+
+    :param candidate: the candidate's verdicts by photo (``"<condition>/<name>": [right, accepted wrong, defect
+        missed, left to a person]``)
+    :param reference: the float32 runtime's, by the same keys
+    :returns: one line per losing verdict, e.g. ``defect missed: worse on 7 photos, better on 1 (p = 0.035)``, and
+        a line for photos the candidate did not classify; empty when none
+    """
+    losses = [
+        f"{verdict}: worse on {worse} photos, better on {better} (p = {chance:.3f})"
+        for verdict, worse, better, chance in paired_differences(candidate, reference)
+        if chance < PAIRED_SIGNIFICANCE
+    ]
+    missing = len(reference.keys() - candidate.keys())
+    if missing:
+        losses.append(f"{missing} photos the reference classified were not classified")
+    return losses
+
+
+def paired_differences(
+    candidate: dict[str, list[bool]], reference: dict[str, list[bool]]
+) -> list[tuple[str, int, int, float]]:
+    """Per verdict, over the photos both classified: ``(verdict, photos worse, photos better, chance)``, the
+    chance being that of at least that many worse photos were the two runtimes as good (:func:`paired_losses`)."""
+    shared = candidate.keys() & reference.keys()
+    differences = []
+    for index, (verdict, good) in enumerate(VERDICTS):
+        differ = [key for key in shared if candidate[key][index] != reference[key][index]]
+        worse = sum(candidate[key][index] != good for key in differ)
+        differences.append((verdict, worse, len(differ) - worse, _sign_test(worse, len(differ))))
+    return differences
+
+
+def _sign_test(worse: int, differ: int) -> float:
+    """The chance of at least ``worse`` heads in ``differ`` tosses of a fair coin."""
+    return float(sum(math.comb(differ, k) for k in range(worse, differ + 1)) / 2**differ)
 
 
 def quality_losses(candidate: dict, reference: dict) -> list[str]:

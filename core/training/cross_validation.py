@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from core.inference.decision import normal_class_of
 from core.inference.engine import Engine
 from core.inference.prediction import REVIEW, UNKNOWN
 from core.model.bundle import Bundle
@@ -148,14 +149,21 @@ class _Tally:
     def __init__(self):
         self.rows: list[dict] = []
         self.pooled = _Pooled()
+        self.verdicts: dict[str, list[bool]] = {}
 
     def add(self, bundle: Bundle, held_out: list[Sample], classes: list[str], options: dict, conditions: bool) -> dict:
         """Measure ``bundle`` on the held-out photos with these engine options. :returns: the fold's row."""
         row, predictions = _measure_fold(bundle, held_out, classes, options)
         true_names = [classes[s.label] for s in held_out]
+        normal = normal_class_of(bundle)
+
+        def keep_verdicts(condition: str, found: list) -> None:
+            self.verdicts.update(photo_verdicts(condition, held_out, true_names, found, normal))
+
+        keep_verdicts("held out", predictions)
         if conditions:
             row["conditions"] = measure_conditions(
-                bundle, held_out, true_names, engine_options=options, say=lambda _line: None
+                bundle, held_out, true_names, engine_options=options, say=lambda _line: None, classified=keep_verdicts
             )
         self.pooled.add(predictions, true_names)
         self.rows.append(row)
@@ -164,12 +172,32 @@ class _Tally:
     def report(self, k: int, conditions: bool) -> dict:
         """The folds, their spread, the pooled workload and, when measured, the per-condition spreads."""
         report = {"k": k, "folds": self.rows, "summary": summarise(self.rows), "pooled": self.pooled.figures()}
+        report["verdicts"] = self.verdicts
         if conditions:
             report["conditions"] = {
                 condition.name: summarise([_row_of(row["conditions"], condition.name) for row in self.rows])
                 for condition in CONDITIONS
             }
         return report
+
+
+def photo_verdicts(
+    condition: str, samples: list[Sample], true_names: list[str], predictions: list, normal: str | None
+) -> dict[str, list[bool]]:
+    """Each readable photo's verdict, for a paired comparison of two runtimes on the same photos and models.
+
+    :returns: ``{"<condition>/<photo name>": [right, accepted wrong, defect missed, left to a person]}`` (a defect
+        is missed when the photo shows one and is called the normal class, never for a model without a normal
+        class; a photo is left to a person when it goes to Review or is flagged Unknown)
+    """
+    verdicts = {}
+    for sample, truth, prediction in zip(samples, true_names, predictions, strict=True):
+        if prediction.ok:
+            right = prediction.label == truth
+            left = prediction.status in (REVIEW, UNKNOWN)
+            missed = normal is not None and truth != normal and prediction.label == normal
+            verdicts[f"{condition}/{sample.path.name}"] = [right, not right and not left, missed, left]
+    return verdicts
 
 
 def _row_of(rows: list[dict], condition: str) -> dict:

@@ -157,6 +157,8 @@ def _cross_validate(data_dir, config, protocol: Protocol, options: dict, classes
         say(line)
     for row in [*report["folds"], *(r for runtime in report.get("runtimes", {}).values() for r in runtime["folds"])]:
         row.pop("conditions", None)  # summarised per condition; the rows stay in the printed lines only
+    if not protocol.runtimes:  # each photo's verdicts are for judging runtimes against each other, not model.json
+        report.pop("verdicts")
     return report
 
 

@@ -68,8 +68,12 @@ def measure_conditions(
     foreign_dir=None,
     engine_options: dict | None = None,
     say=print,
+    classified=None,
 ) -> list[dict]:
-    """:func:`robustness_report` on given photos (a cross-validation fold) and their true class names."""
+    """:func:`robustness_report` on given photos (a cross-validation fold) and their true class names.
+
+    :param classified: receives ``(condition name, predictions)`` for each condition (in the samples' order)
+    """
     engine = Engine(bundle, **(engine_options or {}))
     foreign = [p.ood_score for p in engine.classify(iter_items([foreign_dir])) if p.ok] if foreign_dir else []
     with_masks = any(s.mask_path for s in samples)
@@ -79,6 +83,8 @@ def measure_conditions(
             rendered = render_samples(samples, condition, Path(folder))
             predictions = list(engine.classify(iter_items([s.path for s in rendered])))
             metrics = measure(bundle, rendered, true_names, predictions, with_masks=with_masks)
+        if classified:
+            classified(condition.name, predictions)
         rows.append(_row(condition, metrics))
         if foreign:
             inside = [p.ood_score for p in predictions if p.ok]

@@ -94,6 +94,49 @@ def test_a_runtime_is_worse_only_beyond_the_reference_spread():
     assert choose_default(judged, "fp32", speed) == "faster, as good"
 
 
+def test_photo_verdicts_pair_the_same_photo_under_each_runtime():
+    from pathlib import Path
+
+    from core.inference.prediction import Prediction
+    from core.training.cross_validation import photo_verdicts
+    from core.training.dataset import Sample
+
+    samples = [Sample(Path(f"{name}.jpg"), 0, name) for name in ("a", "b", "c", "d")]
+    truths = ["good", "oil", "oil", "good"]
+    found = [
+        Prediction(source="a", name="a", label="good", confidence=0.99),  # right, accepted
+        Prediction(source="b", name="b", label="good", confidence=0.99),  # a defect called good, accepted
+        Prediction(source="c", name="c", label="stain", confidence=0.6, status="review"),  # wrong, left to a person
+        Prediction(source="d", name="d", status="error", error="unreadable"),  # no verdict
+    ]
+    assert photo_verdicts("darker", samples, truths, found, "good") == {
+        "darker/a.jpg": [True, False, False, False],
+        "darker/b.jpg": [False, True, True, False],
+        "darker/c.jpg": [False, False, False, True],
+    }
+
+
+def test_the_paired_rule_tells_a_pattern_from_a_photo_or_two():
+    reference = {f"p{i}": [True, False, False, False] for i in range(200)}
+    two_worse = {**reference, "p0": [False, True, True, False], "p1": [False, True, True, False]}
+    assert runtime.paired_losses(two_worse, reference) == []  # 2 of 2 one way: p = 0.25, a photo or two is noise
+    six_worse = {**reference, **{f"p{i}": [False, False, False, True] for i in range(6)}}
+    assert runtime.paired_losses(six_worse, reference) == [
+        "right: worse on 6 photos, better on 0 (p = 0.016)",
+        "left to a person: worse on 6 photos, better on 0 (p = 0.016)",
+    ]
+    evened = {**six_worse, **{f"p{i}": [True, False, False, False] for i in range(6, 12)}}
+    evened.update({f"p{i}": [True, False, False, False] for i in range(12, 18)})
+    reference_wrong = {**reference, **{f"p{i}": [False, False, False, True] for i in range(6, 12)}}
+    assert runtime.paired_losses(evened, reference_wrong) == []  # 6 worse, 6 better
+    assert runtime.paired_losses({"p0": [True, False, False, False]}, reference) == [
+        "199 photos the reference classified were not classified"
+    ]
+    judged = {"fp32": reference, "fast, six worse": six_worse, "faster, two worse": two_worse}
+    speed = {"fp32": 10.0, "fast, six worse": 30.0, "faster, two worse": 20.0}
+    assert choose_default(judged, "fp32", speed, runtime.paired_losses) == "faster, two worse"
+
+
 @pytest.mark.slow
 def test_bench_judges_every_runtime_on_held_out_folds(shapes_dir, tmp_path, capsys):  # noqa: F811
     model = tmp_path / "model"
@@ -105,11 +148,15 @@ def test_bench_judges_every_runtime_on_held_out_folds(shapes_dir, tmp_path, caps
     assert "2 rounds" in printed and re.search(r"img/s   x[\d.]+ \([\d.]+-[\d.]+\) naive", printed)
     assert "Judged by the truth: 2-fold grouped cross-validation" in printed
     assert "the rule's default (fastest with no loss):" in printed
+    assert "Photo by photo" in printed and "the paired rule's default" in printed
     result = json.loads(figures.read_text())
     runtimes = {"torch fp32", "torch bf16", "onnxruntime fp32", "onnxruntime int8", "openvino fp32", "openvino bf16"}
     assert runtimes | {"openvino int8"} == set(result["truth"]) == set(result["speed"]["runtimes"])
     for report in result["truth"].values():
         assert report["pooled"]["photos"] == 12 * len(SHAPES)  # every photo measured once per runtime
+        assert len(report["verdicts"]) == 12 * len(SHAPES) and all(
+            k.startswith("held out/") for k in report["verdicts"]
+        )
         assert {"mean", "std"} <= set(report["summary"]["macro_f1"])
     folds = [[set(fold["groups"]) for fold in report["folds"]] for report in result["truth"].values()]
     assert all(groups == folds[0] for groups in folds)  # the same held-out folds for every runtime
