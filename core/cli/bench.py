@@ -42,7 +42,7 @@ from core.photos.reader import read_once
 from core.photos.samples import write_phone_photos
 from core.photos.sources import ImageItem, collect_items
 from core.results.files import write_json
-from core.training.runtime_judge import REFERENCE, RUNTIMES, judge_runtimes, judged_numbers
+from core.training.runtime_judge import CANDIDATES, REFERENCE, RUNTIMES, judge_runtimes, judged_numbers
 
 T = TypeVar("T")
 
@@ -70,11 +70,28 @@ def add_parser(subparsers, name: str) -> None:
     parser.add_argument("--pretrained", type=Path, metavar="PATH", help="with --truth: backbone weights for the folds")
     parser.add_argument("--cv", type=int, default=3, metavar="K", help="with --truth: folds (default 3)")
     parser.add_argument("--cv-conditions", action="store_true", help="with --truth: also under every camera condition")
+    parser.add_argument(
+        "--folds-from",
+        type=Path,
+        metavar="DIR",
+        help="with --truth: the folds' models a cross-validation kept (train/evaluate --keep-folds): judged "
+        "without training (the folds' own recipe)",
+    )
+    parser.add_argument(
+        "--runtimes",
+        type=lambda text: [name.strip() for name in text.split(",")],
+        metavar="A,B",
+        help=f"only these runtimes beside the reference ({', '.join(CANDIDATES)})",
+    )
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the speeds (and judgements) as JSON")
 
 
 def run(args) -> int:
     """Print every runtime's throughput, the ratios, and (``--truth``) its quality beside float32's."""
+    unknown = set(args.runtimes or ()) - set(CANDIDATES)
+    if unknown:
+        print(f"error: unknown runtime {', '.join(sorted(unknown))} (one of {', '.join(CANDIDATES)})")
+        return 2
     try:
         bundle = resolve_bundle(args.model)
         if args.threads:
@@ -91,7 +108,16 @@ def run(args) -> int:
     figures: dict = {"speed": speed}
     if args.truth:
         try:
-            judged = judge_runtimes(bundle, args.truth, args.cv, args.cv_conditions, args.masks, args.pretrained)
+            judged = judge_runtimes(
+                bundle,
+                args.truth,
+                args.cv,
+                args.cv_conditions,
+                args.masks,
+                args.pretrained,
+                kept_folds=args.folds_from,
+                candidates=args.runtimes,
+            )
         except (BundleError, ValueError, OSError) as error:
             print(f"error: {error}")
             return 2
@@ -108,7 +134,7 @@ def _engines(bundle: Bundle, args, scratch: Path) -> dict[str, Engine]:
     calibration = args.calibration or args.truth
     engines = {}
     for name, options_for in RUNTIMES.items():
-        if name.endswith("int8") and not calibration:
+        if (name.endswith("int8") and not calibration) or (args.runtimes and name not in {REFERENCE, *args.runtimes}):
             continue
         options = options_for(bundle, [calibration] if calibration else [], scratch / name.replace(" ", "-"))
         engines[name] = Engine(bundle, batch_size=args.batch_size, **options)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from core.model.bundle import Bundle, write_metadata
+from core.model.bundle import Bundle, BundleError, load_bundle, write_metadata
 from core.training.anomaly.head_fit import HeadSettings, fit_anomaly_head
 from core.training.cross_validation import (
     RuntimeOptions,
@@ -46,6 +46,7 @@ class Protocol:
     :param runtimes: also measure each fold's model on these runtimes
         (:func:`core.training.cross_validation.cross_validate`; ``defectsort bench --truth``)
     :param keep_folds: keep the folds' models in this folder (``fold-N``) instead of deleting them
+    :param kept_folds: measure the models an earlier run kept there (``--keep-folds``) instead of training
     """
 
     folds: int = 0
@@ -55,6 +56,7 @@ class Protocol:
     anomaly_head: HeadSettings | None = None
     runtimes: dict[str, RuntimeOptions] | None = None
     keep_folds: Path | None = None
+    kept_folds: Path | None = None
 
 
 def train_honestly(
@@ -138,6 +140,8 @@ def recipe_of(bundle: Bundle, masks_dir=None, pretrained=None) -> tuple[TrainCon
 
 def _cross_validate(data_dir, config, protocol: Protocol, options: dict, classes, samples, say) -> dict:
     def train_fold(photos: set[Path], folder: Path) -> Bundle:
+        if protocol.kept_folds:
+            return kept_fold(protocol.kept_folds / folder.name, photos)
         return _train_one(data_dir, folder, config, protocol, options, photos, lambda _line: None)
 
     say(f"{protocol.folds}-fold grouped cross-validation on {len(samples)} photos (a model per fold):")
@@ -169,6 +173,22 @@ def _train_one(data_dir, folder: Path, config, protocol: Protocol, options: dict
     if head:
         metrics = fit_anomaly_head(bundle, Path(data_dir), options.get("masks_dir"), head, say=say)
         say(f"Anomaly head fitted: {bundle.anomaly_head['fitted_on']}; inner validation AUROC {metrics['auroc']}.")
+    return bundle
+
+
+def kept_fold(folder: Path, photos: set[Path] | None = None) -> Bundle:
+    """A fold's model an earlier cross-validation kept (``--keep-folds``), checked to be trained on ``photos``.
+
+    :raises ValueError: no such model, or one trained on other photos (other data, another seed or fold count)
+    """
+    try:
+        bundle = load_bundle(folder)
+    except BundleError as error:
+        raise ValueError(f"no kept fold model in {folder}: {error}") from None
+    split = bundle.training.get("split", {})
+    trained_on = set(split.get("train", [])) | set(split.get("validation", []))
+    if photos is not None and trained_on != {path.name for path in photos}:
+        raise ValueError(f"{folder} was trained on other photos than this fold's: not a fold of this run")
     return bundle
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from core.inference.runtime import HIGHER_IS_BETTER, LOWER_IS_BETTER
 from core.model.bundle import Bundle
 from core.training.cross_validation import RuntimeOptions
-from core.training.protocol import Protocol, recipe_of, train_honestly
+from core.training.protocol import Protocol, kept_fold, recipe_of, train_honestly
 from core.training.quantize import export_int8
 
 REFERENCE = "torch fp32"
@@ -48,7 +48,15 @@ RUNTIMES: dict[str, RuntimeOptions] = {REFERENCE: _plain("torch", "fp32"), **CAN
 
 
 def judge_runtimes(
-    bundle: Bundle, data_dir: Path, folds: int, conditions: bool, masks_dir=None, pretrained=None, say=print
+    bundle: Bundle,
+    data_dir: Path,
+    folds: int,
+    conditions: bool,
+    masks_dir=None,
+    pretrained=None,
+    say=print,
+    kept_folds: Path | None = None,
+    candidates: list[str] | None = None,
 ) -> dict[str, dict]:
     """Cross-validate the bundle's recipe on ``data_dir`` and measure every fold's model on every runtime.
 
@@ -59,10 +67,18 @@ def judge_runtimes(
     :param masks_dir: defect masks (adds pointing)
     :param pretrained: the backbone weights each fold starts from
     :param say: receives progress lines
+    :param kept_folds: the folds' models an earlier cross-validation kept (``--keep-folds``): measured instead of
+        trained again, with their own recipe (its seed deals the same folds)
+    :param candidates: the runtimes to judge (default: every one of :data:`CANDIDATES`)
     :returns: per runtime (the reference, :data:`REFERENCE`, first), its cross-validation report
     """
+    if kept_folds:
+        bundle = kept_fold(kept_folds / "fold-1")  # its recipe (seed, groups, masks) dealt the folds
     config, options, head = recipe_of(bundle, masks_dir, pretrained)
-    protocol = Protocol(folds, 0.0, conditions, {"backend": "torch", "precision": "fp32"}, head, CANDIDATES)
+    judged = {name: CANDIDATES[name] for name in candidates or CANDIDATES}
+    protocol = Protocol(
+        folds, 0.0, conditions, {"backend": "torch", "precision": "fp32"}, head, judged, kept_folds=kept_folds
+    )
     _, figures = train_honestly(data_dir, None, config, protocol, options, say)
     report = figures["cross_validation"]
     return {REFERENCE: report, **report.pop("runtimes")}

@@ -91,6 +91,10 @@ def test_train_cross_validates_then_trains_without_the_test_split(shapes_dir, tm
     for number, held_out in enumerate(fold_groups, start=1):
         split = load_bundle(kept / f"fold-{number}").training["split"]
         assert not {name.rsplit("_", 1)[0] for name in split["train"] + split["validation"]} & held_out
+    # folds dealt after a test split are not the folds of a run without one: refused, not measured as if they were
+    capsys.readouterr()
+    assert main(["bench", "--model", str(out), "--truth", str(shapes_dir), "--cv", "2", "--folds-from", str(kept)]) == 2
+    assert "not a fold of this run" in capsys.readouterr().out
 
 
 def test_evaluate_cv_of_a_model_without_a_recipe_is_a_clear_error(random_bundle, shapes_dir, capsys):

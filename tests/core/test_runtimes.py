@@ -163,6 +163,17 @@ def test_bench_judges_every_runtime_on_held_out_folds(shapes_dir, tmp_path, caps
     assert np.isfinite(result["speed"]["naive"]) and result["speed"]["default"].startswith("openvino")
     assert [set(r["runtimes"]) for r in result["speed"]["rounds"]] == [set(result["speed"]["runtimes"])] * 2
 
+    # the models a cross-validation kept are judged again without training, on the runtimes asked for
+    kept = tmp_path / "folds"
+    assert main(["evaluate", str(model), str(shapes_dir), "--cv", "2", "--keep-folds", str(kept)]) == 0
+    again = tmp_path / "again.json"
+    only = ["--folds-from", str(kept), "--runtimes", "openvino bf16", "--rounds", "1", "--json", str(again)]
+    assert main(["bench", "--model", str(model), *truth, *only]) == 0
+    judged = json.loads(again.read_text())["truth"]
+    assert set(judged) == {"torch fp32", "openvino bf16"}
+    assert [set(f["groups"]) for f in judged["torch fp32"]["folds"]] == folds[0]  # the same folds, not retrained
+    assert main(["bench", "--model", str(model), *truth, "--runtimes", "tensorrt fp16"]) == 2
+
 
 def test_a_file_of_other_weights_is_refused_on_every_file_runtime(random_bundle, tmp_path):
     from core.model.bundle import BundleError
