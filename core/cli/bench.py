@@ -223,9 +223,10 @@ def _print_judgement(judged: dict[str, dict], speed: dict[str, float]) -> None:
         if name != REFERENCE:
             differences = paired_differences(found, verdicts[REFERENCE])
             cells = "; ".join(f"{v} {worse}/{better} (p {chance:.2f})" for v, worse, better, chance in differences)
-            print(f"{name:<18} {cells}")
+            losses = paired_losses(found, verdicts[REFERENCE])
+            print(f"{name:<18} {cells}" + (f"\n{'':<18} worse: {'; '.join(losses)}" if losses else ""))
     paired = choose_default(verdicts, REFERENCE, speed, paired_losses)
-    print(f"the paired rule's default (fastest with no verdict worse at p < {PAIRED_SIGNIFICANCE}): {paired}")
+    print(f"the paired rule's default (no verdict worse at p < {PAIRED_SIGNIFICANCE}, or per condition): {paired}")
 
 
 def _spread(spread: dict | None) -> str:

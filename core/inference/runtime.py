@@ -122,18 +122,29 @@ def paired_losses(candidate: dict[str, list[bool]], reference: dict[str, list[bo
     differs. For each verdict, ``worse`` photos went the wrong way on the candidate only, ``better`` on the
     reference only; were the two as good, each such photo would be a fair coin, so the candidate loses when
     at least ``worse`` of them falling its way has a chance below :data:`PAIRED_SIGNIFICANCE` (a one-sided sign
-    test). One photo more or less is noise here; a pattern is not.
+    test), over all photos, or under one camera condition below that divided by the number of conditions (a
+    cost that only one condition shows, such as compressed photos flagged unknown, is not averaged away; the
+    division keeps chance from finding one among many). One photo more or less is noise here; a pattern is not.
 
     :param candidate: the candidate's verdicts by photo (``"<condition>/<name>": [right, accepted wrong, defect
         missed, left to a person]``)
     :param reference: the float32 runtime's, by the same keys
-    :returns: one line per losing verdict, e.g. ``defect missed: worse on 7 photos, better on 1 (p = 0.035)``, and
-        a line for photos the candidate did not classify; empty when none
+    :returns: one line per losing verdict, e.g. ``defect missed: worse on 7 photos, better on 1 (p = 0.035)`` or
+        ``jpeg q15 left to a person: ...``, and a line for photos the candidate did not classify; empty when none
     """
+    conditions = sorted({key.split("/", 1)[0] for key in reference})
+    groups = {"": (candidate, reference, PAIRED_SIGNIFICANCE)}
+    for condition in conditions if len(conditions) > 1 else []:
+        groups[f"{condition} "] = (
+            {k: v for k, v in candidate.items() if k.startswith(f"{condition}/")},
+            {k: v for k, v in reference.items() if k.startswith(f"{condition}/")},
+            PAIRED_SIGNIFICANCE / len(conditions),
+        )
     losses = [
-        f"{verdict}: worse on {worse} photos, better on {better} (p = {chance:.3f})"
-        for verdict, worse, better, chance in paired_differences(candidate, reference)
-        if chance < PAIRED_SIGNIFICANCE
+        f"{where}{verdict}: worse on {worse} photos, better on {better} (p = {chance:.3g})"
+        for where, (theirs, ours, level) in groups.items()
+        for verdict, worse, better, chance in paired_differences(theirs, ours)
+        if chance < level
     ]
     missing = len(reference.keys() - candidate.keys())
     if missing:

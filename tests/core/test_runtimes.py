@@ -117,19 +117,28 @@ def test_photo_verdicts_pair_the_same_photo_under_each_runtime():
 
 
 def test_the_paired_rule_tells_a_pattern_from_a_photo_or_two():
-    reference = {f"p{i}": [True, False, False, False] for i in range(200)}
-    two_worse = {**reference, "p0": [False, True, True, False], "p1": [False, True, True, False]}
+    fine, sent_to_review = [True, False, False, False], [True, False, False, True]
+    reference = {f"{condition}/p{i}.jpg": fine for condition in ("held out", "jpeg q15") for i in range(100)}
+    two_worse = {
+        **reference,
+        "held out/p0.jpg": [False, True, True, False],
+        "jpeg q15/p0.jpg": [False, True, True, False],
+    }
     assert runtime.paired_losses(two_worse, reference) == []  # 2 of 2 one way: p = 0.25, a photo or two is noise
-    six_worse = {**reference, **{f"p{i}": [False, False, False, True] for i in range(6)}}
+    six_worse = {**reference, **{f"jpeg q15/p{i}.jpg": [False, False, False, True] for i in range(6)}}
     assert runtime.paired_losses(six_worse, reference) == [
-        "right: worse on 6 photos, better on 0 (p = 0.016)",
-        "left to a person: worse on 6 photos, better on 0 (p = 0.016)",
+        "right: worse on 6 photos, better on 0 (p = 0.0156)",
+        "left to a person: worse on 6 photos, better on 0 (p = 0.0156)",
+        "jpeg q15 right: worse on 6 photos, better on 0 (p = 0.0156)",
+        "jpeg q15 left to a person: worse on 6 photos, better on 0 (p = 0.0156)",
     ]
-    evened = {**six_worse, **{f"p{i}": [True, False, False, False] for i in range(6, 12)}}
-    evened.update({f"p{i}": [True, False, False, False] for i in range(12, 18)})
-    reference_wrong = {**reference, **{f"p{i}": [False, False, False, True] for i in range(6, 12)}}
-    assert runtime.paired_losses(evened, reference_wrong) == []  # 6 worse, 6 better
-    assert runtime.paired_losses({"p0": [True, False, False, False]}, reference) == [
+    # as many more in Review under one condition as fewer under another: evened out overall, a cost under one
+    busier = {**reference, **{f"jpeg q15/p{i}.jpg": sent_to_review for i in range(8)}}
+    lighter = {**reference, **{f"held out/p{i}.jpg": sent_to_review for i in range(8)}}
+    assert runtime.paired_losses(busier | {k: fine for k in lighter if k.startswith("held")}, lighter) == [
+        "jpeg q15 left to a person: worse on 8 photos, better on 0 (p = 0.00391)"
+    ]
+    assert runtime.paired_losses({"held out/p0.jpg": fine}, reference) == [
         "199 photos the reference classified were not classified"
     ]
     judged = {"fp32": reference, "fast, six worse": six_worse, "faster, two worse": two_worse}
