@@ -127,6 +127,10 @@ def test_a_cross_fitted_threshold_scores_every_good_photo_against_a_bank_without
     crossed = fit_head(photos, good, HeadSettings(bank_size=1000, false_alarm_rate=0.0, threshold_folds=3))
     assert "other 2 of 3 folds" in crossed.fitted_on and len(crossed.bank) == len(good) * 3 * 9
     assert crossed.threshold > 15  # the odd phone, scored without its own patches in the bank
+    uneven = good[:2] + [Sample(Path(f"good_9_{i}.jpg"), 0, "good_9") for i in range(6)]  # 2 phones, one large
+    assert "other 1 of 2 folds" in fit_head(photos, uneven, HeadSettings(threshold_folds=5)).fitted_on
+    with pytest.raises(ValueError, match="at least two phones"):
+        fit_head(photos, good[:2], HeadSettings(threshold_folds=5))
     held_out = fit_head(photos, good, HeadSettings(bank_size=1000, false_alarm_rate=0.0))
     assert "threshold from 2 more" in held_out.fitted_on
     assert HeadSettings.of({"bank_size": 800, "threshold": 3.0}) == HeadSettings(bank_size=800)

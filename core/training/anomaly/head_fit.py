@@ -135,7 +135,7 @@ def fit_head(photos: HeadPhotos, good: list[Sample], settings: HeadSettings, see
 
     photos_and_copies = f"good training photos and {AUGMENTED_COPIES} copies of each as other cameras take them"
     if settings.threshold_folds:
-        folds = grouped_folds(good, min(settings.threshold_folds, len({s.group for s in good})), seed)
+        folds = _phone_folds(good, settings.threshold_folds, seed)
         held = [score for fold in folds for score in scores(fold, bank_of([s for s in good if s not in fold]))]
         bank = bank_of(good)
         described = (
@@ -150,6 +150,19 @@ def fit_head(photos: HeadPhotos, good: list[Sample], settings: HeadSettings, see
         described = f"{len(bank_samples)} {photos_and_copies}; threshold from {len(held_samples)} more and their copies"
     threshold, _ = choose_threshold(np.array(held), settings.false_alarm_rate)
     return FittedHead(bank, threshold, described)
+
+
+def _phone_folds(good: list[Sample], wanted: int, seed: int) -> list[list[Sample]]:
+    """Deal the good photos into ``wanted`` folds of whole phones, or as many as their phones can fill.
+
+    :raises ValueError: good photos of fewer than two phones (nothing to score a phone against)
+    """
+    for k in range(min(wanted, len({s.group for s in good})), 1, -1):
+        try:
+            return grouped_folds(good, k, seed)
+        except ValueError:  # uneven groups: fewer, larger folds
+            continue
+    raise ValueError("a cross-fitted threshold needs good photos of at least two phones (groups)")
 
 
 def fit_anomaly_head(
