@@ -5,8 +5,9 @@ The bank comes from 80 % of the training split's "no defect" photos, the thresho
 photo of a held-out phone is in the bank); both also hold copies of those photos as other cameras would
 take them (the training augmentation): a darker, noisier or shifted clean screen is not unusual. With
 ``threshold_folds`` (:class:`HeadSettings`) the threshold comes instead from every good photo, each scored
-against a bank of the other phones' photos, and the bank from all of them. The validation split, never used, gives the numbers: image AUROC (defective photos against good ones), false
-alarms and defects above the threshold, and whether the refined anomaly map's peak falls inside the defect mask.
+against a bank of the other phones' photos, and the bank from all of them. The validation split, never
+used, gives the numbers: image AUROC (defective photos against good ones), false alarms and defects above the
+threshold, and whether the refined anomaly map's peak falls inside the defect mask.
 """
 
 from __future__ import annotations
