@@ -99,9 +99,8 @@ def run(args) -> int:
         with tempfile.TemporaryDirectory(prefix="defectsort-bench-") as folder:
             paths = args.paths or ([args.truth] if args.truth else write_phone_photos(Path(folder) / "p", args.count))
             items = [item for item in collect_items(paths) if item.error is None]
-            speed = _measure(
-                _engines(bundle, args, Path(folder)), items, max(1, args.rounds)
-            )  # the engines go before any judging
+            engines = _engines(bundle, args, Path(folder))  # made and timed before any judging
+            speed = _measure(engines, items, max(1, args.rounds))
     except (BundleError, OSError) as error:
         print(f"error: {error}")
         return 2

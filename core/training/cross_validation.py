@@ -28,6 +28,7 @@ from core.inference.prediction import REVIEW, UNKNOWN
 from core.model.bundle import Bundle
 from core.photos.conditions import CONDITIONS
 from core.photos.sources import iter_items
+from core.results.final import final_decision
 from core.training.dataset import Sample, take_share
 from core.training.evaluate import measure
 from core.training.robustness import measure_conditions
@@ -194,7 +195,7 @@ def photo_verdicts(
     for sample, truth, prediction in zip(samples, true_names, predictions, strict=True):
         if prediction.ok:
             right = prediction.label == truth
-            left = prediction.status in (REVIEW, UNKNOWN)
+            left = not final_decision(prediction).settled  # in Review or Unknown: a person decides
             missed = normal is not None and truth != normal and prediction.label == normal
             verdicts[f"{condition}/{sample.path.name}"] = [right, not right and not left, missed, left]
     return verdicts
