@@ -226,9 +226,12 @@ def run(args) -> int:
 
 def _run_anomaly(args) -> int:
     """Build an anomaly bundle from good photos. :returns: the exit code."""
-    config = AnomalyConfig(arch=args.arch, false_alarm_rate=args.false_alarm_rate, seed=args.seed)
-    if args.image_size:  # else the anomaly model's own default
+    config = AnomalyConfig(
+        arch=args.arch, false_alarm_rate=args.false_alarm_rate, seed=args.seed, time_budget_s=args.time_budget * 60
+    )
+    if args.image_size:  # else chosen by a drawn-defect check on held-out good photos
         config.image_size = (args.image_size[0], args.image_size[1])
+        config.fit = "stretch" if args.fit == "auto" else args.fit
     try:
         bundle = train_anomaly_bundle(
             args.data_dir, args.out, config, args.pretrained, args.name, args.subject, say=print

@@ -92,29 +92,29 @@ def _input_size(
     aspect = profile.median_aspect
     if fit == "pad":
         aspect = min(2.0, max(0.5, aspect))
-    native = min(MAX_SIDE, max(MIN_SIDE, _round(profile.median_long_side)))
-    size = _shape(native, aspect)
+    native = min(MAX_SIDE, max(MIN_SIDE, round_to_step(profile.median_long_side)))
+    size = input_shape(native, aspect)
     epochs = epochs_needed(train_photos)
     cost = seconds_per_image(size, batch_for(size, train_photos)) * DATA_OVERHEAD
     needed = epochs * train_photos * cost
     if needed <= config.time_budget_s:
         return size, f"the photos' median shape at their median long side ({profile.median_long_side} px)"
-    long_side = _round(native * math.sqrt(config.time_budget_s / needed), down=True)
-    size = _shape(max(MIN_SIDE, long_side), aspect)
+    long_side = round_to_step(native * math.sqrt(config.time_budget_s / needed), down=True)
+    size = input_shape(max(MIN_SIDE, long_side), aspect)
     return size, (
         f"median shape, long side {native} px would leave {epochs} epochs {needed / config.time_budget_s:.1f}x "
         f"over the {config.time_budget_s / 60:.3g}-minute budget: shrunk to fit"
     )
 
 
-def _shape(long_side: int, aspect: float) -> tuple[int, int]:
+def input_shape(long_side: int, aspect: float) -> tuple[int, int]:
     """Return ``(height, width)`` with this long side and about this width/height, multiples of :data:`STEP`."""
     if aspect >= 1:
-        return max(STEP, _round(long_side / aspect)), long_side
-    return long_side, max(STEP, _round(long_side * aspect))
+        return max(STEP, round_to_step(long_side / aspect)), long_side
+    return long_side, max(STEP, round_to_step(long_side * aspect))
 
 
-def _round(value: float, down: bool = False) -> int:
+def round_to_step(value: float, down: bool = False) -> int:
     steps = math.floor(value / STEP) if down else round(value / STEP)
     return max(1, steps) * STEP
 

@@ -2,7 +2,8 @@
 
 Datasets (all from ../shared): ``varied`` (:mod:`tests.benchmarks.varied_dataset`: 6 imbalanced classes,
 120-600 px, width/height 1:2.5-2.5:1, small defects), ``casting`` (300x300, the train / test folders)
-and ``small`` (the casting photos shrunk to 96x96: small square photos). ``--old`` trains with
+``tile`` (:mod:`tests.benchmarks.tile_like`: grey, odd shapes, thin small defects, a magnetic-tile dataset's
+imbalance) and ``small`` (the casting photos shrunk to 96x96: small square photos). ``--old`` trains with
 the fixed settings the defaults had before they adapted (224x224 resized, batch 32, lr 1e-3) for comparison.
 
 Run: ``python -m tests.benchmarks.adaptive_train varied [--old] [--work DIR]`` (about 10 minutes a run on 2 cores).
@@ -20,11 +21,12 @@ from pathlib import Path
 
 from PIL import Image
 
+from tests.benchmarks import tile_like
 from tests.benchmarks.varied_dataset import CASTING, build
 
 PRETRAINED = CASTING.parents[1] / "pretrained" / "mobilenet_v2_imagenet.pth"
 OLD_DEFAULTS = ["--image-size", "224", "224", "--fit", "stretch", "--batch-size", "32", "--lr", "1e-3"]
-GROUPS = {"varied": r"^([A-Za-z]+_\d{3})"}
+GROUPS = {"varied": r"^([A-Za-z]+_\d{3})", "tile": r"^([A-Za-z]+_\d{3})"}
 
 
 def prepare(name: str, work: Path) -> Path:
@@ -36,6 +38,8 @@ def prepare(name: str, work: Path) -> Path:
         return folder
     if name == "varied":
         build(folder)
+    elif name == "tile":
+        tile_like.build(folder)
     else:
         for path in CASTING.rglob("*.jpeg"):
             target = folder / path.relative_to(CASTING)
@@ -74,7 +78,7 @@ def run(name: str, old: bool, work: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dataset", choices=("varied", "casting", "small"))
+    parser.add_argument("dataset", choices=("varied", "tile", "casting", "small"))
     parser.add_argument("--old", action="store_true", help="the fixed settings of before, for comparison")
     parser.add_argument("--work", type=Path, help="keep datasets and models here (default: a temporary folder)")
     args = parser.parse_args()

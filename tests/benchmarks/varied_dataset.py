@@ -113,16 +113,22 @@ def casting_variant(photo: Image.Image, rng: random.Random) -> Image.Image:
 def build(out: Path, seed: int = 0) -> dict[str, dict[str, int]]:
     """Write ``out/train/<class>/`` and ``out/test/<class>/``. :returns: photos per split and class."""
     rng = random.Random(seed)
-    phone_split = _phone_blocks(rng)
+    phone_split = phone_blocks(rng)
     made: dict[str, dict[str, int]] = {}
     for split in ("train", "test"):
         share = 1.0 if split == "train" else TEST_SHARE
         wanted = {name: max(8, round(count * share)) for name, count in COUNTS.items()}
-        made[split] = _write_split(out / split, phone_split[split], wanted, split, rng)
+        makers = {name: maker_for(name, phone_split[split], split) for name in wanted}
+        made[split] = write_split(out / split, wanted, makers, rng)
     return made
 
 
-def _phone_blocks(rng: random.Random) -> dict[str, set[str]]:
+def maker_for(name: str, blocks: set[str], split: str):
+    """Return the maker of class ``name``'s photos: casting variants, or crops of the phones in ``blocks``."""
+    return casting_maker(name, split) if name.startswith("casting") else phone_maker(name, blocks)
+
+
+def phone_blocks(rng: random.Random) -> dict[str, set[str]]:
     """Hold out about :data:`TEST_SHARE` of each defect kind's blocks (at least one) for the test split."""
     blocks = sorted({_block(p) for p in (PHONE / "photos").rglob("*.jpg")})
     test: set[str] = set()
@@ -138,14 +144,15 @@ def _block(path: Path) -> str:
     return match.group(1) if match else path.stem
 
 
-def _write_split(folder: Path, blocks: set[str], wanted: dict[str, int], split: str, rng: random.Random) -> dict:
+def write_split(folder: Path, wanted: dict[str, int], makers: dict, rng: random.Random) -> dict[str, int]:
+    """Write ``wanted[name]`` photos of each class into ``folder/name/``, each from ``makers[name](rng)``
+    (``(source stem, image)`` or None for a miss). :returns: photos written per class."""
     counts = {}
     for name, count in wanted.items():
         (folder / name).mkdir(parents=True, exist_ok=True)
-        maker = _casting_maker(name, split) if name.startswith("casting") else _phone_maker(name, blocks)
         written = 0
         for _attempt in range(count * 20):
-            made = maker(rng)
+            made = makers[name](rng)
             if made is None:
                 continue
             stem, image = made
@@ -157,7 +164,9 @@ def _write_split(folder: Path, blocks: set[str], wanted: dict[str, int], split: 
     return counts
 
 
-def _phone_maker(name: str, blocks: set[str]):
+def phone_maker(name: str, blocks: set[str], cut=None):
+    """Return a maker of crops of the phone photos of class ``name`` in ``blocks`` (``good``: clean crops of any
+    photo; ``cut``: how a defect crop is cut, default :func:`defect_crop`)."""
     masks = PHONE / "masks"
     if name == "good":
         photos = [p for p in (PHONE / "photos").rglob("*.jpg") if _block(p) in blocks]
@@ -174,7 +183,7 @@ def _phone_maker(name: str, blocks: set[str]):
         crop = (
             clean_crop(photo, mask, rng)
             if name == "good"
-            else defect_crop(photo, mask, rng)
+            else (cut or defect_crop)(photo, mask, rng)
             if mask is not None
             else None
         )
@@ -183,7 +192,8 @@ def _phone_maker(name: str, blocks: set[str]):
     return make
 
 
-def _casting_maker(name: str, split: str):
+def casting_maker(name: str, split: str):
+    """Return a maker of :func:`casting_variant` photos of the casting ``split``'s good or defective folder."""
     folder = CASTING / split / ("good" if name == "casting_good" else "defective")
     photos = sorted(folder.iterdir())
 
@@ -194,9 +204,14 @@ def _casting_maker(name: str, split: str):
     return make
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def build_from_command_line(builder, doc: str) -> None:
+    """Parse ``OUT [--seed N]``, run ``builder(OUT, seed)`` and print the photos it wrote."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    print(build(args.out, args.seed))
+    print(builder(args.out, args.seed))
+
+
+if __name__ == "__main__":
+    build_from_command_line(build, __doc__)

@@ -44,7 +44,10 @@ class AnomalyConfig:
     """How an anomaly bundle is built.
 
     :param arch: the backbone (see :data:`core.model.anomaly.patches.PATCH_LAYERS`)
-    :param image_size: model input ``(height, width)``
+    :param image_size: model input ``(height, width)``, or None to choose it with the fit
+        (:mod:`core.training.anomaly.recipe`)
+    :param fit: ``stretch`` or ``pad`` (used with a given ``image_size``)
+    :param time_budget_s: seconds the choice and the build may take together
     :param false_alarm_rate: the share of good photos allowed above the threshold
     :param coreset_fraction: share of the (sampled) good patches kept in the bank, at most :data:`MAX_BANK`
     :param held_out: share of good photos held out for the threshold
@@ -52,7 +55,9 @@ class AnomalyConfig:
     """
 
     arch: str = "mobilenet_v2"
-    image_size: tuple[int, int] = (224, 224)
+    image_size: tuple[int, int] | None = None
+    fit: str = "stretch"
+    time_budget_s: float = 600.0
     false_alarm_rate: float = 0.01
     coreset_fraction: float = 0.1
     held_out: float = 0.2

@@ -28,6 +28,7 @@ from core.training.anomaly.build import (
     save_anomaly_bundle,
     split_good,
 )
+from core.training.anomaly.recipe import AnomalyInput, choose_input
 
 CLASSES = ["good", "anomalous"]
 
@@ -52,17 +53,19 @@ def train_anomaly_bundle(
     _check_folder(Path(good_dir), good_photos, defect_photos, say)
     bank_photos, held_photos = split_good(good_photos, config.held_out, config.seed)
     say(f"{len(good_photos)} good photos: {len(bank_photos)} for the memory bank, {len(held_photos)} held out.")
+    model = new_anomaly_model(config, pretrained, say)
+    model_input, choices = _input_for(config, model, bank_photos, held_photos, say)
     bundle = Bundle(
         name=name or Path(out_dir).name,
         arch=config.arch,
         classes=list(CLASSES),
-        input_size=list(config.image_size),
+        input_size=list(model_input.size),
+        fit=model_input.fit,
         subject=subject,
         normal_class="good",
         thresholds={"review": 0.9},  # anomalous exactly when the score passes the threshold (logit > 0)
         description="Anomaly model learned from good photos only (PatchCore)",
     )
-    model = new_anomaly_model(config, pretrained, say)
     embed = PhotoEmbedder(PatchEmbedder(model, config.arch).eval(), bundle, say)
     bank_embeddings, bank_photos = embed(bank_photos)
     held_embeddings, held_photos = embed(held_photos)
@@ -92,11 +95,22 @@ def train_anomaly_bundle(
     bundle.training = {
         "data": str(good_dir),
         "anomaly": asdict(config),
+        "choices": choices,
         "seconds": round(time.monotonic() - started, 1),
         "possible_mislabels": mislabels,
         "split": {"bank": [p.name for p in bank_photos], "held_out": [p.name for p in held_photos]},
     }
     return save_anomaly_bundle(bundle, model, bank, Path(out_dir))
+
+
+def _input_for(config: AnomalyConfig, model, bank_photos, held_photos, say) -> tuple[AnomalyInput, dict]:
+    """The input ``config`` gives, or the one :func:`choose_input` chooses (and ``{"input": its reasons}``)."""
+    if config.image_size:
+        return AnomalyInput((config.image_size[0], config.image_size[1]), config.fit), {}
+    chosen, choice = choose_input(
+        model, config.arch, bank_photos, held_photos, config.time_budget_s, say, config.coreset_fraction, config.seed
+    )
+    return chosen, {"input": choice}
 
 
 def _check_folder(good_dir: Path, good: list[Path], defect: list[Path], say) -> None:
