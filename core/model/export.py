@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import uuid
 import warnings
 from pathlib import Path
 
@@ -60,7 +62,9 @@ def export_onnx(bundle: Bundle, out: Path) -> Path:
     names = output_names(bundle)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
+    # one partial file per writer: two processes exporting the same cached file (cluster workers starting together)
+    # each finish their own and the last replace wins, the same bytes either way
+    partial = out.with_name(f".{out.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the TorchScript-based exporter announces its successor

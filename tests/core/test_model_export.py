@@ -38,6 +38,24 @@ def test_the_export_is_cached_by_the_weights_and_described_beside_it(random_bund
     assert meta["opset"] == 17 and meta["outputs"][:2] == ["logits", "maps"]
 
 
+def test_two_writers_of_one_export_both_finish(random_bundle, tmp_path, monkeypatch):
+    """Cluster workers starting together export the same cached file: one finishing while the other writes must not
+    take the other's half-written file away."""
+    real_export, out = torch.onnx.export, tmp_path / "shared.onnx"
+    others: list = []
+
+    def export_while_another_finishes(*args, **kwargs):
+        real_export(*args, **kwargs)
+        if not others:  # the first writer is between writing and renaming when the second one finishes
+            others.append("writing")
+            others[0] = export_onnx(random_bundle, out)
+
+    monkeypatch.setattr(torch.onnx, "export", export_while_another_finishes)
+    assert export_onnx(random_bundle, out) == out and others == [out]
+    assert read_sidecar(out, random_bundle)["classes"] == random_bundle.classes
+    assert [path.name for path in tmp_path.iterdir() if "partial" in path.name] == []  # nothing left behind
+
+
 def test_torchscript_export_gives_the_networks_outputs(random_bundle, tmp_path):
     path = export_torchscript(random_bundle, tmp_path / "model.pt")
     loaded = torch.jit.load(str(path))
