@@ -100,8 +100,13 @@ def profile_dataset(classes: list[str], samples: list[Sample]) -> DataProfile:
 
 
 def _upright_size(sample: Sample) -> tuple[int, int] | None:
+    return photo_upright_size(sample.path)
+
+
+def photo_upright_size(path) -> tuple[int, int] | None:
+    """Return a photo's upright ``(width, height)`` from its header, or None when it cannot be read."""
     try:
-        with Image.open(sample.path) as image:
+        with Image.open(path) as image:
             return upright_size(image)
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
         return None

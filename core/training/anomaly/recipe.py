@@ -34,9 +34,10 @@ from core.inference.engine import model_input
 from core.model.anomaly.patches import PatchEmbedder
 from core.model.bundle import Bundle
 from core.model.novelty import auroc
-from core.photos.decode import PAD_COLOUR, DecodeError, fit_to_input, open_upright, upright_size
+from core.photos.decode import PAD_COLOUR, DecodeError, fit_to_input, open_upright
 from core.training.anomaly.build import build_bank, image_scores
 from core.training.anomaly.synthetic import KINDS, draw_defect
+from core.training.data_profile import photo_upright_size
 from core.training.plan import PAD_SPREAD, input_shape, round_to_step
 
 BEFORE = ((224, 224), "stretch")  # the fixed input of every anomaly model before the choice
@@ -105,7 +106,7 @@ def candidate_inputs(photos: list[Path]) -> list[AnomalyInput]:
     """Return the inputs worth checking for these photos, smallest first: the square input of before, and the
     photos' median shape at long sides from :data:`MIN_SIDE` to their median long side (at most :data:`MAX_SIDE`)."""
     sample = photos[:: max(1, len(photos) // SHAPE_SAMPLE)]
-    sizes = [size for size in map(_photo_size, sample) if size]
+    sizes = [size for size in map(photo_upright_size, sample) if size and all(size)]
     if not sizes:
         return [AnomalyInput(*BEFORE)]
     aspects = np.array([width / height for width, height in sizes])
@@ -229,12 +230,3 @@ def _embed(embedder: PatchEmbedder, pixels: list[np.ndarray], candidate: Anomaly
         for start in range(0, len(pixels), batch)
     ]
     return torch.cat(outputs) if outputs else torch.empty(0, 0, 0, 0)
-
-
-def _photo_size(path: Path) -> tuple[int, int] | None:
-    try:
-        with Image.open(path) as image:
-            width, height = upright_size(image)
-            return (width, height) if width and height else None
-    except (OSError, ValueError, Image.DecompressionBombError):
-        return None
