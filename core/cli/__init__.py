@@ -13,6 +13,7 @@ from core.cli import (
     export_model,
     journal,
     models,
+    reduced_precision,
     retrain,
     serve,
     train,
@@ -33,6 +34,7 @@ COMMANDS = {
     "watch": watch,
     "export-model": export_model,
     "add-anomaly-head": anomaly_head,
+    "fit-reduced-precision": reduced_precision,
 }
 EXIT_CANNOT_RUN = 2  # commands return 0 (all done), 1 (some inputs failed) or this
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from core.inference.prediction import ERROR, OK, REVIEW, UNKNOWN, Prediction
-from core.model.bundle import DEFAULT_HEATMAP_CELLS, Bundle
+from core.model.bundle import DEFAULT_HEATMAP_CELLS, Bundle, runtime_entry
 from core.photos.decode import FITS
 
 # Tuned on the phone model's validation photos; stored in model.json by training.
@@ -81,8 +81,12 @@ class DecisionPolicy:
             raise ValueError(f"unknown fit '{self.fit}' (choose from {', '.join(FITS)})")
 
     @classmethod
-    def from_bundle(cls, bundle: Bundle) -> DecisionPolicy:
-        """Return the policy stored in a bundle's model.json (today's defaults where absent)."""
+    def from_bundle(cls, bundle: Bundle, runtime: str | None = None) -> DecisionPolicy:
+        """Return the policy stored in a bundle's model.json (today's defaults where absent).
+
+        :param runtime: the runtime that computes the outputs (``openvino bf16``): its own unknown-photo
+            unknown-photo threshold when the bundle has one (:func:`core.model.bundle.runtime_entry`)
+        """
         thresholds = {**DEFAULTS, **bundle.thresholds}
         good_min = thresholds.get("good_min")
         return cls(
@@ -91,7 +95,7 @@ class DecisionPolicy:
             temperature=float(bundle.temperature),
             good_min=None if good_min is None else float(good_min),
             review_below=float(thresholds.get("review", 0.0)),
-            unknown_above=float(bundle.novelty.get("threshold", math.inf)),
+            unknown_above=float(runtime_entry(bundle.novelty, runtime).get("threshold", math.inf)),
             unlisted_above=float(bundle.anomaly_head.get("threshold", math.inf)),
             also_probability=float(thresholds["also"]),
             also_map_ratio=float(thresholds["also_map_ratio"]),

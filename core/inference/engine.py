@@ -13,6 +13,7 @@ callback (the total grows while the sources are still being walked) and stop whe
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,9 +28,9 @@ from core.inference.decision import DecisionPolicy
 from core.inference.interpret import ReadPhoto, interpret
 from core.inference.postprocess import postprocess
 from core.inference.prediction import Prediction
-from core.inference.runtime import resolve_backend, resolve_precision
+from core.inference.runtime import REDUCED_PRECISION_DETECTORS, resolve_backend, resolve_precision, runtime_name
 from core.model.anomaly.network import AnomalyNet
-from core.model.bundle import Bundle, BundleError, build_network
+from core.model.bundle import Bundle, BundleError, build_network, runtime_entry
 from core.model.network import ClassMapNet, NetworkOutputs
 from core.model.novelty import NoveltyDetector
 from core.model.onnx_backend import OnnxNetwork, cached_onnx
@@ -42,6 +43,7 @@ from core.photos.stream import ItemStream
 ProgressCallback = Callable[[int, int], None]
 Loaded = ReadPhoto | str  # what was read, or why it failed
 _T = TypeVar("_T")
+log = logging.getLogger(__name__)
 
 
 class CancelFlag(Protocol):
@@ -63,11 +65,20 @@ def normalise(batch: torch.Tensor, mean: list[float], std: list[float]) -> torch
     return ((batch.float() - shift) / scale).contiguous(memory_format=torch.channels_last)
 
 
-def _load_novelty(bundle: Bundle) -> NoveltyDetector | None:
+def _load_novelty(bundle: Bundle, runtime: str) -> NoveltyDetector | None:
+    """The unknown-photo detector for ``runtime``: its own when the bundle has one, else the float32 one."""
     if not bundle.novelty:
         return None
+    entry = runtime_entry(bundle.novelty, runtime)
+    if entry is bundle.novelty and runtime in REDUCED_PRECISION_DETECTORS:
+        log.warning(
+            "'%s' has no unknown-photo detector fitted on %s features: its float32 one may flag more photos "
+            "Unknown (defectsort fit-reduced-precision fits one)",
+            bundle.name,
+            runtime,
+        )
     try:
-        return NoveltyDetector.load(bundle.weights_path.parent, bundle.novelty)
+        return NoveltyDetector.load(bundle.weights_path.parent, entry)
     except (OSError, ValueError, KeyError) as error:
         raise BundleError(f"unknown-photo detector of '{bundle.name}' cannot be used: {error}") from None
 
@@ -148,7 +159,6 @@ class Engine:
         if threads:
             torch.set_num_threads(threads)
         self.bundle = bundle
-        self.policy = policy or DecisionPolicy.from_bundle(bundle)
         self.backend = "torch" if bundle.anomaly else resolve_backend(backend)  # an anomaly model's search: torch
         self.precision = resolve_precision(precision, self.backend)
         self.network: ClassMapNet | AnomalyNet | OnnxNetwork | OpenVinoNetwork
@@ -166,7 +176,9 @@ class Engine:
         self.batch_size = max(1, batch_size or auto_batch_size(bundle))
         self.decode_workers = max(1, decode_workers)
         self.thumbnail_edge = thumbnail_edge
-        self.novelty = _load_novelty(bundle)
+        runtime = runtime_name(self.backend, self.precision)
+        self.policy = policy or DecisionPolicy.from_bundle(bundle, runtime)
+        self.novelty = _load_novelty(bundle, runtime)
         self._warm_up()
 
     def _warm_up(self) -> None:

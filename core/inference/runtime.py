@@ -28,6 +28,9 @@ FALLBACK_BACKEND = "onnxruntime"  # when OpenVINO is not installed: the fastest 
 # float32's spread on 10 of its 70 figures, and photo by photo it left 32 more JPEG q15 photos to a person (its
 # unknown-photo scores cross a threshold fitted on float32 features); ``--precision bf16`` asks for it.
 AUTO_PRECISION = "fp32"
+# runtimes that get an unknown-photo detector fitted on their own features (core.training.reduced_precision):
+# bfloat16 features scored against a float32 bank look more unusual than they are
+REDUCED_PRECISION_DETECTORS = ("openvino bf16",)
 # the quality numbers a runtime is judged by, and which way is better
 HIGHER_IS_BETTER = ("macro_f1", "defect_recall", "pointing", "accepted_accuracy", "anomaly_auroc")
 LOWER_IS_BETTER = ("ece", "review_share", "unknown_share")
@@ -54,6 +57,14 @@ def resolve_backend(backend: str) -> str:
 def native_bf16() -> bool:
     """Return whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX, as oneDNN reports)."""
     return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def reduced_precision_runtimes() -> list[str]:
+    """Return the runtimes of :data:`REDUCED_PRECISION_DETECTORS` this machine runs natively, those whose
+    detectors training fits (OpenVINO installed, bfloat16 native: elsewhere the runtime would run float32)."""
+    if importlib.util.find_spec("openvino") is None or not native_bf16():
+        return []
+    return list(REDUCED_PRECISION_DETECTORS)
 
 
 def resolve_precision(precision: str, backend: str = "torch") -> str:

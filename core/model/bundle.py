@@ -92,6 +92,19 @@ class Bundle:
         return data
 
 
+RUNTIMES_KEY = "runtimes"  # in a part of model.json: runtime name -> what that runtime uses instead
+
+
+def runtime_entry(part: dict, runtime: str | None) -> dict:
+    """Return what a runtime uses of a part of model.json (``novelty``, ``anomaly_head``): its own entry, fitted
+    on the features it computes (:mod:`core.training.reduced_precision`), or else the float32 one.
+
+    :param part: the part (may be empty: no such part)
+    :param runtime: the runtime's name (``openvino bf16``), or None for float32
+    """
+    return part.get(RUNTIMES_KEY, {}).get(runtime) or part
+
+
 def load_bundle(folder: str | Path) -> Bundle:
     """Read a bundle's metadata and check it is complete (the weights are not loaded yet).
 

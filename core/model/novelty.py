@@ -9,6 +9,12 @@ noise, compression, framing) must not look unknown, so training fits the bank on
 photos *and* augmented copies of them (:mod:`core.training.augment`), and sets the threshold
 on the validation photos and their augmented copies: a stated share of them (the false-alarm
 rate, 1 % by default) may score above it, times a margin.
+
+A reduced-precision runtime computes slightly different features, and a bank of float32 features scores them as
+more unusual (bfloat16 moved a heavily compressed or darker screen across the float32 threshold: the README's
+"Speed"). So such a runtime gets a detector of its own, bank and threshold fitted on the features it computes
+(:mod:`core.training.reduced_precision`), kept in model.json's ``novelty.runtimes`` under the runtime's name;
+:func:`core.model.bundle.runtime_entry` picks the one for the runtime that runs.
 """
 
 from __future__ import annotations
@@ -76,13 +82,17 @@ class NoveltyDetector:
         kth = similarity.topk(self.k, dim=1).values[:, -1]
         return (1.0 - kth).clamp(min=0.0).numpy()
 
-    def save(self, folder: Path) -> dict:
-        """Write the bank next to the weights. :returns: the ``novelty`` entry of model.json."""
-        path = Path(folder) / NOVELTY_FILE
+    def save(self, folder: Path, file_name: str = NOVELTY_FILE) -> dict:
+        """Write the bank next to the weights.
+
+        :param file_name: the bank's file in ``folder``
+        :returns: the ``novelty`` entry of model.json (or a runtime's entry in it)
+        """
+        path = Path(folder) / file_name
         write_bytes_atomic(path, save({"bank": self.bank.contiguous()}))
         return {
             "method": "knn-cosine",
-            "file": NOVELTY_FILE,
+            "file": file_name,
             "k": self.k,
             "threshold": round(self.threshold, 5),
             "bank_size": int(self.bank.shape[0]),

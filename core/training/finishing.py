@@ -7,9 +7,11 @@ from pathlib import Path
 import torch
 
 from core.inference.decision import DecisionPolicy
+from core.inference.engine import normalise
 from core.model.bundle import Bundle
 from core.model.novelty import NoveltyDetector
 from core.training import calibration
+from core.training.dataset import PhotoCache
 from core.training.metrics import classification_metrics
 from core.training.trainer import TrainConfig, TrainResult, augmented_loader, collect_outputs, plain_loader
 
@@ -49,31 +51,44 @@ def fit_trust(bundle: Bundle, result: TrainResult, train_set, val_set, config: T
     of each; its threshold comes from the validation photos and as many augmented copies: the
     same product photographed differently is not "unknown" (see :mod:`core.model.novelty`).
     """
-    mean, std = bundle.mean, bundle.std
     batch = config.micro_batch or config.batch_size  # a retraining's memory bound holds here too
-    train_embeddings = _embeddings(result, plain_loader(train_set, result.cache, batch), mean, std)
-    val_logits, val_embeddings, val_labels = collect_outputs(
-        result.net, plain_loader(val_set, result.cache, batch), mean, std
-    )
-    for _ in range(AUGMENTED_PASSES):
-        train_embeddings = torch.cat(
-            [train_embeddings, _embeddings(result, augmented_loader(train_set, result.cache, batch), mean, std)]
-        )
-        if len(val_set):
-            val_embeddings = torch.cat(
-                [val_embeddings, _embeddings(result, augmented_loader(val_set, result.cache, batch), mean, std)]
-            )
-    copies = f"{len(train_set)} training photos and {AUGMENTED_PASSES} augmented copies of each"
-    threshold_from = f"; threshold from {len(val_set)} validation photos and their copies" if len(val_set) else ""
-    detector = NoveltyDetector.fit(
-        train_embeddings, val_embeddings if len(val_set) else None, fitted_on=copies + threshold_from
-    )
+    result.net.eval()
+    detector = fit_detector(result.net, train_set, val_set, result.cache, batch, bundle)
     folder.mkdir(parents=True, exist_ok=True)
     bundle.novelty = detector.save(folder)
     if len(val_set):
+        val_logits, _, val_labels = collect_outputs(
+            result.net, plain_loader(val_set, result.cache, batch), bundle.mean, bundle.std
+        )
         probabilities = DecisionPolicy.from_bundle(bundle).calibrate(val_logits).numpy()
         bundle.thresholds["review"] = calibration.choose_review_threshold(probabilities, val_labels.numpy())
 
 
-def _embeddings(result: TrainResult, loader, mean, std) -> torch.Tensor:
-    return collect_outputs(result.net, loader, mean, std)[1]
+def fit_detector(network, train_set, val_set, cache: PhotoCache, batch: int, bundle: Bundle) -> NoveltyDetector:
+    """Fit an unknown-photo detector on the features ``network`` computes: the bank from the training photos and
+    :data:`AUGMENTED_PASSES` augmented copies of each, the threshold from the validation photos and as many copies.
+
+    :param network: anything with ``forward_all`` (the torch network in eval mode, or an exported runtime's)
+    :param cache: the decoded photos (:class:`core.training.dataset.PhotoCache`)
+    :param batch: photos per forward pass
+    :param bundle: gives the input normalisation
+    """
+
+    def embeddings(samples, augmented: bool) -> torch.Tensor:
+        loader = (augmented_loader if augmented else plain_loader)(samples, cache, batch)
+        return _embeddings(network, loader, bundle.mean, bundle.std)
+
+    train_parts, val_parts = [], []
+    for augmented in [False] + [True] * AUGMENTED_PASSES:  # as shot, then the copies (in this order: the draws)
+        train_parts.append(embeddings(train_set, augmented))
+        if len(val_set):
+            val_parts.append(embeddings(val_set, augmented))
+    val_embeddings = torch.cat(val_parts) if val_parts else None
+    copies = f"{len(train_set)} training photos and {AUGMENTED_PASSES} augmented copies of each"
+    threshold_from = f"; threshold from {len(val_set)} validation photos and their copies" if len(val_set) else ""
+    return NoveltyDetector.fit(torch.cat(train_parts), val_embeddings, fitted_on=copies + threshold_from)
+
+
+@torch.inference_mode()
+def _embeddings(network, loader, mean, std) -> torch.Tensor:
+    return torch.cat([network.forward_all(normalise(images, mean, std)).embedding for images, _, _ in loader])

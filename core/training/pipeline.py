@@ -21,6 +21,7 @@ from core.training.finishing import choose_flip_tta, fit_trust
 from core.training.metrics import classification_metrics, defect_recall
 from core.training.model_setup import pretrained_model
 from core.training.plan import plan_for_data
+from core.training.reduced_precision import fit_reduced_precision_detectors
 from core.training.trainer import (
     TrainConfig,
     TrainResult,
@@ -145,6 +146,7 @@ def train_bundle(
         f"{bundle.novelty.get('threshold')}."
     )
     saved = save_bundle(bundle, net.model, out_dir)
+    fit_reduced_precision_detectors(saved, train_set, val_set, result.cache, say)
     if val_set:
         saved.baseline = validation_baseline(saved, [s.path for s in val_set])
         write_metadata(saved)
