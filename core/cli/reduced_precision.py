@@ -1,8 +1,8 @@
-"""``defectsort fit-reduced-precision``: give a model trained before an unknown-photo detector for each
-reduced-precision runtime this CPU runs (``openvino bf16``), fitted on that runtime's own features.
+"""``defectsort fit-reduced-precision``: give a model trained before an unknown-photo detector and an anomaly-head
+bank for each reduced-precision runtime this CPU runs (``openvino bf16``), fitted on that runtime's own features.
 
-``train`` and ``retrain`` do this themselves; without it, such a runtime scores photos against the float32
-detector and flags more of them Unknown.
+``train``, ``retrain`` and ``add-anomaly-head`` do this themselves; without it, such a runtime measures its
+features against the float32 banks and sends more photos to Unknown and Review.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from core.training.reduced_precision import fit_for_trained_bundle
 def add_parser(subparsers, name: str) -> None:
     """Register the sub-command and its options."""
     parser = subparsers.add_parser(
-        name, help="fit the unknown-photo detector of reduced-precision runtimes (bf16)", description=__doc__
+        name, help="fit the unknown-photo detector and head bank for bf16", description=__doc__
     )
     parser.add_argument("bundle", metavar="BUNDLE", help="bundle folder or name")
     parser.add_argument("data_dir", type=Path, metavar="DATA_DIR", help="the class folders the bundle was trained on")
@@ -35,5 +35,5 @@ def run(args) -> int:
     if not fitted:
         print("error: this CPU runs no reduced-precision runtime natively (OpenVINO with bfloat16)", file=sys.stderr)
         return 2
-    print(f"Written to {bundle.weights_path.parent}: detectors for {', '.join(fitted)}.")
+    print(f"Written to {bundle.weights_path.parent}: what {', '.join(fitted)} uses.")
     return 0

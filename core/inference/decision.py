@@ -84,8 +84,8 @@ class DecisionPolicy:
     def from_bundle(cls, bundle: Bundle, runtime: str | None = None) -> DecisionPolicy:
         """Return the policy stored in a bundle's model.json (today's defaults where absent).
 
-        :param runtime: the runtime that computes the outputs (``openvino bf16``): its own unknown-photo
-            unknown-photo threshold when the bundle has one (:func:`core.model.bundle.runtime_entry`)
+        :param runtime: the runtime that computes the outputs (``openvino bf16``): its own unknown-photo and
+            anomaly-head thresholds when the bundle has them (:func:`core.model.bundle.runtime_entry`)
         """
         thresholds = {**DEFAULTS, **bundle.thresholds}
         good_min = thresholds.get("good_min")
@@ -96,7 +96,7 @@ class DecisionPolicy:
             good_min=None if good_min is None else float(good_min),
             review_below=float(thresholds.get("review", 0.0)),
             unknown_above=float(runtime_entry(bundle.novelty, runtime).get("threshold", math.inf)),
-            unlisted_above=float(bundle.anomaly_head.get("threshold", math.inf)),
+            unlisted_above=float(runtime_entry(bundle.anomaly_head, runtime).get("threshold", math.inf)),
             also_probability=float(thresholds["also"]),
             also_map_ratio=float(thresholds["also_map_ratio"]),
             region_threshold=float(thresholds["region"]),

@@ -29,8 +29,9 @@ from core.inference.interpret import ReadPhoto, interpret
 from core.inference.postprocess import postprocess
 from core.inference.prediction import Prediction
 from core.inference.runtime import REDUCED_PRECISION_DETECTORS, resolve_backend, resolve_precision, runtime_name
+from core.model.anomaly.memory import load_bank
 from core.model.anomaly.network import AnomalyNet
-from core.model.bundle import Bundle, BundleError, build_network, runtime_entry
+from core.model.bundle import RUNTIMES_KEY, Bundle, BundleError, build_network, runtime_entry
 from core.model.network import ClassMapNet, NetworkOutputs
 from core.model.novelty import NoveltyDetector
 from core.model.onnx_backend import OnnxNetwork, cached_onnx
@@ -81,6 +82,17 @@ def _load_novelty(bundle: Bundle, runtime: str) -> NoveltyDetector | None:
         return NoveltyDetector.load(bundle.weights_path.parent, entry)
     except (OSError, ValueError, KeyError) as error:
         raise BundleError(f"unknown-photo detector of '{bundle.name}' cannot be used: {error}") from None
+
+
+def _runtime_head_bank(bundle: Bundle, runtime: str) -> torch.Tensor | None:
+    """The anomaly-head bank fitted on ``runtime``'s own patches, when the bundle has one."""
+    entry = bundle.anomaly_head.get(RUNTIMES_KEY, {}).get(runtime)
+    if not entry:
+        return None
+    try:
+        return load_bank(bundle.weights_path.parent, entry).float()
+    except (OSError, ValueError, KeyError) as error:
+        raise BundleError(f"anomaly head of '{bundle.name}' for {runtime} cannot be used: {error}") from None
 
 
 def model_input(pixels: np.ndarray, bundle: Bundle) -> torch.Tensor:
@@ -171,7 +183,8 @@ class Engine:
             if self.backend == "onnxruntime":
                 self.network = OnnxNetwork(exported, bundle, threads)
             else:
-                self.network = OpenVinoNetwork(exported, bundle, self.precision, threads)
+                head = _runtime_head_bank(bundle, runtime_name(self.backend, self.precision))
+                self.network = OpenVinoNetwork(exported, bundle, self.precision, threads, head)
             self.precision = self.network.quantization or self.precision  # an int8 file runs as int8
         self.batch_size = max(1, batch_size or auto_batch_size(bundle))
         self.decode_workers = max(1, decode_workers)

@@ -24,9 +24,10 @@ BACKENDS = ("torch", "onnxruntime", "openvino")
 DEFAULT_BACKEND = "openvino"
 PRECISIONS = ("auto", "fp32", "bf16")
 FALLBACK_BACKEND = "onnxruntime"  # when OpenVINO is not installed: the fastest float32 runtime after it
-# The verdict of ``bench --truth`` (README, "Speed"): OpenVINO bf16, 1.36x faster, was worse than float32 beyond
-# float32's spread on 10 of its 70 figures, and photo by photo it left 32 more JPEG q15 photos to a person (its
-# unknown-photo scores cross a threshold fitted on float32 features); ``--precision bf16`` asks for it.
+# The verdict of ``bench --truth`` (README, "Speed"): OpenVINO bf16, 1.4x faster, with its own unknown-photo
+# detector and anomaly-head bank (core.training.reduced_precision), is as good as float32 photo by photo (the
+# paired rule) but worse beyond float32's spread on 3 figures (Review under "darker": about 4 photos more; two
+# figures by one photo); the spread rule chooses. ``--precision bf16`` asks for it.
 AUTO_PRECISION = "fp32"
 # runtimes that get an unknown-photo detector fitted on their own features (core.training.reduced_precision):
 # bfloat16 features scored against a float32 bank look more unusual than they are

@@ -4,6 +4,11 @@
 :class:`core.model.onnx_backend.OnnxNetwork` does. It runs a float file at ``fp32`` or ``bf16`` (OpenVINO's
 inference precision: bfloat16 arithmetic with float32 accumulation, native on CPUs with AVX-512 BF16 or AMX),
 or an int8 file (quantize-dequantize pairs from :mod:`core.training.quantize`, executed with VNNI int8 kernels).
+
+A runtime with an anomaly-head bank of its own (bf16 patches lie farther from float32 ones:
+:mod:`core.training.reduced_precision`) reads the patch embeddings the head's matrix product takes and measures
+them against that bank instead; ``head="patches"`` hands the patch embeddings over as the "anomaly" output, to fit
+such a bank.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.model.anomaly.head import photo_distances
+from core.model.anomaly.memory import load_bank
 from core.model.bundle import Bundle, BundleError
 from core.model.export import read_sidecar
 from core.model.network import NetworkOutputs
@@ -29,9 +36,19 @@ class OpenVinoNetwork:
     :param bundle: the bundle it was exported from
     :param precision: ``fp32`` or ``bf16`` for a float file; an int8 file runs as int8 whatever is asked
     :param threads: inference threads (default: torch's, which match the machine)
+    :param head: the anomaly head's bank for this runtime (its patches are measured against it instead of the
+        exported float32 bank), ``"patches"`` (the "anomaly" output is then the patch embeddings, to fit one), or
+        None: the exported head as it is
     """
 
-    def __init__(self, path: Path, bundle: Bundle, precision: str = "fp32", threads: int | None = None):
+    def __init__(
+        self,
+        path: Path,
+        bundle: Bundle,
+        precision: str = "fp32",
+        threads: int | None = None,
+        head: torch.Tensor | str | None = None,
+    ):
         meta = read_sidecar(path, bundle)
         self.quantization = meta.get("quantization")
         self.precision = self.quantization or precision
@@ -45,17 +62,58 @@ class OpenVinoNetwork:
             "INFERENCE_NUM_THREADS": threads or torch.get_num_threads(),
             "PERFORMANCE_HINT": "LATENCY",
         }
+        model = ov.Core().read_model(str(path))
+        self.outputs: list[str] = meta["outputs"]
+        self.head = head
+        if head is not None and self.quantization is None:  # an int8 file has no head
+            _expose_head_patches(model, bundle)
+        else:
+            self.head = None
         try:
-            self.compiled = ov.Core().compile_model(str(path), "CPU", config)
+            self.compiled = ov.Core().compile_model(model, "CPU", config)
         except Exception as error:  # noqa: BLE001 - OpenVINO raises its own exception types
             raise BundleError(f"OpenVINO cannot compile {Path(path).name}: {str(error).splitlines()[0]}") from None
         self.request = self.compiled.create_infer_request()
-        self.outputs: list[str] = meta["outputs"]
 
     def forward_all(self, batch: torch.Tensor) -> NetworkOutputs:
         """Return the network's outputs for a normalised ``N x 3 x H x W`` batch."""
         results = self.request.infer({0: np.ascontiguousarray(batch.numpy())})
         named = {name: torch.from_numpy(np.array(results[index])) for index, name in enumerate(self.outputs)}
-        return NetworkOutputs(
-            named["logits"], named["maps"], named.get("detail"), named["embedding"], named.get("anomaly")
-        )
+        anomaly = named.get("anomaly")
+        if self.head is not None and anomaly is not None:
+            rows = torch.from_numpy(np.array(results[len(self.outputs)]))  # N x hw x D
+            patches = rows.transpose(1, 2).reshape(len(rows), rows.shape[2], *anomaly.shape[-2:])
+            anomaly = patches if isinstance(self.head, str) else photo_distances(patches, self.head)
+        return NetworkOutputs(named["logits"], named["maps"], named.get("detail"), named["embedding"], anomaly)
+
+
+def _expose_head_patches(model, bundle: Bundle) -> None:
+    """Add the anomaly head's patch embeddings (the rows its matrix product multiplies by the bank) as the model's
+    last output; the product is found by its other factor, the bank itself (transposed, as the export folds it).
+
+    :raises BundleError: no such product in the graph (a file without the head, or exported otherwise)
+    """
+    bank = load_bank(bundle.weights_path.parent, bundle.anomaly_head).float().numpy()
+    for op in model.get_ops():
+        factor = op.input(1).get_source_output().get_node() if op.get_type_name() == "MatMul" else None
+        if _holds(factor, bank.T):
+            model.add_outputs([_unscaled(op.input(0).get_source_output())])
+            return
+    raise BundleError(f"'{bundle.name}': its exported file has no anomaly head to measure against another bank")
+
+
+def _holds(node, values: np.ndarray) -> bool:
+    """Whether ``node`` is a constant of these values."""
+    if node is None or node.get_type_name() != "Constant" or tuple(node.get_output_shape(0)) != values.shape:
+        return False
+    return bool(np.allclose(node.get_data(), values, atol=1e-4))
+
+
+def _unscaled(rows):
+    """The patch rows before a constant factor the export moved onto them (``-2 * rows @ bank.T``)."""
+    node = rows.get_node()
+    if node.get_type_name() != "Multiply":
+        return rows
+    inputs = [node.input(i).get_source_output() for i in range(2)]
+    variable = [i for i in inputs if i.get_node().get_type_name() != "Constant"]
+    return variable[0] if len(variable) == 1 else rows

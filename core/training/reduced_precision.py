@@ -8,13 +8,13 @@ float32 does (the README's "Speed"). So every trained model carries, beside its 
 runtime of :data:`core.inference.runtime.REDUCED_PRECISION_DETECTORS` that this CPU runs natively; the engine
 uses the one for the runtime that runs (:func:`core.model.bundle.runtime_entry`).
 
-The anomaly head has the same trouble and is not mended here: its patch features, computed in bf16, lie
-farther from its float32 bank on heavily compressed photos (clean screens of one held-out phone scored 31-36
-in float32 and 35-41 in bf16, against a threshold of 37); a threshold refitted on bf16 scores of the head's own
-held-out good photos came out within 2 % of float32's, so what would mend it is a bank of bf16 patches.
+The anomaly head has the same trouble (bf16 patch features lie farther from its float32 bank: clean, heavily
+compressed screens of a held-out phone crossed its threshold and went to Review), and the same mend: a bank and
+threshold of the runtime's own patches (:func:`core.training.anomaly.head_fit.fit_runtime_heads`).
 
-``train`` and ``retrain`` fit the detector as their last step; ``defectsort fit-reduced-precision MODEL DATA``
-fits it for a model trained before (from the photos its model.json names).
+``train`` and ``retrain`` fit the detector as their last step and the head's bank with the head;
+``defectsort fit-reduced-precision MODEL DATA`` fits both for a model trained before (from the photos its
+model.json names).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from core.inference.runtime import parse_runtime, reduced_precision_runtimes
 from core.model.bundle import RUNTIMES_KEY, Bundle, write_metadata
 from core.model.onnx_backend import cached_onnx
 from core.model.openvino_backend import OpenVinoNetwork
+from core.training.anomaly.head_fit import HeadSettings, fit_runtime_heads, good_training_photos
 from core.training.dataset import PhotoCache, Sample, scan_dataset
 from core.training.finishing import fit_detector
 
@@ -71,7 +72,8 @@ def fit_reduced_precision_detectors(
 
 
 def fit_for_trained_bundle(bundle: Bundle, data_dir: Path, masks_dir: Path | None = None, say=print) -> list[str]:
-    """Fit the reduced-precision detectors of a model trained before, from the photos its model.json names.
+    """Fit the reduced-precision detectors (and anomaly-head banks) of a model trained before, from the photos its
+    model.json names.
 
     :param data_dir: the class folders it was trained on
     :raises ValueError: the bundle records no split, lacks its float32 detector, or the folder lacks its photos
@@ -79,7 +81,7 @@ def fit_for_trained_bundle(bundle: Bundle, data_dir: Path, masks_dir: Path | Non
     split = bundle.training.get("split", {})
     if not split or not bundle.novelty:
         raise ValueError(f"'{bundle.name}' records no training split or has no unknown-photo detector")
-    _, samples = scan_dataset(data_dir, masks_dir, bundle.training.get("group_by"))
+    classes, samples = scan_dataset(data_dir, masks_dir, bundle.training.get("group_by"))
     by_name = {sample.path.name: sample for sample in samples}
     missing = [name for name in split["train"] + split["validation"] if name not in by_name]
     if missing:
@@ -87,4 +89,8 @@ def fit_for_trained_bundle(bundle: Bundle, data_dir: Path, masks_dir: Path | Non
     train_set = [by_name[name] for name in split["train"]]
     val_set = [by_name[name] for name in split["validation"]]
     cache = PhotoCache(bundle.input_hw, bundle.fit)
-    return fit_reduced_precision_detectors(bundle, train_set, val_set, cache, say)
+    fitted = fit_reduced_precision_detectors(bundle, train_set, val_set, cache, say)
+    if bundle.anomaly_head and fitted:
+        good = good_training_photos(bundle, classes, samples, split)
+        fit_runtime_heads(bundle, good, HeadSettings.of(bundle.anomaly_head), say=say)
+    return fitted

@@ -11,6 +11,7 @@ from core.cli import main
 from core.inference.decision import Decision, DecisionPolicy
 from core.inference.engine import Engine
 from core.inference.prediction import Prediction
+from core.inference.runtime import reduced_precision_runtimes
 from core.inference.unlisted import with_unlisted
 from core.model.registry import resolve_bundle
 from core.photos.sources import collect_items
@@ -105,8 +106,12 @@ def test_the_head_separates_defects_from_their_inpainted_counterparts(tmp_path, 
     shutil.copytree(resolve_bundle(None).folder, folder)
     command = ["add-anomaly-head", str(folder), str(PHONE_DATA / "photos"), "--masks", str(PHONE_DATA / "masks")]
     assert main(command) == 0
-    measured = json.loads((folder / "model.json").read_text())["anomaly_head"]["validation"]
+    head = json.loads((folder / "model.json").read_text())["anomaly_head"]
+    measured = head["validation"]
     assert measured["auroc"] >= 0.95 and measured["pointing"] >= 0.8 and measured["defect_photos"] == 17
+    for runtime in reduced_precision_runtimes():  # a bank of its own patches for each reduced-precision runtime
+        own = head["runtimes"][runtime]
+        assert (folder / own["file"]).is_file() and own["bank_size"] == head["bank_size"] and own["threshold"] > 0
 
 
 def test_a_cross_fitted_threshold_scores_every_good_photo_against_a_bank_without_its_phone():

@@ -1,18 +1,24 @@
-"""Reduced-precision runtimes get an unknown-photo detector fitted on their own features."""
+"""Reduced-precision runtimes get an unknown-photo detector and an anomaly-head bank fitted on their own features."""
 
 import json
 import logging
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
 from core.cli import main
 from core.inference import runtime
-from core.inference.engine import Engine
+from core.inference.engine import Engine, model_input
 from core.inference.runtime import reduced_precision_runtimes
+from core.model.anomaly.memory import load_bank
 from core.model.bundle import RUNTIMES_KEY, BundleError, load_bundle, runtime_entry
+from core.model.onnx_backend import cached_onnx
+from core.model.openvino_backend import OpenVinoNetwork
+from core.model.registry import resolve_bundle
 from tests.core.test_training import shapes_dir, trained  # noqa: F401 - fixtures
+from tests.images import screen_photo
 
 BF16 = "openvino bf16"
 needs_bf16 = pytest.mark.skipif(not reduced_precision_runtimes(), reason="this CPU runs no bfloat16 natively")
@@ -76,3 +82,37 @@ def test_refit_refuses_what_it_cannot_do(trained, shapes_dir, tmp_path, capsys, 
     monkeypatch.setattr(runtime, "native_bf16", lambda: False)  # an older workstation
     assert main(["fit-reduced-precision", str(trained.folder), str(shapes_dir)]) == 2
     assert "runs no reduced-precision runtime natively" in capsys.readouterr().err
+
+
+@needs_bf16
+def test_the_head_measured_against_another_bank_reads_the_graphs_own_patches():
+    """The runtime's own head bank replaces the exported one: measured against the exported (float32) bank, the
+    patches it reads out of the graph give the graph's own distances, so only the bank differs."""
+    bundle = resolve_bundle(None)
+    exported = cached_onnx(bundle)
+    float32_bank = load_bank(bundle.folder, bundle.anomaly_head).float()
+    batch = model_input(np.stack([np.asarray(screen_photo(seed, size=(672, 384))) for seed in range(2)]), bundle)
+    graph = OpenVinoNetwork(exported, bundle, "fp32").forward_all(batch).anomaly
+    outside = OpenVinoNetwork(exported, bundle, "fp32", head=float32_bank).forward_all(batch).anomaly
+    patches = OpenVinoNetwork(exported, bundle, "fp32", head="patches").forward_all(batch).anomaly
+    assert graph is not None and outside is not None and patches is not None
+    assert torch.allclose(graph, outside, atol=1e-3) and graph.max() > 1.0
+    assert patches.shape == (2, float32_bank.shape[1], *graph.shape[-2:])
+
+
+@needs_bf16
+def test_the_bundled_model_runs_bf16_with_its_own_head_bank_and_refuses_a_tampered_one(tmp_path):
+    bundle = resolve_bundle(None)
+    entry = bundle.anomaly_head[RUNTIMES_KEY][BF16]
+    engine = Engine(bundle, backend="openvino", precision="bf16")
+    assert engine.policy.unlisted_above == entry["threshold"] != bundle.anomaly_head["threshold"]
+    assert isinstance(engine.network, OpenVinoNetwork) and isinstance(engine.network.head, torch.Tensor)
+    assert torch.equal(engine.network.head, load_bank(bundle.folder, entry).float())
+    float32 = Engine(bundle, backend="openvino", precision="fp32")
+    assert float32.policy.unlisted_above == bundle.anomaly_head["threshold"]
+    copy = tmp_path / "copy"
+    shutil.copytree(bundle.folder, copy)
+    data = (copy / entry["file"]).read_bytes()
+    (copy / entry["file"]).write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))
+    with pytest.raises(BundleError, match="anomaly head of 'phone-defects' for openvino bf16 cannot be used"):
+        Engine(load_bundle(copy), backend="openvino", precision="bf16")

@@ -24,11 +24,14 @@ from torch import nn
 from core.files import file_sha256, write_bytes_atomic
 from core.inference.decision import normal_class_of
 from core.inference.engine import model_input
+from core.inference.runtime import parse_runtime, reduced_precision_runtimes
 from core.model.anomaly.memory import coreset_bank, flat_patches, patch_distances
 from core.model.anomaly.patches import PATCH_LAYERS, combine_patches
-from core.model.bundle import Bundle, build_network, decode_for, write_metadata
+from core.model.bundle import RUNTIMES_KEY, Bundle, build_network, decode_for, write_metadata
 from core.model.network import ClassMapNet, Pooling
 from core.model.novelty import auroc
+from core.model.onnx_backend import cached_onnx
+from core.model.openvino_backend import OpenVinoNetwork
 from core.model.refine import local_contrast, refined_heatmaps
 from core.training.anomaly.build import choose_threshold
 from core.training.augment import augment, build_augmentation
@@ -53,19 +56,25 @@ class _Embeddings(nn.Module):
 
 
 class HeadPhotos:
-    """Patch embeddings and fine detail of photos, through the bundle's own network."""
+    """Patch embeddings and fine detail of photos, through the bundle's own network (float32, in torch), or through
+    a runtime's (an :class:`OpenVinoNetwork` built with ``head="patches"``: the patches its arithmetic computes).
+    """
 
-    def __init__(self, bundle: Bundle):
-        classifier = build_network(bundle, verify=True)
-        assert isinstance(classifier, ClassMapNet)
+    def __init__(self, bundle: Bundle, runtime_network: OpenVinoNetwork | None = None):
         self.layers = PATCH_LAYERS[bundle.arch]
-        self.net = ClassMapNet(
-            classifier.model,
-            bundle.arch,
-            Pooling.from_json(bundle.pooling),
-            bundle.detail_layer,
-            _Embeddings(self.layers),
-        ).eval()
+        self.net: ClassMapNet | OpenVinoNetwork
+        if runtime_network is not None:
+            self.net = runtime_network
+        else:
+            classifier = build_network(bundle, verify=True)
+            assert isinstance(classifier, ClassMapNet)
+            self.net = ClassMapNet(
+                classifier.model,
+                bundle.arch,
+                Pooling.from_json(bundle.pooling),
+                bundle.detail_layer,
+                _Embeddings(self.layers),
+            ).eval()
         self.bundle = bundle
 
     @torch.inference_mode()
@@ -192,7 +201,7 @@ def fit_anomaly_head(
     if normal is None or not split:
         raise ValueError(f"'{bundle.name}' needs a 'no defect' class and a recorded training split")
     classes, samples = scan_dataset(data_dir, masks_dir, bundle.training.get("group_by"))
-    good = [s for s in samples if classes[s.label] == normal and s.path.name in set(split["train"])]
+    good = good_training_photos(bundle, classes, samples, split)
     validation = [s for s in samples if s.path.name in set(split["validation"])]
     photos = HeadPhotos(bundle)
     fitted = fit_head(photos, good, settings, seed)
@@ -212,7 +221,44 @@ def fit_anomaly_head(
         "validation": metrics,
     }
     write_metadata(bundle)
+    fit_runtime_heads(bundle, good, settings, seed, say)
     return metrics
+
+
+def good_training_photos(bundle: Bundle, classes: list[str], samples: list[Sample], split: dict) -> list[Sample]:
+    """The "no defect" photos of the training split, in the dataset's order: what the head is fitted on."""
+    training = set(split["train"])
+    return [s for s in samples if classes[s.label] == normal_class_of(bundle) and s.path.name in training]
+
+
+def fit_runtime_heads(bundle: Bundle, good: list[Sample], settings: HeadSettings, seed: int = 0, say=print) -> None:
+    """Give each reduced-precision runtime this CPU runs natively a head bank and threshold of its own.
+
+    bf16 patch embeddings lie farther from a bank of float32 ones: clean, heavily compressed screens of a held-out
+    phone crossed the float32 threshold (Review) under OpenVINO bf16. A threshold refitted on bf16 scores does not
+    mend it (it came out within 2 % of float32's); a bank of the patches the runtime computes does. The same fit
+    as float32's (:func:`fit_head`: the same photos, copies and seed) on the runtime's patches; kept in model.json
+    ``anomaly_head.runtimes`` with its own bank file; the runtime measures its patches against it
+    (:class:`core.model.openvino_backend.OpenVinoNetwork`).
+    """
+    for runtime in reduced_precision_runtimes():
+        precision = parse_runtime(runtime)[1]
+        network = OpenVinoNetwork(cached_onnx(bundle), bundle, precision, head="patches")
+        fitted = fit_head(HeadPhotos(bundle, network), good, settings, seed)
+        file_name = f"anomaly_head-{precision}.safetensors"
+        folder = bundle.weights_path.parent
+        write_bytes_atomic(folder / file_name, save({"bank": fitted.bank}))
+        entry = {
+            "file": file_name,
+            "sha256": file_sha256(folder / file_name),
+            "bank_size": len(fitted.bank),
+            "threshold": fitted.threshold,
+            "fitted_on": f"{runtime} patches of {fitted.fitted_on}",
+        }
+        bundle.anomaly_head[RUNTIMES_KEY] = {**bundle.anomaly_head.get(RUNTIMES_KEY, {}), runtime: entry}
+        float32 = bundle.anomaly_head["threshold"]
+        say(f"Anomaly head for {runtime}: threshold {fitted.threshold:.4g} (float32: {float32:.4g}).")
+    write_metadata(bundle)
 
 
 def measure_head(photos: HeadPhotos, head: FittedHead, samples: list[Sample], is_good: list[bool]) -> dict:
