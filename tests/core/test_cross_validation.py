@@ -8,7 +8,13 @@ import pytest
 
 from core.cli import main
 from core.model.bundle import load_bundle
-from core.training.cross_validation import format_spread, grouped_folds, split_off_test, summarise
+from core.training.cross_validation import (
+    classes_trained_without,
+    format_spread,
+    grouped_folds,
+    split_off_test,
+    summarise,
+)
 from core.training.dataset import Sample
 from tests.images import SHAPES, write_shapes
 
@@ -32,6 +38,20 @@ def test_folds_keep_groups_whole_use_every_photo_once_and_spread_each_class():
     assert all(homes[s.group] == i for i, fold in enumerate(folds) for s in fold)  # no group in two folds
     for fold in folds:  # 6 groups of each class over 3 folds: 2 each
         assert Counter(s.label for s in fold) == {0: 6, 1: 6, 2: 6}
+
+
+def test_a_fold_holding_every_group_of_a_class_is_named():
+    """A class of two phones in three folds: wherever both phones land together, that fold's model never sees it."""
+    rare = [s for s in samples(groups_per_class=2) if s.label == 1]
+    common = [s for s in samples(groups_per_class=6) if s.label != 1]
+    folds = [common[:12] + rare, common[12:24], common[24:]]  # both rare phones held out together
+    assert classes_trained_without(folds, list(SHAPES)) == [
+        f"fold 1/3 holds every photo of '{SHAPES[1]}' (2 groups): its model trains without that class "
+        "(more groups of it, or fewer folds, would avoid this)"
+    ]
+    folds = [common[:12] + rare[:3], common[12:24] + rare[3:], common[24:]]  # one phone each: both folds see it
+    assert classes_trained_without(folds, list(SHAPES)) == []
+    assert classes_trained_without(grouped_folds(samples(), 3, seed=4), list(SHAPES)) == []
 
 
 def test_too_few_groups_is_a_clear_error():
