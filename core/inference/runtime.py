@@ -29,8 +29,8 @@ FALLBACK_BACKEND = "onnxruntime"  # when OpenVINO is not installed: the fastest 
 # paired rule) but worse beyond float32's spread on 3 figures (Review under "darker": about 4 photos more; two
 # figures by one photo); the spread rule chooses. ``--precision bf16`` asks for it.
 AUTO_PRECISION = "fp32"
-# runtimes that get an unknown-photo detector fitted on their own features (core.training.reduced_precision):
-# bfloat16 features scored against a float32 bank look more unusual than they are
+# runtimes that get an unknown-photo detector and an anomaly-head bank fitted on their own features
+# (core.training.reduced_precision): bfloat16 features measured against float32 banks look more unusual than they are
 REDUCED_PRECISION_DETECTORS = ("openvino bf16",)
 # the quality numbers a runtime is judged by, and which way is better
 HIGHER_IS_BETTER = ("macro_f1", "defect_recall", "pointing", "accepted_accuracy", "anomaly_auroc")

@@ -64,11 +64,9 @@ class OpenVinoNetwork:
         }
         model = ov.Core().read_model(str(path))
         self.outputs: list[str] = meta["outputs"]
-        self.head = head
-        if head is not None and self.quantization is None:  # an int8 file has no head
+        self.head = head if self.quantization is None else None  # an int8 file has no head
+        if self.head is not None:
             _expose_head_patches(model, bundle)
-        else:
-            self.head = None
         try:
             self.compiled = ov.Core().compile_model(model, "CPU", config)
         except Exception as error:  # noqa: BLE001 - OpenVINO raises its own exception types

@@ -1,4 +1,4 @@
-"""Unknown-photo detectors for reduced-precision runtimes, fitted on the features those runtimes compute.
+"""Unknown-photo detectors (and anomaly-head banks) for reduced-precision runtimes, fitted on their own features.
 
 bfloat16 arithmetic moves a photo's pooled features a little, and a bank of float32 features scores the moved
 features as more unusual than they are: on the keep-last cross-validation folds, OpenVINO bf16 pushed up to a third

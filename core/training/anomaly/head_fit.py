@@ -241,7 +241,8 @@ def fit_runtime_heads(bundle: Bundle, good: list[Sample], settings: HeadSettings
     ``anomaly_head.runtimes`` with its own bank file; the runtime measures its patches against it
     (:class:`core.model.openvino_backend.OpenVinoNetwork`).
     """
-    for runtime in reduced_precision_runtimes():
+    runtimes = reduced_precision_runtimes()
+    for runtime in runtimes:
         precision = parse_runtime(runtime)[1]
         network = OpenVinoNetwork(cached_onnx(bundle), bundle, precision, head="patches")
         fitted = fit_head(HeadPhotos(bundle, network), good, settings, seed)
@@ -258,7 +259,8 @@ def fit_runtime_heads(bundle: Bundle, good: list[Sample], settings: HeadSettings
         bundle.anomaly_head[RUNTIMES_KEY] = {**bundle.anomaly_head.get(RUNTIMES_KEY, {}), runtime: entry}
         float32 = bundle.anomaly_head["threshold"]
         say(f"Anomaly head for {runtime}: threshold {fitted.threshold:.4g} (float32: {float32:.4g}).")
-    write_metadata(bundle)
+    if runtimes:
+        write_metadata(bundle)
 
 
 def measure_head(photos: HeadPhotos, head: FittedHead, samples: list[Sample], is_good: list[bool]) -> dict:
