@@ -49,9 +49,11 @@ def scan_dataset(
     :param classes: the classes in this order (a model's, when retraining it); a class may have no
         folder, a folder of another name is an error. Default: the folders with photos, by name.
     :returns: ``(classes, samples)``
-    :raises ValueError: fewer than two class folders with photos, or a folder that is no class
+    :raises ValueError: no such folder, fewer than two class folders with photos, or a folder that is no class
     """
     data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise ValueError(f"{data_dir} is not a folder (expected one sub-folder of photos per class)")
     found = sorted(p.name for p in data_dir.iterdir() if p.is_dir() and any(_photos(p)))
     if classes is None:
         if len(found) < 2:

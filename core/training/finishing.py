@@ -56,12 +56,10 @@ def fit_trust(bundle: Bundle, result: TrainResult, train_set, val_set, config: T
     detector = fit_detector(result.net, train_set, val_set, result.cache, batch, bundle)
     folder.mkdir(parents=True, exist_ok=True)
     bundle.novelty = detector.save(folder)
-    if len(val_set):
-        val_logits, _, val_labels = collect_outputs(
-            result.net, plain_loader(val_set, result.cache, batch), bundle.mean, bundle.std
-        )
-        probabilities = DecisionPolicy.from_bundle(bundle).calibrate(val_logits).numpy()
-        bundle.thresholds["review"] = calibration.choose_review_threshold(probabilities, val_labels.numpy())
+    if len(result.val_labels):
+        # the kept weights' validation logits, mirrored and averaged when flip TTA is on, as the engine will
+        probabilities = DecisionPolicy.from_bundle(bundle).calibrate(result.val_logits).numpy()
+        bundle.thresholds["review"] = calibration.choose_review_threshold(probabilities, result.val_labels.numpy())
 
 
 def fit_detector(network, train_set, val_set, cache: PhotoCache, batch: int, bundle: Bundle) -> NoveltyDetector:

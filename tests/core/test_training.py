@@ -162,6 +162,19 @@ def test_scan_matches_masks_and_groups(tmp_path):
     assert by_name["Sta_0011.jpg"].group == by_name["Sta_0011_clean.jpg"].group == "Sta_001"
 
 
+def test_a_missing_data_folder_is_one_clear_line(tmp_path, capsys):
+    from core.cli import main
+
+    with pytest.raises(ValueError, match="is not a folder"):
+        scan_dataset(tmp_path / "nowhere")
+    assert main(["train", str(tmp_path / "nowhere"), "--out", str(tmp_path / "model")]) == 2
+    assert (
+        capsys.readouterr().err.strip()
+        == f"error: {tmp_path / 'nowhere'} is not a folder (expected one sub-folder of photos per class)"
+    )
+    assert not (tmp_path / "model").exists()
+
+
 def test_temperature_lowers_the_nll_of_an_over_confident_model():
     rng = np.random.default_rng(0)
     labels = torch.as_tensor(rng.integers(0, 3, 300))
@@ -235,3 +248,31 @@ def test_training_draws_photos_decoded_both_ways_and_validation_the_engines_way(
     validation_cache = PhotoCache((96, 160))
     _PhotoDataset([sample], validation_cache, decode_variation=True)[0]  # no transform: as the engine decodes
     assert list(validation_cache._photos) == [(path, False)]
+
+
+def test_review_threshold_is_chosen_on_the_kept_weights_validation_logits(random_bundle, tmp_path):
+    """Those logits are mirrored and averaged when flip TTA is on, as the engine's are: a fresh plain pass is not."""
+    import dataclasses
+
+    from core.inference.decision import DecisionPolicy
+    from core.model.bundle import build_network
+    from core.training.calibration import choose_review_threshold
+    from core.training.dataset import PhotoCache
+    from core.training.finishing import fit_trust
+    from core.training.trainer import TrainConfig, TrainResult
+
+    samples = []
+    for index, shape in enumerate(SHAPES * 3):
+        path = tmp_path / "photos" / f"{shape}-{index}.png"
+        path.parent.mkdir(exist_ok=True)
+        shape_image(shape, index).save(path)
+        samples.append(Sample(path, index % 4, str(index), None))
+    bundle = dataclasses.replace(random_bundle, thresholds=dict(random_bundle.thresholds), novelty={})
+    val_logits = torch.tensor([[6.0, 0, 0, 0], [0, 5.0, 0, 0], [0, 0, 4.0, 0], [0, 0, 0, 3.5]])
+    val_labels = torch.arange(4)
+    cache = PhotoCache(bundle.input_hw, bundle.fit)
+    result = TrainResult(build_network(bundle), [], 1, val_logits, val_labels, "finished", cache)
+    fit_trust(bundle, result, samples[:4], samples[4:8], TrainConfig(batch_size=4), tmp_path / "model")
+    expected = choose_review_threshold(DecisionPolicy.from_bundle(bundle).calibrate(val_logits).numpy(), np.arange(4))
+    assert expected > 0.8 and bundle.thresholds["review"] == expected  # a random network is far less sure
+    assert bundle.novelty["bank_size"] > 0
