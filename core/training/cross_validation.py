@@ -160,13 +160,23 @@ def cross_validate(
 
 @contextmanager
 def _fold_folder(keep: Path | None) -> Iterator[Path]:
-    """Where the folds' models are written: ``keep`` (created; they stay), or a folder deleted at the end."""
+    """Where the folds' models are written: ``keep`` (created; they stay), or a folder deleted at the end.
+
+    :raises ValueError: ``keep`` already holds a fold's model (an earlier run's folds, hours of training, are
+        not written over)
+    """
     if keep is None:
         with tempfile.TemporaryDirectory(prefix="defectsort-cv-") as scratch:
             yield Path(scratch)
-    else:
-        keep.mkdir(parents=True, exist_ok=True)
-        yield keep
+        return
+    earlier = sorted(keep.glob("fold-*/model.json")) if keep.is_dir() else []
+    if earlier:
+        raise ValueError(
+            f"{keep} already holds the models of {len(earlier)} folds: give an empty folder to keep new ones "
+            "(bench --truth --folds-from measures kept folds again)"
+        )
+    keep.mkdir(parents=True, exist_ok=True)
+    yield keep
 
 
 class _Tally:

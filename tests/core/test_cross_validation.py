@@ -115,6 +115,11 @@ def test_train_cross_validates_then_trains_without_the_test_split(shapes_dir, tm
     capsys.readouterr()
     assert main(["bench", "--model", str(out), "--truth", str(shapes_dir), "--cv", "2", "--folds-from", str(kept)]) == 2
     assert "not a fold of this run" in capsys.readouterr().out
+    # kept folds are not written over by the next run given the same folder: refused before any training
+    weights = (kept / "fold-1" / "weights.safetensors").read_bytes()
+    assert main(["evaluate", str(out), str(shapes_dir), *protocol]) == 2
+    assert f"{kept} already holds the models of 2 folds" in capsys.readouterr().err
+    assert (kept / "fold-1" / "weights.safetensors").read_bytes() == weights
 
 
 def test_evaluate_cv_of_a_model_without_a_recipe_is_a_clear_error(random_bundle, shapes_dir, capsys):
