@@ -315,7 +315,7 @@ class MainWindow(QMainWindow):
         self.menu_actions.set_classes(bundle.classes)
         self.menu_actions.check_model(bundle.name)
         self.policy = policy
-        threshold = self.settings.review_threshold(bundle.name, policy.review_below)
+        threshold = self.settings.review_threshold(bundle.name, bundle.version, policy.review_below)
         self.toolbar.threshold.show_threshold(threshold * 100)
         self._on_review_threshold_changed(threshold)
 
@@ -427,7 +427,7 @@ class MainWindow(QMainWindow):
         self.settings.set("heatmaps", self.toolbar.heatmaps.isChecked())
         self.settings.set("opacity", self.toolbar.opacity)
         if self.bundle is not None and self.policy is not None:
-            self.settings.set_review_threshold(self.bundle.name, self.policy.review_below)
+            self.settings.set_review_threshold(self.bundle.name, self.bundle.version, self.policy.review_below)
         self.settings.sync()
         self.client.shutdown()
         super().closeEvent(event)

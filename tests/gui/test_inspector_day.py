@@ -75,6 +75,19 @@ def test_the_threshold_is_set_at_the_precision_it_acts_on(qtbot, window):
     assert box.value() == pytest.approx(99.5)
 
 
+def test_a_threshold_set_for_one_version_of_the_model_stays_with_that_version(qtbot, window):
+    """A threshold set against one version's confidences is not applied to another's (phone-defects 1.0.0 was
+    kept at 99.81 %: 2.0.0, far less sure of itself, would send every photo to Review)."""
+    from gui.settings import Settings
+
+    bundle, own = window.bundle, window.policy.review_below
+    window.toolbar.threshold.setValue(99.95)
+    window.close()  # remembered on closing
+    settings = Settings()
+    assert settings.review_threshold(bundle.name, bundle.version, own) == pytest.approx(0.9995)
+    assert settings.review_threshold(bundle.name, "9.9.9", own) == own
+
+
 def test_opening_the_same_photos_again_adds_none_twice(qtbot, window, photo_zip):
     archive = photo_zip(6, broken=1)
     window.open_paths([archive])
