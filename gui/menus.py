@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 
-from core.inference.runtime import DEFAULT_BACKEND
+from core.inference.runtime import AUTO_PRECISION, DEFAULT_BACKEND
 from core.model.bundle import Bundle
 from gui import dialogs
 from gui.icons import icon
@@ -26,11 +26,12 @@ SHORTCUTS = [
 
 BACKEND_NAMES = {"auto": "automatic", "torch": "PyTorch", "onnxruntime": "ONNX Runtime", "openvino": "OpenVINO"}
 BACKEND_CHOICES = [
-    ("auto", f"Automatic ({BACKEND_NAMES[DEFAULT_BACKEND]}, judged by the truth)"),
+    ("auto", f"Automatic ({BACKEND_NAMES[DEFAULT_BACKEND]} {AUTO_PRECISION}, judged by the truth)"),
     ("torch", "PyTorch (the reference)"),
     ("onnxruntime", "ONNX Runtime"),
-    ("openvino", "OpenVINO"),
-    ("openvino bf16", "OpenVINO bfloat16 (faster; not judged as good as float32)"),
+    ("openvino fp32", "OpenVINO float32"),
+    ("openvino mixed", "OpenVINO mixed: bfloat16, the full-resolution layers float32"),
+    ("openvino bf16", "OpenVINO bfloat16 (fastest; not judged as good as float32)"),
 ]
 
 

@@ -8,7 +8,7 @@ from core.inference.runtime import BACKENDS, DEFAULT_BACKEND, PRECISIONS
 
 
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--backend auto|torch|onnxruntime|openvino``, ``--precision auto|fp32|bf16`` and ``--onnx FILE``."""
+    """Add ``--backend auto|torch|onnxruntime|openvino``, ``--precision auto|fp32|bf16|mixed`` and ``--onnx FILE``."""
     parser.add_argument(
         "--backend",
         choices=("auto", *BACKENDS),
@@ -21,7 +21,8 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
         choices=PRECISIONS,
         default="auto",
         help="arithmetic (auto: fp32, the precision judged by the truth; bf16 runs on openvino where the CPU computes "
-        "it natively, on torch by autocast)",
+        "it natively, on torch by autocast; mixed, on openvino: bf16 but the layers that see the photo at full or half "
+        "resolution in float32)",
     )
     parser.add_argument(
         "--onnx",

@@ -2,8 +2,8 @@
 its quality on photos the measuring models never saw, side by side with float32's, in one run.
 
 * engine rows: the real path (read, decode, batch, forward, heatmaps, explanations) on each runtime (torch fp32,
-  the reference; torch bf16; ONNX Runtime fp32; OpenVINO fp32 and bf16; int8 on both given photos to calibrate
-  on), each with its agreement with torch fp32 (labels, largest probability shift, heatmap peak shift);
+  the reference; torch bf16; ONNX Runtime fp32; OpenVINO fp32, bf16 and mixed; int8 on both given photos to
+  calibrate on), each with its agreement with torch fp32 (labels, largest probability shift, heatmap peak shift);
 * eager ceiling: the same model's plain fp32 forward pass on random tensors of the input size;
 * naive loop: full-size decode, resize, one forward pass per image, no heatmap;
 * ``--truth DATA``: a model per fold of a grouped cross-validation of the bundle's recipe, every runtime measured
@@ -73,9 +73,10 @@ def add_parser(subparsers, name: str) -> None:
     parser.add_argument(
         "--folds-from",
         type=Path,
+        action="append",
         metavar="DIR",
         help="with --truth: the folds' models a cross-validation kept (train/evaluate --keep-folds): judged "
-        "without training (the folds' own recipe)",
+        "without training (the folds' own recipe); repeat it to pool several (repeated cross-validation)",
     )
     parser.add_argument(
         "--runtimes",
@@ -200,7 +201,10 @@ def _ratios(measured: list[dict], name: str, against: str) -> str:
 def _print_judgement(judged: dict[str, dict], speed: dict[str, float]) -> None:
     """The truth table: each runtime's cross-validated numbers, what it loses against float32, and the pick."""
     numbers = {name: judged_numbers(report) for name, report in judged.items()}
-    print(f"\nJudged by the truth: {judged[REFERENCE]['k']}-fold grouped cross-validation, held-out photos only")
+    repeats = judged[REFERENCE].get("repeats", 1)
+    folds = f"{judged[REFERENCE]['k']}-fold"
+    kind = f"{repeats} repeats of a {folds}" if repeats > 1 else folds
+    print(f"\nJudged by the truth: {kind} grouped cross-validation, held-out photos only")
     print(
         f"{'runtime':<18} {'img/s':>6} {'macro-F1':>15} {'recall':>7} {'Review':>7} {'accepted right':>15} "
         f"{'pointing':>8} {'ECE':>6} {'unknown':>7}  worse than fp32 beyond its spread"

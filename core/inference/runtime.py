@@ -1,7 +1,8 @@
 """Which backend runs the model, at which precision: the one place that chooses.
 
 A runtime is a backend (``torch``, the reference; ``onnxruntime``; ``openvino``) and the arithmetic it runs
-(``fp32``; ``bf16``; ``int8`` for a quantized file). ``auto`` is :data:`DEFAULT_BACKEND` at
+(``fp32``; ``bf16``; ``mixed``, OpenVINO's bf16 with the layers that see the photo at full or half resolution kept
+float32; ``int8`` for a quantized file). ``auto`` is :data:`DEFAULT_BACKEND` at
 :data:`AUTO_PRECISION`.
 
 That default is judged by the truth, not by agreement with float32: ``defectsort bench --truth DATA`` trains a
@@ -22,16 +23,17 @@ import torch
 
 BACKENDS = ("torch", "onnxruntime", "openvino")
 DEFAULT_BACKEND = "openvino"
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16", "mixed")
+REDUCED_PRECISIONS = ("bf16", "mixed")  # computed in bfloat16 (all of it, or all but the full-resolution layers)
 FALLBACK_BACKEND = "onnxruntime"  # when OpenVINO is not installed: the fastest float32 runtime after it
-# The verdict of ``bench --truth`` (README, "Speed"): OpenVINO bf16, 1.4x faster, with its own unknown-photo
-# detector and anomaly-head bank (core.training.reduced_precision), is as good as float32 photo by photo (the
-# paired rule) but worse beyond float32's spread on 3 figures (Review under "darker": about 4 photos more; two
-# figures by one photo); the spread rule chooses. ``--precision bf16`` asks for it.
-AUTO_PRECISION = "fp32"
+# The verdict of ``bench --truth`` (README, "Speed"), on two repeats of the phone model's 3-fold cross-validation
+# pooled: OpenVINO mixed (bf16 with the full-resolution layers in float32) is not worse than float32 beyond its
+# spread on any figure, and 1.2x faster; OpenVINO bf16, faster still, misses defects float32 finds (one photo
+# each under two conditions, where float32's spread is zero). ``--precision fp32`` and ``bf16`` ask for those.
+AUTO_PRECISION = "mixed"
 # runtimes that get an unknown-photo detector and an anomaly-head bank fitted on their own features
 # (core.training.reduced_precision): bfloat16 features measured against float32 banks look more unusual than they are
-REDUCED_PRECISION_DETECTORS = ("openvino bf16",)
+REDUCED_PRECISION_DETECTORS = ("openvino bf16", "openvino mixed")
 # the quality numbers a runtime is judged by, and which way is better
 HIGHER_IS_BETTER = ("macro_f1", "defect_recall", "pointing", "accepted_accuracy", "anomaly_auroc")
 LOWER_IS_BETTER = ("ece", "review_share", "unknown_share")
@@ -72,20 +74,23 @@ def resolve_precision(precision: str, backend: str = "torch") -> str:
     """Choose the arithmetic for inference.
 
     ``auto`` is :data:`AUTO_PRECISION` on OpenVINO and float32 elsewhere (torch is the float32 reference, ONNX
-    Runtime runs its file's precision). bfloat16 asked for on OpenVINO runs only where the CPU computes it natively
-    (AVX-512 BF16 or AMX); elsewhere it would be emulated and slower than float32, which runs instead, with a line.
+    Runtime runs its file's precision). bfloat16 (``bf16``, or ``mixed``, which only OpenVINO runs) asked for on
+    OpenVINO runs only where the CPU computes it natively (AVX-512 BF16 or AMX); elsewhere it would be emulated and
+    slower than float32, which runs instead, with a line.
 
-    :param precision: ``auto``, ``fp32`` or ``bf16``
+    :param precision: ``auto``, ``fp32``, ``bf16`` or ``mixed``
     :param backend: the resolved backend
-    :returns: ``fp32`` or ``bf16``
+    :returns: ``fp32``, ``bf16`` or ``mixed``
     """
     if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision '{precision}' (auto, fp32 or bf16)")
+        raise ValueError(f"unknown precision '{precision}' ({', '.join(PRECISIONS)})")
     if precision == "bf16" and backend == "onnxruntime":
         raise ValueError("ONNX Runtime runs its file's precision (fp32, or int8): bf16 needs torch or openvino")
+    if precision == "mixed" and backend != "openvino":
+        raise ValueError("mixed precision (bf16 with the full-resolution layers in float32) needs openvino")
     if precision == "auto":
         precision = AUTO_PRECISION if backend == "openvino" else "fp32"
-    if precision == "bf16" and backend == "openvino" and not native_bf16():
+    if precision in REDUCED_PRECISIONS and backend == "openvino" and not native_bf16():
         log.warning("this CPU computes no bfloat16 natively: the model runs in float32")
         return "fp32"
     return precision

@@ -207,14 +207,41 @@ class _Tally:
 
     def report(self, k: int, conditions: bool) -> dict:
         """The folds, their spread, the pooled workload and, when measured, the per-condition spreads."""
-        report = {"k": k, "folds": self.rows, "summary": summarise(self.rows), "pooled": self.pooled.figures()}
-        report["verdicts"] = self.verdicts
-        if conditions:
-            report["conditions"] = {
-                condition.name: summarise([_row_of(row["conditions"], condition.name) for row in self.rows])
-                for condition in CONDITIONS
-            }
-        return report
+        return _report(k, self.rows, self.pooled, self.verdicts, conditions)
+
+
+def _report(k: int, rows: list[dict], pooled: _Pooled, verdicts: dict[str, list[bool]], conditions: bool) -> dict:
+    report = {"k": k, "folds": rows, "summary": summarise(rows), "pooled": pooled.figures(), "verdicts": verdicts}
+    if conditions:
+        report["conditions"] = {
+            condition.name: summarise([_row_of(row["conditions"], condition.name) for row in rows])
+            for condition in CONDITIONS
+        }
+    return report
+
+
+def pool_repeats(reports: list[dict]) -> dict:
+    """One report of several cross-validations of the same photos (repeated cross-validation: each dealt its own
+    folds), as if their folds were one run's: the spread over every fold, the workload over every photo measured.
+
+    Three folds give a spread of three numbers, and a figure every fold scores 1.000 has a spread of zero: one
+    photo is then "beyond the spread". Two or more repeats give the spread more folds to stand on.
+
+    :param reports: :func:`cross_validate` reports of one runtime, each a repeat (the same ``k``)
+    :returns: the same kind of report; ``repeats`` counts them, and a photo's verdict key names its repeat
+        (``"<condition>/<photo> #2"``), since each repeat measures every photo once
+    """
+    rows = [dict(row, repeat=number) for number, report in enumerate(reports, 1) for row in report["folds"]]
+    pooled = _Pooled()
+    for report in reports:
+        pooled.absorb(report["pooled"])
+    verdicts = {
+        f"{key} #{number}": verdict
+        for number, report in enumerate(reports, 1)
+        for key, verdict in report["verdicts"].items()
+    }
+    conditions = all("conditions" in row for row in rows)  # every fold measured under every camera condition
+    return {**_report(reports[0]["k"], rows, pooled, verdicts, conditions), "repeats": len(reports)}
 
 
 def photo_verdicts(
@@ -293,9 +320,19 @@ class _Pooled:
                 self.accepted += 1
                 self.accepted_right += right
 
+    def absorb(self, figures: dict) -> None:
+        """Add another run's pooled figures (:meth:`figures`) to these."""
+        self.photos += figures["photos"]
+        self.right += figures["right"]
+        self.reviewed += figures["reviewed"]
+        self.accepted += figures["accepted"]
+        self.accepted_right += figures["accepted_right"]
+
     def figures(self) -> dict:
         return {
             "photos": self.photos,
+            "right": self.right,
+            "reviewed": self.reviewed,
             "accuracy": round(self.right / self.photos, 4) if self.photos else None,
             "review_share": round(self.reviewed / self.photos, 4) if self.photos else None,
             "accepted": self.accepted,

@@ -159,10 +159,10 @@ def _cross_validate(data_dir, config, protocol: Protocol, options: dict, classes
     )
     for line in format_report(report):
         say(line)
-    for row in [*report["folds"], *(r for runtime in report.get("runtimes", {}).values() for r in runtime["folds"])]:
-        row.pop("conditions", None)  # summarised per condition; the rows stay in the printed lines only
-    if not protocol.runtimes:  # each photo's verdicts are for judging runtimes against each other, not model.json
-        report.pop("verdicts")
+    if not protocol.runtimes:  # a runtime judgement keeps each photo's verdicts and each fold's conditions (to pool
+        report.pop("verdicts")  # repeats: core.training.cross_validation.pool_repeats); model.json gets neither
+        for row in report["folds"]:
+            row.pop("conditions", None)
     return report
 
 

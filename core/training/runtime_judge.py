@@ -15,7 +15,7 @@ from pathlib import Path
 
 from core.inference.runtime import HIGHER_IS_BETTER, LOWER_IS_BETTER
 from core.model.bundle import Bundle
-from core.training.cross_validation import RuntimeOptions
+from core.training.cross_validation import RuntimeOptions, pool_repeats
 from core.training.protocol import Protocol, kept_fold, recipe_of, train_honestly
 from core.training.quantize import export_int8
 
@@ -42,6 +42,7 @@ CANDIDATES: dict[str, RuntimeOptions] = {  # judged against the reference
     "onnxruntime int8": _int8("onnxruntime"),
     "openvino fp32": _plain("openvino", "fp32"),
     "openvino bf16": _plain("openvino", "bf16"),
+    "openvino mixed": _plain("openvino", "mixed"),
     "openvino int8": _int8("openvino"),
 }
 RUNTIMES: dict[str, RuntimeOptions] = {REFERENCE: _plain("torch", "fp32"), **CANDIDATES}  # every one, timed too
@@ -55,7 +56,7 @@ def judge_runtimes(
     masks_dir=None,
     pretrained=None,
     say=print,
-    kept_folds: Path | None = None,
+    kept_folds: list[Path] | None = None,
     candidates: list[str] | None = None,
 ) -> dict[str, dict]:
     """Cross-validate the bundle's recipe on ``data_dir`` and measure every fold's model on every runtime.
@@ -67,21 +68,29 @@ def judge_runtimes(
     :param masks_dir: defect masks (adds pointing)
     :param pretrained: the backbone weights each fold starts from
     :param say: receives progress lines
-    :param kept_folds: the folds' models an earlier cross-validation kept (``--keep-folds``): measured instead of
-        trained again, with their own recipe (its seed deals the same folds)
+    :param kept_folds: the folds' models earlier cross-validations kept (``--keep-folds``), one folder per
+        cross-validation: measured instead of trained again, each with its own recipe (its seed deals the same
+        folds); two or more are repeats, pooled into one report per runtime
+        (:func:`core.training.cross_validation.pool_repeats`)
     :param candidates: the runtimes to judge (default: every one of :data:`CANDIDATES`)
     :returns: per runtime (the reference, :data:`REFERENCE`, first), its cross-validation report
     """
-    if kept_folds:
-        bundle = kept_fold(kept_folds / "fold-1")  # its recipe (seed, groups, masks) dealt the folds
-    config, options, head = recipe_of(bundle, masks_dir, pretrained)
     judged = {name: CANDIDATES[name] for name in candidates or CANDIDATES}
-    protocol = Protocol(
-        folds, 0.0, conditions, {"backend": "torch", "precision": "fp32"}, head, judged, kept_folds=kept_folds
-    )
-    _, figures = train_honestly(data_dir, None, config, protocol, options, say)
-    report = figures["cross_validation"]
-    return {REFERENCE: report, **report.pop("runtimes")}
+
+    def judge_once(recipe: Bundle, kept: Path | None) -> dict:
+        config, options, head = recipe_of(recipe, masks_dir, pretrained)
+        reference = {"backend": "torch", "precision": "fp32"}
+        protocol = Protocol(folds, 0.0, conditions, reference, head, judged, kept_folds=kept)
+        report = train_honestly(data_dir, None, config, protocol, options, say)[1]["cross_validation"]
+        return {REFERENCE: report, **report.pop("runtimes")}
+
+    # a kept cross-validation's recipe (seed, groups, masks) is its first fold's: it dealt those folds
+    repeats = [judge_once(kept_fold(folder / "fold-1"), folder) for folder in kept_folds or []]
+    repeats = repeats or [judge_once(bundle, None)]
+    if len(repeats) == 1:
+        return repeats[0]
+    say(f"{len(repeats)} repeats of the {folds}-fold cross-validation, pooled:")
+    return {name: pool_repeats([repeat[name] for repeat in repeats]) for name in repeats[0]}
 
 
 def judged_numbers(report: dict) -> dict:

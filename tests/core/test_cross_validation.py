@@ -8,10 +8,12 @@ import pytest
 
 from core.cli import main
 from core.model.bundle import load_bundle
+from core.photos.conditions import CONDITIONS
 from core.training.cross_validation import (
     classes_trained_without,
     format_spread,
     grouped_folds,
+    pool_repeats,
     split_off_test,
     summarise,
 )
@@ -71,6 +73,34 @@ def test_the_spread_is_the_folds_standard_deviation():
     assert summary["macro_f1"] == {"mean": 0.9, "std": 0.1414, "min": 0.8, "max": 1.0, "folds": 2}
     assert summary["review_share"]["folds"] == 1 and "pointing" not in summary
     assert format_spread(summary["macro_f1"]) == "0.900 ± 0.141 (0.800-1.000)"
+
+
+def _repeat(f1: list[float], dark_f1: list[float], photos: int, right: int, verdict: list[bool]) -> dict:
+    rows = [
+        {"macro_f1": f, "conditions": [{"condition": c.name, "macro_f1": d} for c in CONDITIONS]}
+        for f, d in zip(f1, dark_f1, strict=True)
+    ]
+    pooled = {"photos": photos, "right": right, "reviewed": 1, "accepted": photos - 1, "accepted_right": right - 1}
+    return {"k": 2, "folds": rows, "pooled": pooled, "verdicts": {"held out/a.jpg": verdict}}
+
+
+def test_repeats_pool_into_one_report_over_every_fold_and_photo():
+    """Two cross-validations of the same photos: the spread is over all four folds (one repeat's two perfect
+    folds alone would have none), the workload over every photo measured, and each photo keeps one verdict per
+    repeat."""
+    first = _repeat([1.0, 1.0], [1.0, 0.9], photos=10, right=9, verdict=[True, False, False, False])
+    second = _repeat([0.9, 1.0], [0.8, 1.0], photos=10, right=10, verdict=[False, True, False, False])
+    pooled = pool_repeats([first, second])
+    assert pooled["repeats"] == 2 and pooled["k"] == 2 and len(pooled["folds"]) == 4
+    assert pooled["summary"]["macro_f1"] == summarise([{"macro_f1": f} for f in (1.0, 1.0, 0.9, 1.0)])["macro_f1"]
+    assert pooled["summary"]["macro_f1"]["std"] > 0 == summarise(first["folds"])["macro_f1"]["std"]
+    assert pooled["conditions"]["darker"]["macro_f1"]["folds"] == 4
+    assert pooled["pooled"] == {
+        "photos": 20, "right": 19, "reviewed": 2, "accuracy": 0.95, "review_share": 0.1,
+        "accepted": 18, "accepted_right": 17, "accepted_accuracy": 0.9444,
+    }  # fmt: skip
+    assert pooled["verdicts"] == {"held out/a.jpg #1": first["verdicts"]["held out/a.jpg"],
+                                  "held out/a.jpg #2": second["verdicts"]["held out/a.jpg"]}  # fmt: skip
 
 
 @pytest.fixture(scope="module")

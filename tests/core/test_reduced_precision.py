@@ -33,6 +33,7 @@ def test_a_runtime_uses_its_own_detector_where_there_is_one():
 
 @needs_bf16
 def test_training_fits_a_bf16_detector_and_the_engine_uses_it(trained):  # noqa: F811
+    assert set(trained.novelty[RUNTIMES_KEY]) == set(reduced_precision_runtimes()) == {BF16, "openvino mixed"}
     entry = trained.novelty[RUNTIMES_KEY][BF16]
     assert (trained.folder / entry["file"]).is_file() and entry["file"] != trained.novelty["file"]
     assert entry["bank_size"] == trained.novelty["bank_size"] and entry["fitted_on"].startswith(BF16)
@@ -101,10 +102,12 @@ def test_the_head_measured_against_another_bank_reads_the_graphs_own_patches():
 
 
 @needs_bf16
-def test_the_bundled_model_runs_bf16_with_its_own_head_bank_and_refuses_a_tampered_one(tmp_path):
+@pytest.mark.parametrize("reduced", runtime.REDUCED_PRECISION_DETECTORS)
+def test_the_bundled_model_runs_bf16_with_its_own_head_bank_and_refuses_a_tampered_one(reduced, tmp_path):
     bundle = resolve_bundle(None)
-    entry = bundle.anomaly_head[RUNTIMES_KEY][BF16]
-    engine = Engine(bundle, backend="openvino", precision="bf16")
+    entry = bundle.anomaly_head[RUNTIMES_KEY][reduced]
+    precision = runtime.parse_runtime(reduced)[1]
+    engine = Engine(bundle, backend="openvino", precision=precision)
     assert engine.policy.unlisted_above == entry["threshold"] != bundle.anomaly_head["threshold"]
     assert isinstance(engine.network, OpenVinoNetwork) and isinstance(engine.network.head, torch.Tensor)
     assert torch.equal(engine.network.head, load_bank(bundle.folder, entry).float())
@@ -114,5 +117,5 @@ def test_the_bundled_model_runs_bf16_with_its_own_head_bank_and_refuses_a_tamper
     shutil.copytree(bundle.folder, copy)
     data = (copy / entry["file"]).read_bytes()
     (copy / entry["file"]).write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))
-    with pytest.raises(BundleError, match="anomaly head of 'phone-defects' for openvino bf16 cannot be used"):
-        Engine(load_bundle(copy), backend="openvino", precision="bf16")
+    with pytest.raises(BundleError, match=f"anomaly head of 'phone-defects' for {reduced} cannot be used"):
+        Engine(load_bundle(copy), backend="openvino", precision=precision)

@@ -10,7 +10,13 @@ import pytest
 from core.cli import main
 from core.inference import runtime
 from core.inference.engine import Engine
-from core.inference.runtime import choose_default, quality_losses, resolve_backend, resolve_precision
+from core.inference.runtime import (
+    REDUCED_PRECISIONS,
+    choose_default,
+    quality_losses,
+    resolve_backend,
+    resolve_precision,
+)
 from core.model.registry import resolve_bundle
 from core.photos.samples import write_phone_photos
 from core.photos.sources import collect_items
@@ -48,15 +54,38 @@ def test_openvino_bf16_runs_where_the_cpu_computes_it(phone_photos):
         assert ours.ok and max(abs(ours.probabilities[c] - theirs.probabilities[c]) for c in theirs.probabilities) < 0.3
 
 
+@pytest.mark.skipif(not runtime.native_bf16(), reason="this CPU computes no bfloat16 natively")
+def test_mixed_precision_keeps_the_full_resolution_layers_float32(phone_photos):
+    """OpenVINO's mixed precision: the convolutions that take the photo at full or half resolution (the stem and
+    the first block) run float32, every later one bf16; the probabilities lie closer to float32's than bf16's."""
+    bundle = resolve_bundle(None)
+    engines = {precision: Engine(bundle, backend="openvino", precision=precision) for precision in REDUCED_PRECISIONS}
+    engines["fp32"] = Engine(bundle, backend="openvino", precision="fp32")
+    executed = engines["mixed"].network.compiled.get_runtime_model().get_ordered_ops()
+    convolutions = [op.get_rt_info() for op in executed if op.get_rt_info()["layerType"].astype(str) == "Convolution"]
+    precisions = [info["runtimePrecision"].astype(str) for info in convolutions]
+    assert precisions[:5] == ["f32"] * 5 and set(precisions[5:]) == {"bf16"}
+    results = {precision: list(engine.classify(phone_photos)) for precision, engine in engines.items()}
+
+    def moved(precision: str) -> float:
+        pairs = zip(results[precision], results["fp32"], strict=True)
+        return max(abs(ours.probabilities[c] - p) for ours, theirs in pairs for c, p in theirs.probabilities.items())
+
+    assert moved("mixed") < moved("bf16")
+
+
 def test_the_default_runtime_and_its_fallbacks(monkeypatch, caplog):
     monkeypatch.setattr(runtime, "native_bf16", lambda: True)
     assert resolve_backend("auto") == "openvino" and resolve_precision("auto", "openvino") == runtime.AUTO_PRECISION
     assert resolve_precision("bf16", "openvino") == "bf16"
+    assert resolve_precision("mixed", "openvino") == "mixed"
     assert resolve_precision("auto", "torch") == "fp32"  # the reference stays float32
     assert resolve_precision("auto", "onnxruntime") == "fp32"
     assert resolve_precision("bf16", "torch") == "bf16"
     with pytest.raises(ValueError, match="bf16 needs torch or openvino"):
         resolve_precision("bf16", "onnxruntime")
+    with pytest.raises(ValueError, match=r"mixed precision .* needs openvino"):
+        resolve_precision("mixed", "torch")
     with pytest.raises(ValueError, match="unknown precision"):
         resolve_precision("int4", "torch")
     with pytest.raises(ValueError, match="unknown backend"):
@@ -64,6 +93,7 @@ def test_the_default_runtime_and_its_fallbacks(monkeypatch, caplog):
     caplog.set_level(logging.WARNING)
     monkeypatch.setattr(runtime, "native_bf16", lambda: False)  # an older workstation
     assert resolve_precision("auto", "openvino") == resolve_precision("bf16", "openvino") == "fp32"
+    assert resolve_precision("mixed", "openvino") == "fp32"
     monkeypatch.setattr(runtime.importlib.util, "find_spec", lambda name: None)  # OpenVINO missing
     assert resolve_backend("auto") == "onnxruntime"
     assert "no bfloat16 natively" in caplog.text and "OpenVINO is not installed" in caplog.text
@@ -160,7 +190,7 @@ def test_bench_judges_every_runtime_on_held_out_folds(shapes_dir, tmp_path, caps
     assert "Photo by photo" in printed and "the paired rule's default" in printed
     result = json.loads(figures.read_text())
     runtimes = {"torch fp32", "torch bf16", "onnxruntime fp32", "onnxruntime int8", "openvino fp32", "openvino bf16"}
-    assert runtimes | {"openvino int8"} == set(result["truth"]) == set(result["speed"]["runtimes"])
+    assert runtimes | {"openvino mixed", "openvino int8"} == set(result["truth"]) == set(result["speed"]["runtimes"])
     for report in result["truth"].values():
         assert report["pooled"]["photos"] == 12 * len(SHAPES)  # every photo measured once per runtime
         assert len(report["verdicts"]) == 12 * len(SHAPES) and all(
@@ -176,11 +206,17 @@ def test_bench_judges_every_runtime_on_held_out_folds(shapes_dir, tmp_path, caps
     kept = tmp_path / "folds"
     assert main(["evaluate", str(model), str(shapes_dir), "--cv", "2", "--keep-folds", str(kept)]) == 0
     again = tmp_path / "again.json"
-    only = ["--folds-from", str(kept), "--runtimes", "openvino bf16", "--rounds", "1", "--json", str(again)]
+    only = ["--folds-from", str(kept), "--runtimes", "openvino mixed", "--rounds", "1", "--json", str(again)]
     assert main(["bench", "--model", str(model), *truth, *only]) == 0
     judged = json.loads(again.read_text())["truth"]
-    assert set(judged) == {"torch fp32", "openvino bf16"}
+    assert set(judged) == {"torch fp32", "openvino mixed"}
     assert [set(f["groups"]) for f in judged["torch fp32"]["folds"]] == folds[0]  # the same folds, not retrained
+    # kept cross-validations given twice are repeats, pooled: every fold and every photo of both
+    assert main(["bench", "--model", str(model), *truth, *only, "--folds-from", str(kept)]) == 0
+    assert "Judged by the truth: 2 repeats of a 2-fold grouped cross-validation" in capsys.readouterr().out
+    repeated = json.loads(again.read_text())["truth"]["openvino mixed"]
+    assert repeated["repeats"] == 2 and [set(f["groups"]) for f in repeated["folds"]] == folds[0] * 2
+    assert repeated["pooled"]["photos"] == 2 * 12 * len(SHAPES) == len(repeated["verdicts"])
     assert main(["bench", "--model", str(model), *truth, "--runtimes", "tensorrt fp16"]) == 2
 
 
