@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from core.inference.runtime import BACKENDS, DEFAULT_BACKEND, PRECISIONS
+from core.inference.runtime import AUTO_PRECISION, BACKENDS, DEFAULT_BACKEND, PRECISIONS
 
 
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,9 +20,9 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
         "--precision",
         choices=PRECISIONS,
         default="auto",
-        help="arithmetic (auto: fp32, the precision judged by the truth; bf16 runs on openvino where the CPU computes "
-        "it natively, on torch by autocast; mixed, on openvino: bf16 but the layers that see the photo at full or half "
-        "resolution in float32)",
+        help=f"arithmetic (auto: {AUTO_PRECISION} on openvino, the precision judged by the truth, float32 elsewhere; "
+        "mixed: bf16 but the layers that see the photo at full or half resolution in float32, openvino only; bf16 "
+        "and mixed run where the CPU computes bfloat16 natively, float32 elsewhere; bf16 on torch by autocast)",
     )
     parser.add_argument(
         "--onnx",

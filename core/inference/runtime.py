@@ -28,7 +28,7 @@ REDUCED_PRECISIONS = ("bf16", "mixed")  # computed in bfloat16 (all of it, or al
 FALLBACK_BACKEND = "onnxruntime"  # when OpenVINO is not installed: the fastest float32 runtime after it
 # The verdict of ``bench --truth`` (README, "Speed"), on two repeats of the phone model's 3-fold cross-validation
 # pooled: OpenVINO mixed (bf16 with the full-resolution layers in float32) is not worse than float32 beyond its
-# spread on any figure, and 1.2x faster; OpenVINO bf16, faster still, misses defects float32 finds (one photo
+# spread on any figure, and 1.26x faster; OpenVINO bf16, faster still, misses defects float32 finds (one photo
 # each under two conditions, where float32's spread is zero). ``--precision fp32`` and ``bf16`` ask for those.
 AUTO_PRECISION = "mixed"
 # runtimes that get an unknown-photo detector and an anomaly-head bank fitted on their own features

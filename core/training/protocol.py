@@ -159,8 +159,10 @@ def _cross_validate(data_dir, config, protocol: Protocol, options: dict, classes
     )
     for line in format_report(report):
         say(line)
-    if not protocol.runtimes:  # a runtime judgement keeps each photo's verdicts and each fold's conditions (to pool
-        report.pop("verdicts")  # repeats: core.training.cross_validation.pool_repeats); model.json gets neither
+    # each photo's verdicts and each fold's per-condition rows are for judging runtimes (and pooling repeats of a
+    # judgement: core.training.cross_validation.pool_repeats), not for model.json
+    if not protocol.runtimes:
+        report.pop("verdicts")
         for row in report["folds"]:
             row.pop("conditions", None)
     return report
