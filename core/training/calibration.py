@@ -1,8 +1,9 @@
-"""Temperature scaling (Guo et al. 2017) and expected calibration error."""
+"""Temperature scaling (Guo et al. 2017), expected calibration error and the Review threshold."""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -74,23 +75,31 @@ def nll(logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0) ->
 
 
 def choose_review_threshold(
-    probabilities: np.ndarray, labels: np.ndarray, max_share: float = 0.15, safety_quantile: float = 0.05
+    confidence: np.ndarray,
+    correct: np.ndarray,
+    copies: Sequence[tuple[np.ndarray, np.ndarray]] = (),
+    max_share: float = 0.15,
+    safety_quantile: float = 0.05,
 ) -> float:
     """Pick the confidence below which photos go to Review, from validation results.
 
     Every validation mistake should land in Review, so the threshold sits just above the
-    most confident mistake, but never sends more than ``max_share`` of the photos there.
-    With no mistakes to learn from, the least confident ``safety_quantile`` is reviewed.
+    most confident mistake, but never sends more than ``max_share`` of the photos as shot there.
+    A few dozen validation photos hold few mistakes, often none; their augmented ``copies`` (the
+    same photos lit, framed and compressed differently) show where the model's confident mistakes
+    lie, so theirs count too. With no mistakes at all, the least confident ``safety_quantile``
+    of the photos as shot is reviewed.
 
-    :param probabilities: calibrated ``N x K`` validation probabilities
-    :param labels: true classes
+    :param confidence: ``N`` calibrated confidences of the validation photos as shot, in the label the
+        policy decides (:meth:`core.inference.decision.DecisionPolicy.decide_labels`)
+    :param correct: ``N`` booleans: that label is the true class
+    :param copies: ``(confidence, correct)`` of augmented copies of the same photos, one pair per pass
     :returns: the threshold (0..1)
     """
-    if not len(labels):
+    if not len(confidence):
         return 0.0
-    confidence = probabilities.max(axis=1)
-    wrong = probabilities.argmax(axis=1) != labels
     cap = float(np.quantile(confidence, max_share))
-    if wrong.any():
-        return round(min(float(confidence[wrong].max()) + 1e-3, cap), 4)
+    mistakes = np.concatenate([confidence[~correct]] + [copy[~right] for copy, right in copies])
+    if len(mistakes):
+        return round(min(float(mistakes.max()) + 1e-3, cap), 4)
     return round(float(np.quantile(confidence, safety_quantile)), 4)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from core.inference.decision import DecisionPolicy
@@ -49,7 +50,9 @@ def fit_trust(bundle: Bundle, result: TrainResult, train_set, val_set, config: T
 
     The detector's bank holds the training photos and :data:`AUGMENTED_PASSES` augmented copies
     of each; its threshold comes from the validation photos and as many augmented copies: the
-    same product photographed differently is not "unknown" (see :mod:`core.model.novelty`).
+    same product photographed differently is not "unknown" (see :mod:`core.model.novelty`). The review
+    threshold comes from the validation photos and as many augmented copies too: the copies hold the confident
+    mistakes a few dozen photos rarely show (:func:`core.training.calibration.choose_review_threshold`).
     """
     batch = config.micro_batch or config.batch_size  # a retraining's memory bound holds here too
     result.net.eval()
@@ -57,9 +60,30 @@ def fit_trust(bundle: Bundle, result: TrainResult, train_set, val_set, config: T
     folder.mkdir(parents=True, exist_ok=True)
     bundle.novelty = detector.save(folder)
     if len(result.val_labels):
+        policy, labels = DecisionPolicy.from_bundle(bundle), result.val_labels.numpy()
         # the kept weights' validation logits, mirrored and averaged when flip TTA is on, as the engine will
-        probabilities = DecisionPolicy.from_bundle(bundle).calibrate(result.val_logits).numpy()
-        bundle.thresholds["review"] = calibration.choose_review_threshold(probabilities, result.val_labels.numpy())
+        as_shot = verdicts(policy, result.val_logits, labels)
+        copies = [
+            verdicts(policy, logits, labels)
+            for logits in augmented_logits(result.net, val_set, result.cache, batch, bundle)
+        ]
+        bundle.thresholds["review"] = calibration.choose_review_threshold(*as_shot, copies=copies)
+
+
+def verdicts(policy: DecisionPolicy, logits: torch.Tensor, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the confidence of the label ``policy`` decides for each photo, and whether that label is right."""
+    probabilities = policy.calibrate(logits).numpy()
+    decided = policy.decide_labels(probabilities)
+    return probabilities[np.arange(len(decided)), decided], decided == labels
+
+
+def augmented_logits(network, samples, cache: PhotoCache, batch: int, bundle: Bundle) -> list[torch.Tensor]:
+    """Return the logits of :data:`AUGMENTED_PASSES` augmented copies of ``samples``, one tensor per pass
+    (not mirrored: flip test-time augmentation is left to the photos as shot)."""
+    return [
+        collect_outputs(network, augmented_loader(samples, cache, batch), bundle.mean, bundle.std)[0]
+        for _ in range(AUGMENTED_PASSES)
+    ]
 
 
 def fit_detector(network, train_set, val_set, cache: PhotoCache, batch: int, bundle: Bundle) -> NoveltyDetector:

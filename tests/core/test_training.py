@@ -250,15 +250,19 @@ def test_training_draws_photos_decoded_both_ways_and_validation_the_engines_way(
     assert list(validation_cache._photos) == [(path, False)]
 
 
-def test_review_threshold_is_chosen_on_the_kept_weights_validation_logits(random_bundle, tmp_path):
-    """Those logits are mirrored and averaged when flip TTA is on, as the engine's are: a fresh plain pass is not."""
+def test_review_threshold_is_chosen_on_the_kept_weights_validation_logits_and_copies(
+    random_bundle, tmp_path, monkeypatch
+):
+    """Those logits are mirrored and averaged when flip TTA is on, as the engine's are: a fresh plain pass is not.
+    The augmented copies' mistakes count too."""
     import dataclasses
 
     from core.inference.decision import DecisionPolicy
     from core.model.bundle import build_network
+    from core.training import finishing
     from core.training.calibration import choose_review_threshold
     from core.training.dataset import PhotoCache
-    from core.training.finishing import fit_trust
+    from core.training.finishing import fit_trust, verdicts
     from core.training.trainer import TrainConfig, TrainResult
 
     samples = []
@@ -272,7 +276,12 @@ def test_review_threshold_is_chosen_on_the_kept_weights_validation_logits(random
     val_labels = torch.arange(4)
     cache = PhotoCache(bundle.input_hw, bundle.fit)
     result = TrainResult(build_network(bundle), [], 1, val_logits, val_labels, "finished", cache)
+    copy_logits = torch.tensor([[0, 0, 0, 2.5]] * 4)  # every copy called the last class: three confident mistakes
+    monkeypatch.setattr(finishing, "augmented_logits", lambda network, samples, *_: [copy_logits])
     fit_trust(bundle, result, samples[:4], samples[4:8], TrainConfig(batch_size=4), tmp_path / "model")
-    expected = choose_review_threshold(DecisionPolicy.from_bundle(bundle).calibrate(val_logits).numpy(), np.arange(4))
-    assert expected > 0.8 and bundle.thresholds["review"] == expected  # a random network is far less sure
+    policy = DecisionPolicy.from_bundle(bundle)
+    copies = [verdicts(policy, copy_logits, np.arange(4))]
+    expected = choose_review_threshold(*verdicts(policy, val_logits, np.arange(4)), copies=copies)
+    assert bundle.thresholds["review"] == expected
+    assert copies[0][0].max() < expected < choose_review_threshold(*verdicts(policy, val_logits, np.arange(4)))
     assert bundle.novelty["bank_size"] > 0

@@ -175,11 +175,26 @@ def test_auroc():
 
 
 def test_review_threshold_catches_validation_mistakes_within_a_cap():
-    probabilities = np.array([[0.9, 0.1], [0.8, 0.2], [0.7, 0.3], [0.95, 0.05], [0.99, 0.01]] * 4)
-    labels = np.array([0, 0, 1, 0, 0] * 4)  # the 0.7-confident photos are wrong
-    assert choose_review_threshold(probabilities, labels, max_share=0.5) == pytest.approx(0.701)
-    assert choose_review_threshold(probabilities, labels, max_share=0.1) == pytest.approx(0.7)  # capped
-    assert 0.7 <= choose_review_threshold(probabilities, np.zeros(20, int)) <= 0.8  # no mistakes: least sure 5 %
+    confidence = np.array([0.9, 0.8, 0.7, 0.95, 0.99] * 4)
+    correct = np.array([True, True, False, True, True] * 4)  # the 0.7-confident photos are wrong
+    assert choose_review_threshold(confidence, correct, max_share=0.5) == pytest.approx(0.701)
+    assert choose_review_threshold(confidence, correct, max_share=0.1) == pytest.approx(0.7)  # capped
+    assert 0.7 <= choose_review_threshold(confidence, np.ones(20, bool)) <= 0.8  # no mistakes: least sure 5 %
+
+
+def test_review_threshold_learns_from_the_copies_mistakes_capped_by_the_photos_as_shot():
+    """A validation split without a mistake says little; its augmented copies' confident mistakes count."""
+    confidence, correct = np.r_[np.linspace(0.5, 0.6, 4), np.full(36, 0.99)], np.ones(40, bool)  # a sure model
+    without_copies = choose_review_threshold(confidence, correct)
+    copy_confidence = np.linspace(0.5, 0.99, 40)
+    copy_correct = copy_confidence != copy_confidence[30]  # one copy wrong, at about 0.88
+    with_copies = choose_review_threshold(confidence, correct, copies=[(copy_confidence, copy_correct)])
+    assert without_copies == pytest.approx(np.quantile(confidence, 0.05), abs=1e-4)
+    assert with_copies == pytest.approx(copy_confidence[30] + 1e-3, abs=1e-4) and with_copies > without_copies
+    sure_mistake = [(np.array([0.999]), np.array([False]))]  # the cap reads the photos as shot, not the copies
+    assert choose_review_threshold(confidence, correct, copies=sure_mistake) == pytest.approx(
+        np.quantile(confidence, 0.15), abs=1e-4
+    )
 
 
 def test_localisation_scores_point_and_overlap(tmp_path):
