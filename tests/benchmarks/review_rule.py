@@ -3,12 +3,14 @@
     python -m tests.benchmarks.review_rule FOLDS [FOLDS ...] --data DATA [--json FILE]
 
 ``FOLDS`` is a folder of fold models a cross-validation kept (``evaluate --cv K --keep-folds FOLDS``); give two
-or more to pool repeats. For each fold model, both rules choose a threshold on what training saw (the fold's
-inner validation photos, through the training path, and :data:`core.training.finishing.AUGMENTED_PASSES`
-augmented copies of them); then the fold's held-out photos (those it neither trained nor validated on) are
-classified once by the default runtime, as shot and under every camera condition, and each threshold decides
-which of them go to Review. Printed per condition, pooled over every fold: the share sent to Review and how many
-accepted photos are right. Nothing here chooses anything on the held-out photos.
+or more to pool repeats. For each fold model, three thresholds: the one its training stored (the code of
+then), and the two rules of :func:`core.training.calibration.choose_review_threshold` chosen again on what training
+saw (the fold's inner validation photos through the training path, alone, and with
+:data:`core.training.finishing.AUGMENTED_PASSES` augmented copies of them). Then the fold's held-out photos
+(those it neither trained nor validated on) are classified once by the default runtime, as shot and under every
+camera condition, and each threshold decides which of them go to Review. Printed per condition, pooled over
+every fold: the share sent to Review and how many accepted photos are right. Nothing here chooses anything on the
+held-out photos.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ from core.training.robustness import render_samples
 from core.training.trainer import collect_outputs, plain_loader
 from core.training.trust_metrics import review_summary
 
-RULES = ("validation photos only (before)", "validation photos and their copies (now)")
+STORED = "as the fold's training stored it"  # the rule of the code that trained the fold (kept folds from before:
+# the most confident mistake by the most likely class, not the decided one)
+RULES = (STORED, "validation photos only", "validation photos and their copies (now)")
 
 
 def thresholds(bundle, validation, labels: np.ndarray) -> dict[str, float]:
@@ -49,7 +53,11 @@ def thresholds(bundle, validation, labels: np.ndarray) -> dict[str, float]:
     torch.manual_seed(0)
     copies = [verdicts(policy, copy, labels) for copy in augmented_logits(network, validation, cache, 8, bundle)]
     as_shot = verdicts(policy, logits, labels)
-    return {RULES[0]: choose_review_threshold(*as_shot), RULES[1]: choose_review_threshold(*as_shot, copies=copies)}
+    return {
+        STORED: float(bundle.thresholds.get("review", 0.0)),
+        RULES[1]: choose_review_threshold(*as_shot),
+        RULES[2]: choose_review_threshold(*as_shot, copies=copies),
+    }
 
 
 def held_out_predictions(bundle, held) -> dict[str, list]:
@@ -64,7 +72,7 @@ def held_out_predictions(bundle, held) -> dict[str, list]:
 
 
 def measure_fold(folder: Path, data: Path, tally: dict) -> dict[str, float]:
-    """Add one fold model's held-out verdicts under both rules to ``tally``; return its thresholds."""
+    """Add one fold model's held-out verdicts under each threshold to ``tally``; return the thresholds."""
     bundle = kept_fold(folder)
     samples, names = labelled_samples(bundle, data)
     split = bundle.training["split"]
