@@ -43,7 +43,8 @@ RULES = (STORED, "validation photos only", "validation photos and their copies (
 
 
 def thresholds(bundle, validation, labels: np.ndarray) -> dict[str, float]:
-    """Both rules' thresholds for one fold model, from its validation photos as training sees them."""
+    """The three thresholds for one fold model (stored, and both rules chosen again on its validation photos as
+    training sees them)."""
     network = build_network(bundle).eval()
     cache, policy = PhotoCache(bundle.input_hw, bundle.fit), DecisionPolicy.from_bundle(bundle)
     logits = collect_outputs(network, plain_loader(validation, cache, 8), bundle.mean, bundle.std)[0]
