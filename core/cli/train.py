@@ -51,7 +51,7 @@ def add_parser(subparsers, name: str) -> None:
         "--keep",
         choices=("best", "last"),
         default=defaults.keep,
-        help="the epoch to keep: the best on the validation split, or the last of the whole schedule",
+        help="the epoch to keep: the last of the whole schedule (default), or the best on the validation split",
     )
     parser.add_argument("--batch-size", type=int, help="photos per step (default: by the input size)")
     parser.add_argument("--lr", type=float, help="learning rate (default: by the batch size)")

@@ -122,7 +122,7 @@ def train_bundle(
     result = train(net, train_set, val_set, config, bundle.mean, bundle.std, on_epoch, on_step)
     kept = f"best epoch {result.best_epoch}" if result.best_epoch else "no epoch beat the starting weights: kept"
     if config.keep == "last":
-        kept = f"kept the last epoch's weight average ({result.best_epoch}), as asked"
+        kept = f"kept the last epoch's weight average ({result.best_epoch}): no epoch chosen by the validation split"
     say(
         f"Training stopped ({result.stopped_because}) after {len(result.history)} epochs in "
         f"{time.monotonic() - started:.0f} s; {kept}."

@@ -191,3 +191,35 @@ def test_a_runtime_without_anomaly_scores_has_no_auroc():
 
     unscored = [SimpleNamespace(ok=True, anomaly_score=None)] * 4  # an int8 file carries no anomaly head
     assert anomaly_report(unscored, ["good", "good", "oil", "oil"], 30.0)["auroc"] is None
+
+
+def test_a_recipe_recorded_before_a_setting_existed_is_measured_as_it_was_trained():
+    """Cross-validating an older bundle repeats its recipe: the best epoch kept (the default then), no decode
+    variation or defect synthesis; a recipe that records them keeps what it recorded."""
+    from core.model.bundle import Bundle
+    from core.training.protocol import recipe_of
+
+    def recorded(config: dict) -> Bundle:
+        return Bundle(
+            name="m",
+            arch="mobilenet_v2",
+            classes=["good", "scratch"],
+            input_size=[64, 64],
+            training={"config": {"image_size": [64, 64], **config}},
+        )
+
+    old, _, _ = recipe_of(recorded({}))
+    assert (old.keep, old.decode_variation, old.defect_synthesis) == ("best", False, False)
+    new, _, _ = recipe_of(recorded({"keep": "last", "decode_variation": True}))
+    assert (new.keep, new.decode_variation) == ("last", True)
+
+
+def test_train_keeps_the_whole_schedule_unless_told_to_choose_an_epoch():
+    import argparse
+
+    from core.cli.train import add_parser
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(), "train")
+    assert parser.parse_args(["train", "data", "--out", "m"]).keep == "last"
+    assert parser.parse_args(["train", "data", "--out", "m", "--keep", "best"]).keep == "best"

@@ -283,7 +283,9 @@ def test_a_retraining_that_only_wrecks_the_model_keeps_the_starting_weights(shap
     start = {k: v.clone() for k, v in net.model.state_dict().items()}
     _, samples = scan_dataset(shapes / "data", classes=parent.classes)
     train_set, val_set = grouped_split(samples, 0.3, 0)
-    config = replace(TrainConfig(), image_size=(64, 64), epochs=2, batch_size=8, lr=1e4, start_competes=True)
+    config = replace(
+        TrainConfig(), image_size=(64, 64), epochs=2, batch_size=8, lr=1e4, start_competes=True, keep="best"
+    )
     result = train(net, train_set, val_set, config, parent.mean, parent.std)
     assert result.best_epoch == 0
     assert all(torch.equal(start[k], v) for k, v in net.model.state_dict().items())
