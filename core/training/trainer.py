@@ -5,8 +5,8 @@ every photo) the trainer knows what an epoch costs and plans the cosine schedule
 epochs that fit. By default (``keep="last"``) no epoch is chosen: the schedule runs to its end
 and its weight average is kept. A small validation split cannot choose epochs: the phone
 photos' scored 1.000 from the third epoch on, and the tile look-alike's (103 photos of a few
-phones) picked epoch 2 of 19 and stopped the run in a third of its budget (test accuracy 54 %
-against 88 % for the whole schedule). The split still sets the thresholds. With ``keep="best"``
+phones) picked epoch 2 of 19 and stopped the run after 224 of its 480 seconds (test accuracy
+54 % against 88 % for the whole schedule). The split still sets the thresholds. With ``keep="best"``
 the epoch kept is the one with the best validation macro-F1, ties broken by the lower
 validation loss, and early stopping waits a third of the planned epochs at least.
 """
