@@ -42,11 +42,11 @@ STORED = "as the fold's training stored it"  # the rule of the code that trained
 RULES = (STORED, "validation photos only", "validation photos and their copies (now)")
 
 
-def thresholds(bundle, validation, labels: np.ndarray) -> dict[str, float]:
+def thresholds(bundle, policy: DecisionPolicy, validation, labels: np.ndarray) -> dict[str, float]:
     """The three thresholds for one fold model (stored, and both rules chosen again on its validation photos as
-    training sees them)."""
+    training sees them, decided by ``policy``)."""
     network = build_network(bundle).eval()
-    cache, policy = PhotoCache(bundle.input_hw, bundle.fit), DecisionPolicy.from_bundle(bundle)
+    cache = PhotoCache(bundle.input_hw, bundle.fit)
     logits = collect_outputs(network, plain_loader(validation, cache, 8), bundle.mean, bundle.std)[0]
     if bundle.tta:  # as training's validation logits are, when flip test-time augmentation is on
         mirrored = collect_outputs(network, plain_loader(validation, cache, 8), bundle.mean, bundle.std, True)[0]
@@ -80,9 +80,9 @@ def measure_fold(folder: Path, data: Path, tally: dict) -> dict[str, float]:
     seen = set(split["train"]) | set(split["validation"])
     validation = [s for s in samples if s.path.name in set(split["validation"])]
     held = [(s, n) for s, n in zip(samples, names, strict=True) if s.path.name not in seen]
-    chosen = thresholds(bundle, validation, np.array([s.label for s in validation]))
-    predictions = held_out_predictions(bundle, [s for s, _ in held])
     policy = DecisionPolicy.from_bundle(bundle)
+    chosen = thresholds(bundle, policy, validation, np.array([s.label for s in validation]))
+    predictions = held_out_predictions(bundle, [s for s, _ in held])
     for rule, threshold in chosen.items():
         ruled = policy.with_review_threshold(threshold)
         for condition, found in predictions.items():
