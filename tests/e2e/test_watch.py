@@ -47,6 +47,9 @@ def test_a_killed_watch_restarts_where_it_was_and_ctrl_c_writes_everything(tmp_p
     journal = out / "run-journal.jsonl"
     _wait_for(lambda: len(_lines(journal)) == 1 + 6)
     _wait_for(lambda: len(_lines(record)) == 3)  # each phone complete after a quiet second
+    # The kill waits for the watch's own delivery journal: a kill between the receiver taking a verdict and
+    # that line being written sends the verdict again after the restart (at least once, as documented).
+    _wait_for(lambda: len(_lines(out / "deliveries.jsonl")) == 3)
     watch.kill()  # kill -9
     watch.wait()
 
