@@ -53,6 +53,12 @@ def add_parser(subparsers, name: str) -> None:
         default=defaults.keep,
         help="the epoch to keep: the last of the whole schedule (default), or the best on the validation split",
     )
+    parser.add_argument(
+        "--sampling",
+        choices=("sqrt", "balanced"),
+        default=defaults.sampling,
+        help="imbalanced classes: drawn by the square root of their photo counts (default), or each equally often",
+    )
     parser.add_argument("--batch-size", type=int, help="photos per step (default: by the input size)")
     parser.add_argument("--lr", type=float, help="learning rate (default: by the batch size)")
     parser.add_argument("--val-fraction", type=float, default=0.2)
@@ -170,6 +176,7 @@ def run(args) -> int:
         decode_variation=args.decode_variation,
         defect_synthesis=args.defect_synthesis,
         keep=args.keep,
+        sampling=args.sampling,
     )
     bar = progress_bar(0, "Epoch 1", unit="batch")
 

@@ -120,6 +120,7 @@ def recipe_of(bundle: Bundle, masks_dir=None, pretrained=None) -> tuple[TrainCon
     for added_since in ("decode_variation", "defect_synthesis"):  # recorded before they existed: trained without
         values.setdefault(added_since, False)
     values.setdefault("keep", "best")  # recorded before keeping the last epoch existed: the best one was kept
+    values.setdefault("sampling", "balanced")  # recorded before the sampling was a setting: classes drawn equally
     config = TrainConfig(**{**values, "choose": ()})  # the sizes it chose are the recipe now
     masks = masks_dir or bundle.training.get("masks")
     options = {

@@ -1,4 +1,4 @@
-"""Fine-tune a classifier: AdamW, warm-up + cosine schedule, balanced sampling, weight averaging.
+"""Fine-tune a classifier: AdamW, warm-up + cosine schedule, evened-out sampling, weight averaging.
 
 The epoch count adapts to a time budget: after the first two epochs (the first also decodes
 every photo) the trainer knows what an epoch costs and plans the cosine schedule over the
@@ -62,6 +62,7 @@ class TrainConfig:
     decode_variation: bool = True  # half the draws decoded from every pixel, as a lossless copy would be
     defect_synthesis: bool = True  # masked defects moved onto other clean photos (core.training.synthesis)
     keep: str = "last"  # "last": the whole schedule's end; "best": the epoch with the best validation macro-F1
+    sampling: str = "sqrt"  # imbalanced classes: "sqrt" (drawn by the root of their counts), "balanced" (equally)
 
 
 class _PhotoDataset(Dataset):
@@ -250,8 +251,8 @@ def _lr_factor(step: int, warmup: int, plan: dict) -> float:
 
 
 def _train_loader(samples: list[Sample], cache: PhotoCache, config: TrainConfig) -> DataLoader:
-    """Balanced sampling when classes are imbalanced (each class drawn about equally often), and
-    samples of weight above 1 (corrections) drawn that much more often than their classmates."""
+    """Sampling that evens out imbalanced classes (:func:`class_draw_weights`), and samples of weight above 1
+    (corrections) drawn that much more often than their classmates."""
     size = (config.image_size[0], config.image_size[1])
     transplants = DefectTransplants(samples, cache) if config.defect_synthesis else None
     dataset = _PhotoDataset(
@@ -263,8 +264,8 @@ def _train_loader(samples: list[Sample], cache: PhotoCache, config: TrainConfig)
     generator = torch.Generator().manual_seed(config.seed)
     imbalanced = counts[counts > 0].max() > 1.5 * counts[counts > 0].min()
     if imbalanced or (emphasis != 1.0).any():
-        per_class = emphasis.sum() / np.bincount(labels, weights=emphasis) if imbalanced else np.ones(len(counts))
-        weights = per_class[labels] * emphasis  # each class's total weight equal when imbalanced
+        per_class = class_draw_weights(np.bincount(labels, weights=emphasis), config.sampling, imbalanced)
+        weights = per_class[labels] * emphasis
         sampler = WeightedRandomSampler(weights.tolist(), num_samples=len(samples), generator=generator)
         return DataLoader(
             dataset, batch_size=config.batch_size, sampler=sampler, drop_last=len(samples) > config.batch_size
@@ -276,6 +277,21 @@ def _train_loader(samples: list[Sample], cache: PhotoCache, config: TrainConfig)
         generator=generator,
         drop_last=len(samples) > config.batch_size,
     )
+
+
+def class_draw_weights(counts: np.ndarray, sampling: str, imbalanced: bool) -> np.ndarray:
+    """Return each class's weight per photo, so that a class of ``n`` photos is drawn in proportion to ``n``
+    (classes about even), ``1`` (``"balanced"``: every class equally often) or ``sqrt(n)`` (``"sqrt"``: a rare class
+    more often than its share, each of its photos seen fewer times than under ``"balanced"``).
+
+    :param counts: photos (or their summed weights) per class
+    :param sampling: ``"balanced"`` or ``"sqrt"``
+    :param imbalanced: whether the largest class is over 1.5 times the smallest
+    """
+    if not imbalanced:
+        return np.ones(len(counts))
+    power = {"balanced": 1.0, "sqrt": 0.5}[sampling]
+    return np.where(counts > 0, 1.0 / np.maximum(counts, 1e-12) ** power, 0.0)
 
 
 def _train_epoch(

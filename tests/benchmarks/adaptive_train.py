@@ -9,10 +9,13 @@ the other in one run and measured on the same test split:
 * ``default``: ``defectsort train`` as it is;
 * ``best-epoch``: the epoch with the best validation macro-F1 kept, with early stopping (the default before the
   whole schedule's end was kept);
-* ``old``: the fixed settings the defaults had before they adapted (224x224 resized, batch 32, lr 1e-3).
+* ``old``: the fixed settings the defaults had before they adapted (224x224 resized, batch 32, lr 1e-3);
+* ``sqrt-sampling``: imbalanced classes drawn by the square root of their photo counts instead of equally often.
 
-Run: ``python -m tests.benchmarks.adaptive_train varied [--recipes default,best-epoch] [--work DIR]`` (about 10
-minutes a recipe on 2 cores; nothing else should run meanwhile: the input size is planned from timed steps).
+Run: ``python -m tests.benchmarks.adaptive_train varied [--recipes default,best-epoch] [--seed N] [--same-input]
+[--work DIR]`` (about 10 minutes a recipe on 2 cores; nothing else should run meanwhile: the input size is planned
+from timed steps, and a busier machine plans a smaller one). ``--same-input`` gives every later recipe the input
+the first one planned (unless the recipe sets its own), so that only the recipe differs.
 """
 
 from __future__ import annotations
@@ -32,7 +35,12 @@ from tests.benchmarks.varied_dataset import CASTING, build
 
 PRETRAINED = CASTING.parents[1] / "pretrained" / "mobilenet_v2_imagenet.pth"
 OLD_DEFAULTS = ["--image-size", "224", "224", "--fit", "stretch", "--batch-size", "32", "--lr", "1e-3"]
-RECIPES = {"default": [], "best-epoch": ["--keep", "best"], "old": [*OLD_DEFAULTS, "--keep", "best"]}
+RECIPES = {
+    "default": [],
+    "best-epoch": ["--keep", "best"],
+    "old": [*OLD_DEFAULTS, "--keep", "best"],
+    "sqrt-sampling": ["--sampling", "sqrt"],
+}
 GROUPS = {"varied": r"^([A-Za-z]+_\d{3})", "tile": r"^([A-Za-z]+_\d{3})"}
 
 
@@ -55,12 +63,17 @@ def prepare(name: str, work: Path) -> Path:
     return folder
 
 
-def run(name: str, recipe: str, work: Path) -> dict:
-    """Train with one of :data:`RECIPES` and evaluate on the test split (accuracy of the labels the policy decides)."""
+def run(name: str, recipe: str, work: Path, seed: int = 0, given: list[str] = ()) -> dict:
+    """Train with one of :data:`RECIPES` and evaluate on the test split (accuracy of the labels the policy decides).
+
+    :param seed: the training seed
+    :param given: more ``train`` options (an input size other recipes planned), where the recipe sets none of its own
+    """
     data = prepare(name, work)
-    model = work / f"{name}-{recipe}"
+    model = work / f"{name}-{recipe}-seed{seed}"
     command = [sys.executable, "-m", "core", "train", str(data / "train"), "--out", str(model)]
-    command += ["--pretrained", str(PRETRAINED)] + RECIPES[recipe]
+    command += ["--pretrained", str(PRETRAINED), "--seed", str(seed), *RECIPES[recipe]]
+    command += [] if "--image-size" in RECIPES[recipe] else list(given)
     command += ["--group-by", GROUPS[name]] if name in GROUPS else []
     started = time.monotonic()
     subprocess.run(command, check=True)
@@ -80,6 +93,7 @@ def run(name: str, recipe: str, work: Path) -> dict:
         "accepted_right": metrics["review"]["accuracy_not_reviewed"],
         "input": bundle["input_size"],
         "fit": bundle.get("fit", "stretch"),
+        "seed": seed,
         "epochs": len(bundle["training"]["history"]),
         "best_epoch": bundle["training"]["best_epoch"],
     }
@@ -89,6 +103,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset", choices=("varied", "tile", "casting", "small"))
     parser.add_argument("--recipes", default="default,best-epoch", help=f"comma-separated, of {', '.join(RECIPES)}")
+    parser.add_argument("--seed", type=int, default=0, help="the training seed (the datasets are built with seed 0)")
+    parser.add_argument("--same-input", action="store_true", help="later recipes take the input the first planned")
     parser.add_argument("--work", type=Path, help="keep datasets and models here (default: a temporary folder)")
     args = parser.parse_args()
     recipes = args.recipes.split(",")
@@ -97,8 +113,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="defectsort-adaptive-") as temporary:
         work = args.work or Path(temporary)
         work.mkdir(parents=True, exist_ok=True)
+        given: list[str] = []
         for recipe in recipes:
-            print(json.dumps(run(args.dataset, recipe, work)), flush=True)
+            result = run(args.dataset, recipe, work, args.seed, given)
+            print(json.dumps(result), flush=True)
+            if args.same_input and not given:
+                given = ["--image-size", *map(str, result["input"]), "--fit", result["fit"]]
 
 
 if __name__ == "__main__":

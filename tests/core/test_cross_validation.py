@@ -209,7 +209,7 @@ def test_a_recipe_recorded_before_a_setting_existed_is_measured_as_it_was_traine
         )
 
     old, _, _ = recipe_of(recorded({}))
-    assert (old.keep, old.decode_variation, old.defect_synthesis) == ("best", False, False)
+    assert (old.keep, old.decode_variation, old.defect_synthesis, old.sampling) == ("best", False, False, "balanced")
     new, _, _ = recipe_of(recorded({"keep": "last", "decode_variation": True}))
     assert (new.keep, new.decode_variation) == ("last", True)
 
@@ -222,4 +222,5 @@ def test_train_keeps_the_whole_schedule_unless_told_to_choose_an_epoch():
     parser = argparse.ArgumentParser()
     add_parser(parser.add_subparsers(), "train")
     assert parser.parse_args(["train", "data", "--out", "m"]).keep == "last"
+    assert parser.parse_args(["train", "data", "--out", "m"]).sampling == "sqrt"
     assert parser.parse_args(["train", "data", "--out", "m", "--keep", "best"]).keep == "best"

@@ -285,3 +285,14 @@ def test_review_threshold_is_chosen_on_the_kept_weights_validation_logits_and_co
     assert bundle.thresholds["review"] == expected
     assert copies[0][0].max() < expected < choose_review_threshold(*verdicts(policy, val_logits, np.arange(4)))
     assert bundle.novelty["bank_size"] > 0
+
+
+def test_imbalanced_classes_are_drawn_equally_or_by_the_root_of_their_counts():
+    from core.training.trainer import class_draw_weights
+
+    counts = np.array([300.0, 30.0, 0.0])
+    balanced = class_draw_weights(counts, "balanced", imbalanced=True) * counts
+    assert balanced[0] == balanced[1] and balanced[2] == 0  # each class drawn as often; an empty one never
+    by_root = class_draw_weights(counts, "sqrt", imbalanced=True) * counts
+    assert by_root[0] / by_root[1] == pytest.approx(np.sqrt(10))  # sqrt(10) times as often, not 10
+    assert (class_draw_weights(counts, "sqrt", imbalanced=False) == 1).all()  # even classes: drawn as they come
