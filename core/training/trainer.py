@@ -287,6 +287,7 @@ def class_draw_weights(counts: np.ndarray, sampling: str, imbalanced: bool) -> n
     :param counts: photos (or their summed weights) per class
     :param sampling: ``"balanced"`` or ``"sqrt"``
     :param imbalanced: whether the largest class is over 1.5 times the smallest
+    :returns: one weight per class (0 for a class without photos)
     """
     if not imbalanced:
         return np.ones(len(counts))

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from PIL import Image
@@ -63,7 +64,7 @@ def prepare(name: str, work: Path) -> Path:
     return folder
 
 
-def run(name: str, recipe: str, work: Path, seed: int = 0, given: list[str] = ()) -> dict:
+def run(name: str, recipe: str, work: Path, seed: int = 0, given: Sequence[str] = ()) -> dict:
     """Train with one of :data:`RECIPES` and evaluate on the test split (accuracy of the labels the policy decides).
 
     :param seed: the training seed
