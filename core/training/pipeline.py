@@ -6,6 +6,7 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from core.inference.decision import DEFAULTS, DecisionPolicy, normal_class_of
@@ -25,6 +26,8 @@ from core.training.reduced_precision import fit_reduced_precision_detectors
 from core.training.trainer import (
     TrainConfig,
     TrainResult,
+    classes_imbalanced,
+    draw_weights,
     train,
 )
 
@@ -100,6 +103,8 @@ def train_bundle(
     set_output_stride(model, config.output_stride)
     net = ClassMapNet(model, config.arch, Pooling.from_json(config.pooling))
     config, planning = plan_for_data(config, classes, samples, len(train_set), net, say)
+    if line := sampling_line(classes, train_set, config.sampling):
+        say(line)
     bundle = Bundle(
         name=name or Path(out_dir).name,
         arch=config.arch,
@@ -185,3 +190,15 @@ def _describe(bundle: Bundle, result: TrainResult, config: TrainConfig, train_se
         "nll_after": round(calibration.nll(logits, labels, bundle.temperature), 4),
     }
     bundle.metrics = {"validation": metrics}
+
+
+def sampling_line(classes: list[str], train_set, sampling: str) -> str | None:
+    """Return one line on how training draws imbalanced classes (each one's share of the draws), or None when
+    photos are simply shuffled."""
+    weights = draw_weights(train_set, sampling)
+    if weights is None or not classes_imbalanced(train_set):
+        return None
+    drawn = np.bincount([s.label for s in train_set], weights=weights, minlength=len(classes))
+    shares = ", ".join(f"{name} {share:.0%}" for name, share in zip(classes, drawn / drawn.sum(), strict=True))
+    how = "by the square root of their photo counts" if sampling == "sqrt" else "equally often"
+    return f"Training draws the classes {how} (--sampling {sampling}): {shares} of the draws."

@@ -258,14 +258,9 @@ def _train_loader(samples: list[Sample], cache: PhotoCache, config: TrainConfig)
     dataset = _PhotoDataset(
         samples, cache, build_augmentation(size), decode_variation=config.decode_variation, transplants=transplants
     )
-    labels = np.array([s.label for s in samples])
-    counts = np.bincount(labels)
-    emphasis = np.array([s.weight for s in samples], dtype=np.float64)
     generator = torch.Generator().manual_seed(config.seed)
-    imbalanced = counts[counts > 0].max() > 1.5 * counts[counts > 0].min()
-    if imbalanced or (emphasis != 1.0).any():
-        per_class = class_draw_weights(np.bincount(labels, weights=emphasis), config.sampling, imbalanced)
-        weights = per_class[labels] * emphasis
+    weights = draw_weights(samples, config.sampling)
+    if weights is not None:
         sampler = WeightedRandomSampler(weights.tolist(), num_samples=len(samples), generator=generator)
         return DataLoader(
             dataset, batch_size=config.batch_size, sampler=sampler, drop_last=len(samples) > config.batch_size
@@ -277,6 +272,28 @@ def _train_loader(samples: list[Sample], cache: PhotoCache, config: TrainConfig)
         generator=generator,
         drop_last=len(samples) > config.batch_size,
     )
+
+
+def draw_weights(samples: list[Sample], sampling: str) -> np.ndarray | None:
+    """Return how often training draws each photo (relative), or None when photos are simply shuffled.
+
+    :param samples: the training photos (a weight above 1, a correction's, draws it that much more often)
+    :param sampling: how imbalanced classes are evened out (:func:`class_draw_weights`)
+    """
+    labels = np.array([s.label for s in samples])
+    emphasis = np.array([s.weight for s in samples], dtype=np.float64)
+    imbalanced = classes_imbalanced(samples)
+    if not imbalanced and (emphasis == 1.0).all():
+        return None
+    per_class = class_draw_weights(np.bincount(labels, weights=emphasis), sampling, imbalanced)
+    return np.asarray(per_class[labels] * emphasis)
+
+
+def classes_imbalanced(samples: list[Sample]) -> bool:
+    """Return whether the largest class has over 1.5 times the photos of the smallest (sampling evens them out)."""
+    counts = np.bincount([s.label for s in samples])
+    present = counts[counts > 0]
+    return bool(present.max() > 1.5 * present.min())
 
 
 def class_draw_weights(counts: np.ndarray, sampling: str, imbalanced: bool) -> np.ndarray:

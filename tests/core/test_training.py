@@ -1,6 +1,7 @@
 """Training on a tiny generated dataset, evaluation, grouped splits, temperature scaling."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -296,3 +297,22 @@ def test_imbalanced_classes_are_drawn_equally_or_by_the_root_of_their_counts():
     by_root = class_draw_weights(counts, "sqrt", imbalanced=True) * counts
     assert by_root[0] / by_root[1] == pytest.approx(np.sqrt(10))  # sqrt(10) times as often, not 10
     assert (class_draw_weights(counts, "sqrt", imbalanced=False) == 1).all()  # even classes: drawn as they come
+
+
+def test_training_says_how_it_draws_imbalanced_classes_and_corrections_alone_change_nothing_it_says():
+    from core.training.pipeline import sampling_line
+
+    def photos(counts: list[int], weight: float = 1.0) -> list[Sample]:
+        return [
+            Sample(Path(f"{label}-{i}.png"), label, f"g{i}", weight=weight)
+            for label, count in enumerate(counts)
+            for i in range(count)
+        ]
+
+    line = sampling_line(["good", "fray"], photos([400, 100]), "sqrt")
+    assert line == (
+        "Training draws the classes by the square root of their photo counts (--sampling sqrt): "
+        "good 67%, fray 33% of the draws."
+    )
+    assert "good 50%, fray 50%" in sampling_line(["good", "fray"], photos([400, 100]), "balanced")
+    assert sampling_line(["good", "fray"], photos([100, 90], weight=3.0), "sqrt") is None
