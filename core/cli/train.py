@@ -12,7 +12,7 @@ from core.training.anomaly.head_fit import HeadSettings
 from core.training.anomaly.pipeline import train_anomaly_bundle
 from core.training.protocol import Protocol, train_honestly
 from core.training.report import write_training_report
-from core.training.trainer import TrainConfig
+from core.training.trainer import SAMPLING, TrainConfig
 
 
 def add_parser(subparsers, name: str) -> None:
@@ -55,7 +55,7 @@ def add_parser(subparsers, name: str) -> None:
     )
     parser.add_argument(
         "--sampling",
-        choices=("sqrt", "balanced"),
+        choices=tuple(SAMPLING),
         default=defaults.sampling,
         help="imbalanced classes: drawn by the square root of their photo counts (default), or each equally often",
     )

@@ -24,6 +24,7 @@ from core.training.model_setup import pretrained_model
 from core.training.plan import plan_for_data
 from core.training.reduced_precision import fit_reduced_precision_detectors
 from core.training.trainer import (
+    SAMPLING,
     TrainConfig,
     TrainResult,
     classes_imbalanced,
@@ -195,10 +196,9 @@ def _describe(bundle: Bundle, result: TrainResult, config: TrainConfig, train_se
 def sampling_line(classes: list[str], train_set, sampling: str) -> str | None:
     """Return one line on how training draws imbalanced classes (each one's share of the draws), or None when
     photos are simply shuffled."""
-    weights = draw_weights(train_set, sampling)
-    if weights is None or not classes_imbalanced(train_set):
+    if not classes_imbalanced(train_set):
         return None
+    weights = draw_weights(train_set, sampling)
     drawn = np.bincount([s.label for s in train_set], weights=weights, minlength=len(classes))
     shares = ", ".join(f"{name} {share:.0%}" for name, share in zip(classes, drawn / drawn.sum(), strict=True))
-    how = "by the square root of their photo counts" if sampling == "sqrt" else "equally often"
-    return f"Training draws the classes {how} (--sampling {sampling}): {shares} of the draws."
+    return f"Training draws the classes {SAMPLING[sampling][1]} (--sampling {sampling}): {shares} of the draws."

@@ -62,7 +62,7 @@ class TrainConfig:
     decode_variation: bool = True  # half the draws decoded from every pixel, as a lossless copy would be
     defect_synthesis: bool = True  # masked defects moved onto other clean photos (core.training.synthesis)
     keep: str = "last"  # "last": the whole schedule's end; "best": the epoch with the best validation macro-F1
-    sampling: str = "sqrt"  # imbalanced classes: "sqrt" (drawn by the root of their counts), "balanced" (equally)
+    sampling: str = "sqrt"  # how imbalanced classes are drawn: one of SAMPLING
 
 
 class _PhotoDataset(Dataset):
@@ -302,14 +302,20 @@ def class_draw_weights(counts: np.ndarray, sampling: str, imbalanced: bool) -> n
     more often than its share, each of its photos seen fewer times than under ``"balanced"``).
 
     :param counts: photos (or their summed weights) per class
-    :param sampling: ``"balanced"`` or ``"sqrt"``
+    :param sampling: a name of :data:`SAMPLING`
     :param imbalanced: whether the largest class is over 1.5 times the smallest
     :returns: one weight per class (0 for a class without photos)
     """
     if not imbalanced:
         return np.ones(len(counts))
-    power = {"balanced": 1.0, "sqrt": 0.5}[sampling]
+    power = SAMPLING[sampling][0]
     return np.where(counts > 0, 1.0 / np.maximum(counts, 1e-12) ** power, 0.0)
+
+
+SAMPLING = {  # name -> (power p: a class of n photos is drawn in proportion to n ** (1 - p), how that reads)
+    "sqrt": (0.5, "by the square root of their photo counts"),
+    "balanced": (1.0, "equally often"),
+}
 
 
 def _train_epoch(

@@ -10,7 +10,8 @@ the other in one run and measured on the same test split:
 * ``best-epoch``: the epoch with the best validation macro-F1 kept, with early stopping (the default before the
   whole schedule's end was kept);
 * ``old``: the fixed settings the defaults had before they adapted (224x224 resized, batch 32, lr 1e-3);
-* ``sqrt-sampling``: imbalanced classes drawn by the square root of their photo counts instead of equally often.
+* ``balanced-sampling``: imbalanced classes drawn equally often (the default before they were drawn by the square
+  root of their photo counts).
 
 Run: ``python -m tests.benchmarks.adaptive_train varied [--recipes default,best-epoch] [--seed N] [--same-input]
 [--work DIR]`` (about 10 minutes a recipe on 2 cores; nothing else should run meanwhile: the input size is planned
@@ -40,7 +41,7 @@ RECIPES = {
     "default": [],
     "best-epoch": ["--keep", "best"],
     "old": [*OLD_DEFAULTS, "--keep", "best"],
-    "sqrt-sampling": ["--sampling", "sqrt"],
+    "balanced-sampling": ["--sampling", "balanced"],
 }
 GROUPS = {"varied": r"^([A-Za-z]+_\d{3})", "tile": r"^([A-Za-z]+_\d{3})"}
 
