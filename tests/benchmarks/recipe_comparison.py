@@ -6,12 +6,13 @@
 
 Each bundle's recipe (its model.json ``training`` record: settings, groups, masks, anomaly head) is trained
 again once per fold on the same folds (:mod:`core.training.protocol`), and every fold's model is measured on
-the photos it never saw, as shot and (``--conditions``) under the 10 camera conditions. A figure file from an
-earlier run (``evaluate --cv --json``, or a model.json whose ``metrics`` hold ``cross_validation``) stands in
-for a bundle with ``NAME=FILE``: a run of 3 folds with conditions takes ~35 minutes a recipe on 2 cores. With
-``NAME=FOLDS``, the fold models an earlier run kept (``evaluate --cv K --keep-folds FOLDS``) are measured again
-now, without training (their recipe is their first fold's): two such runs, measured by the same code, one after
-the other.
+the photos it never saw, as shot and (``--conditions``) under the 10 camera conditions, on torch float32 (the
+reference; ``evaluate --cv`` measures on the default runtime, whose bfloat16 can move a score across a threshold).
+A figure file from an earlier run (``evaluate --cv --json``, or a model.json whose ``metrics`` hold
+``cross_validation``) stands in for a bundle with ``NAME=FILE``: a run of 3 folds with conditions takes ~35
+minutes a recipe on 2 cores. With ``NAME=FOLDS``, the fold models an earlier run kept (``evaluate --cv K
+--keep-folds FOLDS``) are measured again now, without training (their recipe is their first fold's): two such
+runs, measured by the same code, one after the other.
 """
 
 from __future__ import annotations
