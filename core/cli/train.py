@@ -202,7 +202,8 @@ def run(args) -> int:
         "severity_reason": args.severity_reason,
     }
     head = HeadSettings(false_alarm_rate=args.false_alarm_rate) if args.anomaly_head else None
-    protocol = Protocol(args.cv, args.test_share, args.cv_conditions, anomaly_head=head, keep_folds=args.keep_folds)
+    users_runtime = {"backend": "auto"}  # the folds and the test split are measured as users will run the model
+    protocol = Protocol(args.cv, args.test_share, args.cv_conditions, users_runtime, head, keep_folds=args.keep_folds)
     try:
         bundle, _ = train_honestly(
             args.data_dir,

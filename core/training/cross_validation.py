@@ -1,13 +1,14 @@
 """Honest numbers for small data: grouped k-fold cross-validation and a test split that nothing tunes on.
 
 With a few dozen photos a class, the split that picks the epoch (and the Review threshold, and the anomaly
-threshold) flatters: the bundled phone model read 1.000 there and 0.89 on photos it never saw. Here every
-photo is measured exactly once by a model that never saw it nor any photo of its group (its phone): the
-groups are dealt into ``k`` folds, each fold is held out once while a model is trained on the others with
-the unchanged recipe (its own inner split picks its epoch and thresholds), and the held-out photos go
-through the engine users run. Figures come as mean, spread (standard deviation over the folds), lowest
-and highest, beside the pooled figure over every held-out photo; the inspector's workload (the Review
-share, and how many of the accepted photos are right) stands beside macro-F1.
+threshold) flatters: the bundled phone model read 1.000 there and 0.89 on photos it never saw. Here every photo
+is measured exactly once by a model that never saw it nor any photo of its group (its phone): the groups are
+dealt into ``k`` folds, each fold is held out once while a model is trained on the others with the unchanged
+recipe (its own inner split picks its epoch and thresholds), and the held-out photos go through the engine
+users run (``train --cv`` and ``evaluate --cv``: the default runtime; the report names the runtime, since
+reduced precision moves a score near a threshold now and then). Figures come as mean, spread (standard
+deviation over the folds), lowest and highest, beside the pooled figure over every held-out photo; the
+inspector's workload (the Review share, and how many of the accepted photos are right) stands beside macro-F1.
 
 A test split (:func:`split_off_test`) is set aside before any of this: recipes are chosen by the
 cross-validation, the test split is measured once, at the end.
@@ -25,6 +26,7 @@ from pathlib import Path
 from core.inference.decision import normal_class_of
 from core.inference.engine import Engine
 from core.inference.prediction import REVIEW, UNKNOWN
+from core.inference.runtime import runtime_name
 from core.model.bundle import Bundle
 from core.photos.conditions import CONDITIONS
 from core.photos.sources import iter_items
@@ -212,6 +214,7 @@ class _Tally:
 
 def _report(k: int, rows: list[dict], pooled: _Pooled, verdicts: dict[str, list[bool]], conditions: bool) -> dict:
     report = {"k": k, "folds": rows, "summary": summarise(rows), "pooled": pooled.figures(), "verdicts": verdicts}
+    report["runtime"] = ", ".join(sorted({row["runtime"] for row in rows if row.get("runtime")}))
     if conditions:
         report["conditions"] = {
             condition.name: summarise([_row_of(row["conditions"], condition.name) for row in rows])
@@ -298,6 +301,7 @@ def _measure_fold(
     # plain floats: a runtime's float32 outputs make NumPy scalars, which neither statistics nor JSON take
     row: dict = {key: None if value is None else round(float(value), 4) for key, value in figures.items()}
     row["mistakes"] = [f"{Path(e['source']).name}: {e['true']} -> {e['predicted']}" for e in metrics["errors"]]
+    row["runtime"] = runtime_name(engine.backend, engine.precision)  # what measured it: bfloat16 moves scores
     return row, predictions
 
 
@@ -396,7 +400,8 @@ def format_report(report: dict) -> list[str]:
         "anomaly_false_alarms": "anomaly head false alarms",
         "unknown_share": "share flagged unknown",
     }
-    lines = [f"{report['k']}-fold grouped cross-validation, mean ± spread (lowest-highest) over the folds:"]
+    measured_on = f" on {report['runtime']}" if report.get("runtime") else ""  # reports stored before it was named
+    lines = [f"{report['k']}-fold grouped cross-validation{measured_on}, mean ± spread (lowest-highest) over folds:"]
     lines += [f"  {names[key]:>31}: {format_spread(spread)}" for key, spread in report["summary"].items()]
     pooled = report["pooled"]
     lines.append(

@@ -79,6 +79,7 @@ def table(figures: dict[str, dict]) -> list[str]:
     """A Markdown table: one column per recipe, as shot and per condition."""
     names = list(figures)
     lines = [f"| figure | {' | '.join(names)} |", "|---|" + "---|" * len(names)]
+    lines.append(f"| measured on | {' | '.join(figures[name].get('runtime') or 'n/a' for name in names)} |")
     for key, label in FIGURES:
         cells = [format_spread(figures[name]["summary"].get(key)) for name in names]
         if any(cell != "n/a" for cell in cells):
