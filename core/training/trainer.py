@@ -32,6 +32,11 @@ from core.training.losses import classification_loss, pointing_loss
 from core.training.metrics import classification_metrics
 from core.training.synthesis import DefectTransplants
 
+SAMPLING = {  # name -> (power p: a class of n photos is drawn in proportion to n ** (1 - p), how that reads)
+    "sqrt": (0.5, "by the square root of their photo counts"),
+    "balanced": (1.0, "equally often"),
+}
+
 
 @dataclass
 class TrainConfig:
@@ -310,12 +315,6 @@ def class_draw_weights(counts: np.ndarray, sampling: str, imbalanced: bool) -> n
         return np.ones(len(counts))
     power = SAMPLING[sampling][0]
     return np.where(counts > 0, 1.0 / np.maximum(counts, 1e-12) ** power, 0.0)
-
-
-SAMPLING = {  # name -> (power p: a class of n photos is drawn in proportion to n ** (1 - p), how that reads)
-    "sqrt": (0.5, "by the square root of their photo counts"),
-    "balanced": (1.0, "equally often"),
-}
 
 
 def _train_epoch(
