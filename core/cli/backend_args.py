@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from core.inference.runtime import AUTO_PRECISION, BACKENDS, DEFAULT_BACKEND, PRECISIONS
+from core.inference.runtime import AUTO_PRECISION, BACKENDS, DEFAULT_BACKEND, PRECISIONS, USERS_BACKEND
 
 
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
@@ -12,7 +12,7 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--backend",
         choices=("auto", *BACKENDS),
-        default="auto",
+        default=USERS_BACKEND,
         help=f"inference backend (auto: {DEFAULT_BACKEND}, judged by `defectsort bench --truth`; torch is the "
         "reference)",
     )

@@ -81,7 +81,7 @@ def run(args) -> int:
     if args.json:
         write_json(args.json, metrics)
     if args.set_baseline:
-        _set_baseline(bundle, metrics["profile"], args.only_validation)
+        _set_baseline(bundle, metrics, args.only_validation)
     if args.report:
         _write_report(metrics, args.report)
     _print_summary(metrics)
@@ -127,12 +127,13 @@ def _run_cross_validation(args) -> int:
     return 0
 
 
-def _set_baseline(bundle: Bundle, profile: dict, only_validation: bool) -> None:
-    """Write the drift baseline into the bundle's model.json."""
+def _set_baseline(bundle: Bundle, metrics: dict, only_validation: bool) -> None:
+    """Write the drift baseline (the photos' profile and the runtime that measured it) into the bundle's model.json."""
+    profile = metrics["profile"]
     photos = "validation photos" if only_validation else "photos (not only validation ones)"
-    bundle.baseline = {**profile, "measured_on": f"{profile['photos']} {photos}"}
+    bundle.baseline = {**profile, "measured_on": f"{profile['photos']} {photos}", "runtime": metrics["runtime"]}
     write_metadata(bundle)
-    print(f"Drift baseline stored in {bundle.folder}: {bundle.baseline['measured_on']}.")
+    print(f"Drift baseline stored in {bundle.folder}: {bundle.baseline['measured_on']} on {metrics['runtime']}.")
 
 
 def _write_report(metrics: dict, folder: Path) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 
 from core.inference.engine import Engine
 from core.inference.prediction import UNKNOWN, Prediction
-from core.inference.runtime import runtime_name
+from core.inference.runtime import USERS_BACKEND, runtime_name
 from core.model.bundle import BundleError
 from core.model.registry import resolve_bundle
 from core.photos.samples import jpeg_bytes, phone_photo
@@ -34,7 +34,7 @@ def run_selftest(model: str | None = None, say=print) -> int:
     """Run the checks. :returns: 0 when all passed, 1 otherwise."""
     try:
         bundle = resolve_bundle(model)
-        engine = Engine(bundle, backend="auto")  # the runtime every command and the window use
+        engine = Engine(bundle, backend=USERS_BACKEND)  # the runtime every command and the window use
     except BundleError as error:
         say(f"FAIL  load model: {error}")
         return 1

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from core.cli.progress import batch_updater, progress_bar
+from core.inference.runtime import USERS_BACKEND
 from core.model.network import SUPPORTED_ARCHS, Pooling
 from core.training.anomaly.build import AnomalyConfig
 from core.training.anomaly.head_fit import HeadSettings
@@ -202,7 +203,7 @@ def run(args) -> int:
         "severity_reason": args.severity_reason,
     }
     head = HeadSettings(false_alarm_rate=args.false_alarm_rate) if args.anomaly_head else None
-    users_runtime = {"backend": "auto"}  # the folds and the test split are measured as users will run the model
+    users_runtime = {"backend": USERS_BACKEND}  # the folds and the test split are measured as users will run the model
     protocol = Protocol(args.cv, args.test_share, args.cv_conditions, users_runtime, head, keep_folds=args.keep_folds)
     try:
         bundle, _ = train_honestly(

@@ -25,6 +25,9 @@ BACKENDS = ("torch", "onnxruntime", "openvino")
 DEFAULT_BACKEND = "openvino"
 PRECISIONS = ("auto", "fp32", "bf16", "mixed")
 REDUCED_PRECISIONS = ("bf16", "mixed")  # computed in bfloat16 (all of it, or all but the full-resolution layers)
+# what judges a model as users will run it: the window, every command, cross-validation, the promotion gate and
+# the drift baseline (the engine's own default is torch float32, the reference the golden results are held to)
+USERS_BACKEND = "auto"
 FALLBACK_BACKEND = "onnxruntime"  # when OpenVINO is not installed: the fastest float32 runtime after it
 # The verdict of ``bench --truth`` (README, "Speed"), on two repeats of the phone model's 3-fold cross-validation
 # pooled: OpenVINO mixed (bf16 with the full-resolution layers in float32) is not worse than float32 beyond its
@@ -108,6 +111,12 @@ def parse_runtime(choice: str) -> tuple[str, str]:
 def runtime_name(backend: str, precision: str) -> str:
     """Return how tables and logs name a runtime, e.g. ``openvino bf16``."""
     return f"{backend} {precision}"
+
+
+def users_runtime() -> str:
+    """Return the name of the runtime users run on this computer: :data:`USERS_BACKEND` at its default precision."""
+    backend = resolve_backend(USERS_BACKEND)
+    return runtime_name(backend, resolve_precision("auto", backend))
 
 
 def choose_default(

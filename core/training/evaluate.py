@@ -9,6 +9,7 @@ import numpy as np
 
 from core.inference.decision import normal_class_of
 from core.inference.engine import Engine
+from core.inference.runtime import USERS_BACKEND, runtime_name
 from core.model.bundle import Bundle
 from core.photos.sources import iter_items
 from core.results.report.run_stats import profile_of
@@ -51,13 +52,15 @@ def evaluate_bundle(
     :param onnx_file: for ONNX Runtime or OpenVINO, an exported file (e.g. int8) instead of the cached export
     :param precision: the arithmetic (:func:`core.inference.runtime.resolve_precision`)
     :returns: metrics with ``accuracy``, ``macro_f1``, ``per_class``, ``confusion``, ``classes``,
-        ``calibration``, ``review`` and, when asked, ``localisation`` and ``novelty``
+        ``calibration``, ``review``, ``runtime`` (what ran the model) and, when asked, ``localisation`` and
+        ``novelty``
     :raises ValueError: a class folder the bundle does not know
     """
     samples, true_names = labelled_samples(bundle, data_dir, masks_dir, only_validation)
     engine = Engine(bundle, batch_size=batch_size, backend=backend, onnx_file=onnx_file, precision=precision)
     predictions = list(engine.classify(iter_items([s.path for s in samples]), progress=progress))
     metrics = measure(bundle, samples, true_names, predictions, with_masks=masks_dir is not None)
+    metrics["runtime"] = runtime_name(engine.backend, engine.precision)
     if foreign_dir:
         foreign = list(engine.classify(iter_items([foreign_dir])))
         with tempfile.TemporaryDirectory(prefix="defectsort-generated-") as folder:
@@ -109,11 +112,13 @@ def validation_baseline(bundle: Bundle, photos: list[Path]) -> dict:
 
     :param bundle: a saved bundle
     :param photos: its validation photos
-    :returns: the profile (:func:`core.results.report.run_stats.profile_of`) with where it came from
+    :returns: the profile (:func:`core.results.report.run_stats.profile_of`) with where it came from and the
+        runtime that measured it
     """
-    engine = Engine(bundle)
+    engine = Engine(bundle, backend=USERS_BACKEND)
     profile = profile_of(p.to_dict() for p in engine.classify(iter_items(photos)))
-    return {**profile, "measured_on": f"{len(photos)} validation photos"}
+    runtime = runtime_name(engine.backend, engine.precision)
+    return {**profile, "measured_on": f"{len(photos)} validation photos", "runtime": runtime}
 
 
 def _classification(bundle: Bundle, predictions, true: np.ndarray) -> dict:

@@ -1,6 +1,7 @@
 """The promotion gate: a retrained model replaces the current one only when the evidence says it is better.
 
-Both models classify the same photos through the same engine: the *frozen holdout* (the
+Both models classify the same photos through the same engine, on the runtime users run (the default backend and
+precision of this computer, :data:`core.inference.runtime.USERS_BACKEND`): the *frozen holdout* (the
 parent's own validation photos and any ``--holdout`` photos, which neither model trained
 on) and the *held-back corrections* (a share of the inspectors' corrections kept out of
 training). The gate weighs photo by photo (:mod:`core.training.paired`: an exact McNemar test on
@@ -27,6 +28,7 @@ from core.files import write_text_atomic
 from core.inference.decision import normal_class_of
 from core.inference.engine import Engine
 from core.inference.prediction import Prediction
+from core.inference.runtime import USERS_BACKEND, runtime_name
 from core.model.bundle import Bundle
 from core.photos.sources import iter_items
 from core.results.report.charts import pyplot
@@ -51,10 +53,12 @@ def compare(parent: Bundle, candidate: Bundle, parts: dict[str, Labelled]) -> di
     """Classify each part with both models and measure them side by side.
 
     :param parts: ``{FROZEN: [...], CORRECTIONS: [...]}`` photos with their true labels
-    :returns: per part: both models' metrics and the per-photo agreement (fixed, broken, ...)
+    :returns: per part: both models' metrics and the per-photo agreement (fixed, broken, ...); ``runtime``: what
+        ran them
     """
-    comparison: dict = {"parent": _name(parent), "candidate": _name(candidate), "rule": RULE}
-    engines = {"parent": Engine(parent), "candidate": Engine(candidate)}
+    engines = {"parent": Engine(parent, backend=USERS_BACKEND), "candidate": Engine(candidate, backend=USERS_BACKEND)}
+    runtime = runtime_name(engines["candidate"].backend, engines["candidate"].precision)
+    comparison: dict = {"parent": _name(parent), "candidate": _name(candidate), "rule": RULE, "runtime": runtime}
     for part, photos in parts.items():
         results = {
             role: list(engine.classify(iter_items([path for path, _ in photos]))) for role, engine in engines.items()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
-from core.inference.runtime import resolve_backend, resolve_precision, runtime_name
+from core.inference.runtime import users_runtime
 from core.model.bundle import load_bundle
 from core.photos.conditions import CONDITIONS
 from core.training.cross_validation import (
@@ -117,8 +117,8 @@ def test_train_cross_validates_then_trains_without_the_test_split(shapes_dir, tm
     out = tmp_path / "model"
     assert main(["train", str(shapes_dir), "--out", str(out), "--cv", "2", "--test-share", "0.2", *TINY]) == 0
     printed = capsys.readouterr().out
-    users_runtime = runtime_name(resolve_backend("auto"), resolve_precision("auto", resolve_backend("auto")))
-    assert f"2-fold grouped cross-validation on {users_runtime}," in printed and " ± " in printed
+    users = users_runtime()
+    assert f"2-fold grouped cross-validation on {users}," in printed and " ± " in printed
     bundle = load_bundle(out)
     test = set(bundle.training["split"]["test"])
     trained_on = set(bundle.training["split"]["train"]) | set(bundle.training["split"]["validation"])
@@ -133,7 +133,7 @@ def test_train_cross_validates_then_trains_without_the_test_split(shapes_dir, tm
     pooled = report["pooled"]
     assert pooled["accepted"] == round(pooled["photos"] * (1 - pooled["review_share"]))
     assert bundle.metrics["test"]["photos"] == len(test)
-    assert report["runtime"] == bundle.metrics["test"]["runtime"] == users_runtime  # as users will run it
+    assert report["runtime"] == bundle.metrics["test"]["runtime"] == users  # as users will run it
 
     # evaluate --cv replays the recipe from model.json on the same folds, and keeps the folds' models when asked
     figures, kept = tmp_path / "cv.json", tmp_path / "folds"
@@ -141,7 +141,7 @@ def test_train_cross_validates_then_trains_without_the_test_split(shapes_dir, tm
     assert main(["evaluate", str(out), str(shapes_dir), *protocol, "--json", str(figures)]) == 0
     again = json.loads(figures.read_text())["cross_validation"]
     assert [set(fold["groups"]) for fold in again["folds"]] == fold_groups
-    assert again["runtime"] == users_runtime  # evaluate's default (--backend auto): the same runtime as train's
+    assert again["runtime"] == users  # evaluate's default (--backend auto): the same runtime as train's
     for number, held_out in enumerate(fold_groups, start=1):
         split = load_bundle(kept / f"fold-{number}").training["split"]
         assert not {name.rsplit("_", 1)[0] for name in split["train"] + split["validation"]} & held_out

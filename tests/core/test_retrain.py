@@ -5,6 +5,7 @@ import json
 import pytest
 
 from core.cli import main
+from core.inference.runtime import users_runtime
 from core.journal.corrections import load_photos, read_corrections
 from core.journal.session import DO, RELABEL, UNDO, Edit, JournalWriter
 from core.model.bundle import load_bundle
@@ -143,6 +144,7 @@ def test_retrain_writes_a_candidate_with_lineage_and_a_comparison(shapes, tmp_pa
     assert candidate.lineage["parent"]["version"] == "1.0.0" and sum(candidate.lineage["corrections"].values()) == 18
     assert comparison["frozen_holdout"]["photos"] == len(load_bundle(shapes / "model").training["split"]["validation"])
     assert comparison["held_back_corrections"]["photos"] == candidate.lineage["held_back"] > 0
+    assert comparison["runtime"] == users_runtime()  # judged as the inspectors will run it
     counts = comparison["held_back_corrections"]["agreement"]["counts"]
     assert sum(counts.values()) == comparison["held_back_corrections"]["photos"]
     assert (tmp_path / "new" / "comparison.png").is_file()

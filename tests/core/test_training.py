@@ -1,6 +1,7 @@
 """Training on a tiny generated dataset, evaluation, grouped splits, temperature scaling."""
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ from PIL import Image
 
 from core.cli import main
 from core.inference.engine import Engine
+from core.inference.runtime import users_runtime
 from core.model.bundle import load_bundle
 from core.photos.sources import collect_items
 from core.training.calibration import expected_calibration_error, fit_temperature, nll
@@ -85,6 +87,7 @@ def test_training_writes_a_complete_bundle_that_classifies(trained, shapes_dir):
     baseline = trained.baseline
     assert baseline["photos"] == len(trained.training["split"]["validation"]) == sum(baseline["labels"].values())
     assert 0 < baseline["mean_confidence"] <= 1 and baseline["measured_on"].endswith("validation photos")
+    assert baseline["runtime"] == users_runtime()  # tonight's runs are measured on it too
 
 
 def test_training_refuses_a_severity_that_does_not_name_every_class(shapes_dir, tmp_path, capsys):
@@ -131,6 +134,15 @@ def test_evaluate_json_keys_and_confusion_sums(trained, shapes_dir, tmp_path):
         "per_class.png",
         "reliability.png",
     }
+
+
+def test_set_baseline_stores_the_validation_profile_and_the_runtime_that_measured_it(trained, shapes_dir, tmp_path):
+    copy = shutil.copytree(trained.folder, tmp_path / "model")
+    asked = ["--only-validation", "--set-baseline", "--backend", "torch"]
+    assert main(["evaluate", str(copy), str(shapes_dir), *asked]) == 0
+    baseline = load_bundle(copy).baseline
+    assert baseline["photos"] == len(trained.training["split"]["validation"])
+    assert baseline["runtime"] == "torch fp32" and baseline["measured_on"].endswith("validation photos")
 
 
 def test_grouped_split_keeps_groups_apart_and_is_reproducible():
