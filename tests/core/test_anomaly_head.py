@@ -13,8 +13,11 @@ from core.inference.engine import Engine
 from core.inference.prediction import Prediction
 from core.inference.runtime import reduced_precision_runtimes
 from core.inference.unlisted import with_unlisted
+from core.model.bundle import load_bundle
 from core.model.registry import resolve_bundle
 from core.photos.sources import collect_items
+from core.training.dataset import scan_dataset
+from core.training.evaluate import validation_baseline
 from tests.conftest import REPO
 from tests.images import screen_photo
 
@@ -114,6 +117,26 @@ def test_the_head_separates_defects_from_their_inpainted_counterparts(tmp_path, 
     for runtime in reduced_precision_runtimes():  # a bank of its own patches for each reduced-precision runtime
         own = head["runtimes"][runtime]
         assert (folder / own["file"]).is_file() and own["bank_size"] == head["bank_size"] and own["threshold"] > 0
+
+
+def test_a_new_anomaly_head_measures_the_drift_baseline_again(tmp_path):
+    """The head sends photos to Review: a baseline measured without it would flag a rise in Review every night."""
+    data = tmp_path / "screens"
+    for label, mark in (("good", None), ("scratch", "scratch")):
+        (data / label).mkdir(parents=True)
+        for i in range(16):
+            screen_photo(i + (0 if mark is None else 50), mark=mark).save(data / label / f"s_{i // 2:02d}_{i % 2}.png")
+    out = tmp_path / "model"
+    arguments = ["--epochs", "1", "--image-size", "64", "96", "--batch-size", "8", "--group-by", r"^(s_\d\d)"]
+    assert main(["train", str(data), "--out", str(out), *arguments]) == 0
+    record = json.loads((out / "model.json").read_text())
+    record["baseline"] = {"photos": 1, "measured_on": "before the head"}
+    (out / "model.json").write_text(json.dumps(record))
+    assert main(["add-anomaly-head", str(out), str(data)]) == 0
+    bundle = load_bundle(out)
+    validation = set(bundle.training["split"]["validation"])
+    photos = [s.path for s in scan_dataset(data)[1] if s.path.name in validation]
+    assert bundle.baseline == validation_baseline(bundle, photos)  # measured with the head, as tonight's runs are
 
 
 def test_a_cross_fitted_threshold_scores_every_good_photo_against_a_bank_without_its_phone():

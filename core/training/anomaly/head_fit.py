@@ -37,6 +37,7 @@ from core.training.anomaly.build import choose_threshold
 from core.training.augment import augment, build_augmentation
 from core.training.cross_validation import grouped_folds
 from core.training.dataset import Sample, grouped_split, scan_dataset
+from core.training.evaluate import validation_baseline
 from core.training.trust_metrics import peak_inside
 
 HEAD_FILE = "anomaly_head.safetensors"
@@ -187,6 +188,9 @@ def fit_anomaly_head(
 ) -> dict:
     """Fit the head, store it in the bundle (``anomaly_head`` in model.json + :data:`HEAD_FILE`), measure it.
 
+    The head sends photos to Review, so the drift baseline is measured again on the validation photos with it:
+    one measured without it would see a rise in Review every night.
+
     :param bundle: a classifier bundle with a "no defect" class and a recorded split
     :param data_dir: its class folders (the photos it was trained on)
     :param masks_dir: defect masks, for the pointing score
@@ -222,6 +226,9 @@ def fit_anomaly_head(
     }
     write_metadata(bundle)
     fit_runtime_heads(bundle, good, settings, seed, say)
+    if validation:
+        bundle.baseline = validation_baseline(bundle, [s.path for s in validation])
+        write_metadata(bundle)
     return metrics
 
 
