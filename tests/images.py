@@ -70,6 +70,20 @@ def write_shapes(root: Path, per_class: int) -> Path:
     return root
 
 
+def write_screens(root: Path, per_class: int = 16) -> Path:
+    """Write ``good`` and ``scratch`` folders of screen photos, two photos per phone (``s_03_1.png``: phone ``s_03``).
+
+    :param root: the dataset folder (created)
+    :param per_class: photos of each class
+    :returns: ``root``
+    """
+    for label, mark, first_seed in (("good", None, 0), ("scratch", "scratch", 50)):
+        (root / label).mkdir(parents=True)
+        for i in range(per_class):
+            screen_photo(first_seed + i, mark=mark).save(root / label / f"s_{i // 2:02d}_{i % 2}.png")
+    return root
+
+
 def zip_bytes(members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
     """Return a ZIP archive holding ``members`` (deflated unless ``compression`` says otherwise)."""
     buffer = io.BytesIO()

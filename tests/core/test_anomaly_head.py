@@ -19,7 +19,7 @@ from core.photos.sources import collect_items
 from core.training.dataset import scan_dataset
 from core.training.evaluate import validation_baseline
 from tests.conftest import REPO
-from tests.images import screen_photo
+from tests.images import screen_photo, write_screens
 
 POLICY = DecisionPolicy(classes=("good", "scratch"), normal_class="good", review_below=0.9, unlisted_above=10.0)
 PHONE_DATA = REPO / ".." / "shared" / "data" / "phone-msd"
@@ -121,11 +121,7 @@ def test_the_head_separates_defects_from_their_inpainted_counterparts(tmp_path, 
 
 def test_a_new_anomaly_head_measures_the_drift_baseline_again(tmp_path):
     """The head sends photos to Review: a baseline measured without it would flag a rise in Review every night."""
-    data = tmp_path / "screens"
-    for label, mark in (("good", None), ("scratch", "scratch")):
-        (data / label).mkdir(parents=True)
-        for i in range(16):
-            screen_photo(i + (0 if mark is None else 50), mark=mark).save(data / label / f"s_{i // 2:02d}_{i % 2}.png")
+    data = write_screens(tmp_path / "screens")
     out = tmp_path / "model"
     arguments = ["--epochs", "1", "--image-size", "64", "96", "--batch-size", "8", "--group-by", r"^(s_\d\d)"]
     assert main(["train", str(data), "--out", str(out), *arguments]) == 0

@@ -163,13 +163,9 @@ def test_evaluate_cv_of_a_model_without_a_recipe_is_a_clear_error(random_bundle,
 
 @pytest.mark.slow
 def test_each_fold_is_measured_with_the_anomaly_head_the_model_ships_with(tmp_path):
-    from tests.images import screen_photo
+    from tests.images import write_screens
 
-    data = tmp_path / "screens"
-    for label, mark in (("good", None), ("scratch", "scratch")):
-        (data / label).mkdir(parents=True)
-        for i in range(16):
-            screen_photo(i + (0 if mark is None else 50), mark=mark).save(data / label / f"s_{i // 2:02d}_{i % 2}.png")
+    data = write_screens(tmp_path / "screens")
     out = tmp_path / "model"
     arguments = ["--epochs", "1", "--image-size", "64", "96", "--batch-size", "8", "--group-by", GROUP_BY]
     assert main(["train", str(data), "--out", str(out), "--cv", "2", "--anomaly-head", *arguments]) == 0
