@@ -13,9 +13,8 @@ inner validation figures, which picked the epoch and the thresholds and therefor
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from core.model.bundle import Bundle, BundleError, load_bundle, write_metadata
 from core.training.anomaly.head_fit import HeadSettings, fit_anomaly_head
@@ -30,7 +29,7 @@ from core.training.cross_validation import (
 from core.training.data_checks import MIN_PER_CLASS, checked_samples
 from core.training.dataset import scan_dataset
 from core.training.pipeline import train_bundle
-from core.training.trainer import TrainConfig
+from core.training.trainer import TrainConfig, settings_as_trained
 
 
 @dataclass(frozen=True)
@@ -113,15 +112,7 @@ def recipe_of(bundle: Bundle, masks_dir=None, pretrained=None) -> tuple[TrainCon
     recorded = bundle.training.get("config")
     if not isinstance(recorded, dict):
         raise ValueError(f"model '{bundle.name}' has no training recipe in its model.json to cross-validate")
-    known = {f.name for f in fields(TrainConfig)}
-    values: dict[str, Any] = {
-        key: tuple(v) if isinstance(v, list) else v for key, v in recorded.items() if key in known
-    }
-    for added_since in ("decode_variation", "defect_synthesis"):  # recorded before they existed: trained without
-        values.setdefault(added_since, False)
-    values.setdefault("keep", "best")  # recorded before keeping the last epoch existed: the best one was kept
-    values.setdefault("sampling", "balanced")  # recorded before the sampling was a setting: classes drawn equally
-    config = TrainConfig(**{**values, "choose": ()})  # the sizes it chose are the recipe now
+    config = TrainConfig(**{**settings_as_trained(recorded), "choose": ()})  # the sizes it chose are the recipe now
     masks = masks_dir or bundle.training.get("masks")
     options = {
         "pretrained": pretrained,

@@ -45,7 +45,7 @@ from core.training.anomaly.head_fit import HeadSettings, fit_anomaly_head
 from core.training.dataset import scan_dataset, take_share
 from core.training.eta import TrainingClock
 from core.training.pipeline import train_bundle
-from core.training.trainer import TrainConfig
+from core.training.trainer import TrainConfig, settings_as_trained
 
 FINE_TUNE_LR_SCALE = 0.3  # with BatchNorm frozen, smaller steps than the parent's (measured: see README)
 CORRECTION_WEIGHT = 3.0  # a correction is drawn this many times as often as a base photo of its class
@@ -270,7 +270,7 @@ def _train(
     callbacks: _Callbacks,
     rehearsed: bool,
 ) -> Bundle:
-    recorded = {k: v for k, v in parent.training.get("config", {}).items() if k in TrainConfig.__dataclass_fields__}
+    recorded = settings_as_trained(parent.training.get("config", {}))  # the parent's recipe, as it was trained
     photos = len(_class_photos(train_dir, parent.classes))
     size = (parent.input_size[0], parent.input_size[1])
     pieces, recompute = micro_batch(size, recorded.get("batch_size", TrainConfig.batch_size))

@@ -17,7 +17,8 @@ import copy
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 import torch
@@ -68,6 +69,26 @@ class TrainConfig:
     defect_synthesis: bool = True  # masked defects moved onto other clean photos (core.training.synthesis)
     keep: str = "last"  # "last": the whole schedule's end; "best": the epoch with the best validation macro-F1
     sampling: str = "sqrt"  # how imbalanced classes are drawn: one of SAMPLING
+
+
+# what a model was trained with where its model.json predates a setting: the behaviour before the setting existed
+BEFORE_RECORDED = {"decode_variation": False, "defect_synthesis": False, "keep": "best", "sampling": "balanced"}
+
+
+def settings_as_trained(recorded: dict) -> dict[str, Any]:
+    """The :class:`TrainConfig` settings a model was trained with, from its model.json ``training.config``.
+
+    A setting added since it was trained is not given today's default but :data:`BEFORE_RECORDED` (a model
+    trained before square-root sampling drew its classes equally): measuring or retraining it replays its recipe.
+
+    :param recorded: the recorded settings (empty: nothing is known, nothing is filled in)
+    :returns: the known settings (lists as tuples), ready for ``TrainConfig(**...)``
+    """
+    if not recorded:
+        return {}
+    known = {f.name for f in fields(TrainConfig)}
+    settings = {key: tuple(v) if isinstance(v, list) else v for key, v in recorded.items() if key in known}
+    return {**BEFORE_RECORDED, **settings}
 
 
 class _PhotoDataset(Dataset):

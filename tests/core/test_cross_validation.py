@@ -198,6 +198,7 @@ def test_a_recipe_recorded_before_a_setting_existed_is_measured_as_it_was_traine
     variation or defect synthesis; a recipe that records them keeps what it recorded."""
     from core.model.bundle import Bundle
     from core.training.protocol import recipe_of
+    from core.training.trainer import settings_as_trained
 
     def recorded(config: dict) -> Bundle:
         return Bundle(
@@ -212,6 +213,7 @@ def test_a_recipe_recorded_before_a_setting_existed_is_measured_as_it_was_traine
     assert (old.keep, old.decode_variation, old.defect_synthesis, old.sampling) == ("best", False, False, "balanced")
     new, _, _ = recipe_of(recorded({"keep": "last", "decode_variation": True}))
     assert (new.keep, new.decode_variation) == ("last", True)
+    assert settings_as_trained({}) == {}  # nothing recorded (an imported model): nothing to replay, today's defaults
 
 
 def test_train_keeps_the_whole_schedule_unless_told_to_choose_an_epoch():

@@ -1,6 +1,7 @@
 """Corrections as training data, retraining, the promotion gate, installing and rolling back versions."""
 
 import json
+import shutil
 
 import pytest
 
@@ -149,6 +150,18 @@ def test_retrain_writes_a_candidate_with_lineage_and_a_comparison(shapes, tmp_pa
     assert sum(counts.values()) == comparison["held_back_corrections"]["photos"]
     assert (tmp_path / "new" / "comparison.png").is_file()
     assert "Verdict:" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_retraining_replays_the_parents_sampling_where_its_model_json_predates_the_setting(shapes, tmp_path):
+    parent = shutil.copytree(shapes / "model", tmp_path / "parent")
+    record = json.loads((parent / "model.json").read_text())
+    assert record["training"]["config"].pop("sampling") == "sqrt"  # trained before it was a setting: drawn equally
+    (parent / "model.json").write_text(json.dumps(record))
+    results = _window_results(shapes, tmp_path, lambda kind: kind)
+    retrain = ["retrain", str(parent), "--corrections", str(results), "--out", str(tmp_path / "new")]
+    assert main([*retrain, "--train-images", "20"]) in (0, 3)
+    assert load_bundle(tmp_path / "new").training["config"]["sampling"] == "balanced"
 
 
 @pytest.mark.slow
