@@ -203,8 +203,8 @@ def run(args) -> int:
         "severity_reason": args.severity_reason,
     }
     head = HeadSettings(false_alarm_rate=args.false_alarm_rate) if args.anomaly_head else None
-    users_runtime = {"backend": USERS_BACKEND}  # the folds and the test split are measured as users will run the model
-    protocol = Protocol(args.cv, args.test_share, args.cv_conditions, users_runtime, head, keep_folds=args.keep_folds)
+    as_users_run = {"backend": USERS_BACKEND}  # the folds and the test split are measured as users will run the model
+    protocol = Protocol(args.cv, args.test_share, args.cv_conditions, as_users_run, head, keep_folds=args.keep_folds)
     try:
         bundle, _ = train_honestly(
             args.data_dir,
