@@ -29,7 +29,7 @@ from PySide6.QtGui import QImage
 from core.inference.decision import DecisionPolicy
 from core.inference.engine import Engine
 from core.inference.prediction import Prediction
-from core.inference.runtime import parse_runtime, runtime_name
+from core.inference.runtime import parse_runtime
 from core.journal.restore import clear_sessions, export_audit_csv, list_sessions, load_session, unfinished_session
 from core.journal.seen import SeenPhotos
 from core.journal.session import JournalError, JournalWriter
@@ -142,7 +142,7 @@ class Worker(QObject):
         # now, then freeze what is left: later collections only walk objects made after this.
         gc.collect()
         gc.freeze()
-        self.model_loaded.emit(bundle, self._engine.policy, runtime_name(self._engine.backend, self._engine.precision))
+        self.model_loaded.emit(bundle, self._engine.policy, self._engine.runtime)
 
     @Slot(object)
     def use_policy(self, policy: DecisionPolicy) -> None:

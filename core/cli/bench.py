@@ -26,14 +26,12 @@ from PIL import Image
 
 from core.inference.engine import Engine
 from core.inference.runtime import (
-    DEFAULT_BACKEND,
     PAIRED_SIGNIFICANCE,
     choose_default,
     paired_differences,
     paired_losses,
     quality_losses,
-    resolve_precision,
-    runtime_name,
+    users_runtime,
 )
 from core.model.bundle import Bundle, BundleError, build_network
 from core.model.registry import resolve_bundle
@@ -174,7 +172,7 @@ def _measure(engines: dict[str, Engine], items: list[ImageItem], rounds: int) ->
             f"{'engine end-to-end, ' + name:<44} {rate:7.1f} img/s   x{_ratios(measured, name, 'naive')} naive, "
             f"x{_ratios(measured, name, 'eager_ceiling')} ceiling{agreement}"
         )
-    default = runtime_name(DEFAULT_BACKEND, resolve_precision("auto", DEFAULT_BACKEND))
+    default = users_runtime()
     print(f"default runtime on this CPU: {default}")
     return {"photos": len(items), **median, "runtimes": rates, "default": default, "rounds": measured}
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from core.inference.engine import Engine
 from core.inference.prediction import UNKNOWN, Prediction
-from core.inference.runtime import USERS_BACKEND, runtime_name
+from core.inference.runtime import USERS_BACKEND
 from core.model.bundle import BundleError
 from core.model.registry import resolve_bundle
 from core.photos.samples import jpeg_bytes, phone_photo
@@ -42,7 +42,7 @@ def run_selftest(model: str | None = None, say=print) -> int:
         f"ok    model {bundle.name} {bundle.version} ({bundle.arch}, {len(bundle.classes)} classes) from "
         f"{bundle.folder}; weights match their SHA-256"
     )
-    say(f"ok    runtime {runtime_name(engine.backend, engine.precision)} (the default on this CPU)")
+    say(f"ok    runtime {engine.runtime} (the default on this CPU)")
     with tempfile.TemporaryDirectory(prefix="defectsort-selftest-") as folder:
         photo = Path(folder, "selftest.jpg")
         photo.write_bytes(jpeg_bytes(phone_photo(SELFTEST_SEED, "scratch")))

@@ -189,9 +189,9 @@ class Engine:
         self.batch_size = max(1, batch_size or auto_batch_size(bundle))
         self.decode_workers = max(1, decode_workers)
         self.thumbnail_edge = thumbnail_edge
-        runtime = runtime_name(self.backend, self.precision)
-        self.policy = policy or DecisionPolicy.from_bundle(bundle, runtime)
-        self.novelty = _load_novelty(bundle, runtime)
+        self.runtime = runtime_name(self.backend, self.precision)  # how reports and tables name what runs the model
+        self.policy = policy or DecisionPolicy.from_bundle(bundle, self.runtime)
+        self.novelty = _load_novelty(bundle, self.runtime)
         self._warm_up()
 
     def _warm_up(self) -> None:

@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, jsonify, request, send_file
 from werkzeug.exceptions import Forbidden, HTTPException
 
-from core.inference.runtime import runtime_name
 from core.paths import resources_dir
 from core.service import openapi
 from core.service.inference import QueueFullError
@@ -127,7 +126,7 @@ def _check_token():
 def _health():
     state = service()
     bundle, engine = state.bundle, state.inference.engine
-    runtime = runtime_name(engine.backend, engine.precision)
+    runtime = engine.runtime
     return jsonify(
         status="ok", model={"name": bundle.name, "version": bundle.version, "sha256": bundle.sha256, "runtime": runtime}
     )

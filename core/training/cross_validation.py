@@ -26,7 +26,6 @@ from pathlib import Path
 from core.inference.decision import normal_class_of
 from core.inference.engine import Engine
 from core.inference.prediction import REVIEW, UNKNOWN
-from core.inference.runtime import runtime_name
 from core.model.bundle import Bundle
 from core.photos.conditions import CONDITIONS
 from core.photos.sources import iter_items
@@ -301,7 +300,7 @@ def _measure_fold(
     # plain floats: a runtime's float32 outputs make NumPy scalars, which neither statistics nor JSON take
     row: dict = {key: None if value is None else round(float(value), 4) for key, value in figures.items()}
     row["mistakes"] = [f"{Path(e['source']).name}: {e['true']} -> {e['predicted']}" for e in metrics["errors"]]
-    row["runtime"] = runtime_name(engine.backend, engine.precision)  # what measured it: bfloat16 moves scores
+    row["runtime"] = engine.runtime  # what measured it: bfloat16 moves scores
     return row, predictions
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from core.inference.decision import normal_class_of
 from core.inference.engine import Engine
-from core.inference.runtime import USERS_BACKEND, runtime_name
+from core.inference.runtime import USERS_BACKEND
 from core.model.bundle import Bundle
 from core.photos.sources import iter_items
 from core.results.report.run_stats import profile_of
@@ -60,7 +60,7 @@ def evaluate_bundle(
     engine = Engine(bundle, batch_size=batch_size, backend=backend, onnx_file=onnx_file, precision=precision)
     predictions = list(engine.classify(iter_items([s.path for s in samples]), progress=progress))
     metrics = measure(bundle, samples, true_names, predictions, with_masks=masks_dir is not None)
-    metrics["runtime"] = runtime_name(engine.backend, engine.precision)
+    metrics["runtime"] = engine.runtime
     if foreign_dir:
         foreign = list(engine.classify(iter_items([foreign_dir])))
         with tempfile.TemporaryDirectory(prefix="defectsort-generated-") as folder:
@@ -117,8 +117,7 @@ def validation_baseline(bundle: Bundle, photos: list[Path]) -> dict:
     """
     engine = Engine(bundle, backend=USERS_BACKEND)
     profile = profile_of(p.to_dict() for p in engine.classify(iter_items(photos)))
-    runtime = runtime_name(engine.backend, engine.precision)
-    return {**profile, "measured_on": f"{len(photos)} validation photos", "runtime": runtime}
+    return {**profile, "measured_on": f"{len(photos)} validation photos", "runtime": engine.runtime}
 
 
 def _classification(bundle: Bundle, predictions, true: np.ndarray) -> dict:

@@ -28,7 +28,7 @@ from core.files import write_text_atomic
 from core.inference.decision import normal_class_of
 from core.inference.engine import Engine
 from core.inference.prediction import Prediction
-from core.inference.runtime import USERS_BACKEND, runtime_name
+from core.inference.runtime import USERS_BACKEND
 from core.model.bundle import Bundle
 from core.photos.sources import iter_items
 from core.results.report.charts import pyplot
@@ -57,8 +57,8 @@ def compare(parent: Bundle, candidate: Bundle, parts: dict[str, Labelled]) -> di
         ran them
     """
     engines = {"parent": Engine(parent, backend=USERS_BACKEND), "candidate": Engine(candidate, backend=USERS_BACKEND)}
-    runtime = runtime_name(engines["candidate"].backend, engines["candidate"].precision)
-    comparison: dict = {"parent": _name(parent), "candidate": _name(candidate), "rule": RULE, "runtime": runtime}
+    comparison: dict = {"parent": _name(parent), "candidate": _name(candidate), "rule": RULE}
+    comparison["runtime"] = engines["candidate"].runtime  # both resolve the same USERS_BACKEND
     for part, photos in parts.items():
         results = {
             role: list(engine.classify(iter_items([path for path, _ in photos]))) for role, engine in engines.items()
