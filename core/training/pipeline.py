@@ -52,6 +52,7 @@ def train_bundle(
     emphasis: dict[str, float] | None = None,
     include: set[Path] | None = None,
     min_per_class: int | None = MIN_PER_CLASS,
+    baseline: bool = True,
     say=print,
     on_epoch=None,
     on_step=None,
@@ -77,6 +78,8 @@ def train_bundle(
     :param include: train on these photos of ``data_dir`` only (a cross-validation fold's; default: all)
     :param min_per_class: a class with fewer photos is refused (:mod:`core.training.data_checks`); None: the
         data was checked already (a cross-validation's folds): copies are only kept together
+    :param baseline: measure the drift baseline on the validation photos; off when an anomaly head is fitted
+        next (:func:`core.training.anomaly.head_fit.fit_anomaly_head` measures it again, with the head)
     :param say: receives progress messages
     :param on_epoch: receives each epoch's record
     :param on_step: receives ``(step, steps_in_epoch)``
@@ -153,7 +156,7 @@ def train_bundle(
     )
     saved = save_bundle(bundle, net.model, out_dir)
     fit_reduced_precision_detectors(saved, train_set, val_set, result.cache, say)
-    if val_set:
+    if baseline and val_set:
         saved.baseline = validation_baseline(saved, [s.path for s in val_set])
         write_metadata(saved)
     return saved

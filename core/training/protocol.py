@@ -163,8 +163,10 @@ def _cross_validate(data_dir, config, protocol: Protocol, options: dict, classes
 
 def _train_one(data_dir, folder: Path, config, protocol: Protocol, options: dict, photos, say, **progress) -> Bundle:
     """Train on ``photos`` (and fit the anomaly head when the protocol asks): one fold's model, or the model."""
-    bundle = train_bundle(data_dir, folder, config, include=photos, min_per_class=None, say=say, **options, **progress)
     head = protocol.anomaly_head
+    bundle = train_bundle(
+        data_dir, folder, config, include=photos, min_per_class=None, baseline=not head, say=say, **options, **progress
+    )
     if head:
         metrics = fit_anomaly_head(bundle, Path(data_dir), options.get("masks_dir"), head, say=say)
         say(f"Anomaly head fitted: {bundle.anomaly_head['fitted_on']}; inner validation AUROC {metrics['auroc']}.")

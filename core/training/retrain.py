@@ -129,10 +129,21 @@ def retrain(
             f"held-back corrections {len(held_photos)}."
         )
         callbacks = _Callbacks(on_epoch, on_step, on_progress)
+        head_refitted = bool(parent.anomaly_head and base)  # the head's fit measures the drift baseline
         candidate = _train(
-            parent, train_dir, masks, out_dir, train_images, emphasis, seed, say, callbacks, rehearsed=base is not None
+            parent,
+            train_dir,
+            masks,
+            out_dir,
+            train_images,
+            emphasis,
+            seed,
+            say,
+            callbacks,
+            rehearsed=base is not None,
+            baseline=not head_refitted,
         )
-        if parent.anomaly_head and base:
+        if head_refitted and base:  # (base: for the type checker)
             _refit_anomaly_head(parent, candidate, base, masks, say)
         say("Comparing the candidate with the current model on photos neither trained on…")
         comparison = gate.compare(parent, candidate, {gate.FROZEN: frozen, gate.CORRECTIONS: held_photos})
@@ -269,6 +280,7 @@ def _train(
     say: Callable[[str], None],
     callbacks: _Callbacks,
     rehearsed: bool,
+    baseline: bool = True,
 ) -> Bundle:
     recorded = settings_as_trained(parent.training.get("config", {}))  # the parent's recipe, as it was trained
     photos = len(_class_photos(train_dir, parent.classes))
@@ -311,6 +323,7 @@ def _train(
         description=parent.description,
         emphasis=emphasis,
         min_per_class=1,  # a handful of corrections may train; the gate judges what came of it
+        baseline=baseline,
         say=say,
         on_epoch=callbacks.epoch_done,
         on_step=callbacks.step_done,

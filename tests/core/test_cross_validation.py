@@ -162,15 +162,21 @@ def test_evaluate_cv_of_a_model_without_a_recipe_is_a_clear_error(random_bundle,
 
 
 @pytest.mark.slow
-def test_each_fold_is_measured_with_the_anomaly_head_the_model_ships_with(tmp_path):
+def test_each_fold_is_measured_with_the_anomaly_head_the_model_ships_with(tmp_path, monkeypatch):
+    from core.training.anomaly import head_fit
     from tests.images import write_screens
 
+    measured = []  # the drift baseline: measured once per model, with its head (not once before it too)
+    baseline = head_fit.validation_baseline
+    monkeypatch.setattr(head_fit, "validation_baseline", lambda *a: measured.append(a) or baseline(*a))
+    monkeypatch.setattr("core.training.pipeline.validation_baseline", head_fit.validation_baseline)
     data = write_screens(tmp_path / "screens")
     out = tmp_path / "model"
     arguments = ["--epochs", "1", "--image-size", "64", "96", "--batch-size", "8", "--group-by", GROUP_BY]
     assert main(["train", str(data), "--out", str(out), "--cv", "2", "--anomaly-head", *arguments]) == 0
     bundle = load_bundle(out)
     assert bundle.anomaly_head and "copies of each as other cameras take them" in bundle.anomaly_head["fitted_on"]
+    assert len(measured) == 3 and bundle.baseline  # two fold models and the model itself
     folds = bundle.metrics["cross_validation"]["folds"]
     assert all(fold["anomaly_auroc"] is not None and fold["anomaly_false_alarms"] is not None for fold in folds)
 
