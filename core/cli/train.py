@@ -43,6 +43,12 @@ def add_parser(subparsers, name: str) -> None:
         help="resize photos to the input's shape, or pad them to keep their aspect ratio (auto: by the photos)",
     )
     parser.add_argument(
+        "--grey",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="the photos come from a grey camera: augmented copies stay grey (auto: when every photo is grey)",
+    )
+    parser.add_argument(
         "--tta",
         choices=("auto", "off", "hflip"),
         default="auto",
@@ -161,6 +167,7 @@ def run(args) -> int:
         "fit": None if args.fit == "auto" else args.fit,
         "batch_size": args.batch_size,
         "lr": args.lr,
+        "grey": None if args.grey == "auto" else args.grey == "yes",
     }
     config = TrainConfig(
         **{name: value for name, value in given.items() if value is not None},

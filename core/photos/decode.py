@@ -236,6 +236,35 @@ def upright_size(image: Image.Image) -> tuple[int, int]:
     return (height, width) if image.getexif().get(0x0112, 1) in _SWAPS_AXES else (width, height)
 
 
+GREY_MODES = ("1", "L", "LA", "I", "I;16", "F", "P")  # P: grey when its palette is
+GREY_CHECK_EDGE = 64  # a colour-stored photo is looked at this small (JPEG draft: a fraction of a decode)
+GREY_CHECK_PIXELS = 4_000_000  # larger photos that cannot be drafted (PNG, TIFF...) are not decoded to check
+GREY_TOLERANCE = 3  # grey levels the channels may differ by (JPEG rounding) in a grey photo stored as colour
+
+
+def is_grey(image: Image.Image) -> bool:
+    """Return whether an opened photo is grey: a grey mode, or colour channels that are equal everywhere (a
+    grey camera's photo saved as RGB, like the casting photos). Reads a small draft of the pixels (a colour photo
+    larger than :data:`GREY_CHECK_PIXELS` that has no draft is taken as colour); the image's size may change
+    (read :func:`upright_size` first).
+
+    :param image: an opened Pillow image
+    """
+    if image.mode in GREY_MODES:
+        return image.mode != "P" or _grey_palette(image)
+    if image.format != "JPEG" and image.size[0] * image.size[1] > GREY_CHECK_PIXELS:
+        return False  # only a full decode could tell: left as colour
+    image.draft("RGB", (GREY_CHECK_EDGE, GREY_CHECK_EDGE))
+    small = to_rgb(image.reduce(max(1, min(image.size) // GREY_CHECK_EDGE)))
+    channels = np.asarray(small, dtype=np.int16)
+    return bool(np.abs(np.diff(channels, axis=2)).max() <= GREY_TOLERANCE)
+
+
+def _grey_palette(image: Image.Image) -> bool:
+    palette = image.getpalette() or []
+    return all(palette[i] == palette[i + 1] == palette[i + 2] for i in range(0, len(palette) - 2, 3))
+
+
 def _open(data: bytes) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data))

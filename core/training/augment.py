@@ -4,7 +4,8 @@ Geometric: flips, a few degrees of rotation, the product smaller or larger and o
 in the frame (uncovered pixels take the photo's border colour), mild crops that keep the
 defect in view; masks follow every geometric change. Photometric (:func:`camera_variation`):
 exposure, white balance, contrast, soft focus, sensor noise and JPEG compression, in random
-strengths around those of :mod:`core.photos.conditions` (which the robustness check renders at fixed ones).
+strengths around those of :mod:`core.photos.conditions` (which the robustness check renders at fixed ones);
+a grey camera's photos stay grey.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def _uniform(low: float, high: float) -> float:
     return float(low + (high - low) * torch.rand(()))
 
 
-def camera_variation(image: torch.Tensor, jpeg_at_camera_scale: bool = False) -> torch.Tensor:
+def camera_variation(image: torch.Tensor, jpeg_at_camera_scale: bool = False, grey: bool = False) -> torch.Tensor:
     """Photograph ``image`` (``3 x H x W`` uint8) as another camera might: random exposure, white
     balance, contrast, soft focus, noise and JPEG compression, each applied only some of the time.
 
@@ -64,6 +65,8 @@ def camera_variation(image: torch.Tensor, jpeg_at_camera_scale: bool = False) ->
         photo (its 8x8 blocks then shrink with it): what the unknown-photo detector is fitted on.
         Training the classifier with it came out worse on one seed (see the README), so training
         compresses at the input's size.
+    :param grey: the camera is a grey one: the copy stays grey (white balance, colour noise and JPEG's colour
+        planes would otherwise tint a photo the product's camera can never take)
     """
     pixels = image.float()
     if _chance(0.6):
@@ -82,7 +85,12 @@ def camera_variation(image: torch.Tensor, jpeg_at_camera_scale: bool = False) ->
     result = pixels.clamp(0, 255).round().to(torch.uint8)
     if _chance(0.3):
         result = _jpeg(result, int(_uniform(8, 70)), _uniform(1.0, 3.0) if jpeg_at_camera_scale else 1.0)
-    return result
+    return as_grey(result) if grey else result
+
+
+def as_grey(image: torch.Tensor) -> torch.Tensor:
+    """Return ``image`` (``3 x H x W`` uint8) with each pixel's three channels set to their mean."""
+    return image.float().mean(0, keepdim=True).round().to(torch.uint8).expand_as(image).contiguous()
 
 
 def _jpeg(image: torch.Tensor, quality: int, camera_scale: float) -> torch.Tensor:
@@ -103,7 +111,11 @@ def _jpeg(image: torch.Tensor, quality: int, camera_scale: float) -> torch.Tenso
 
 
 def augment(
-    transform: T.Compose, image: torch.Tensor, mask: torch.Tensor, jpeg_at_camera_scale: bool = False
+    transform: T.Compose,
+    image: torch.Tensor,
+    mask: torch.Tensor,
+    jpeg_at_camera_scale: bool = False,
+    grey: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Apply ``transform``, the placement and :func:`camera_variation`, retrying when a crop or shift
     pushed the whole defect out of view.
@@ -111,6 +123,7 @@ def augment(
     :param image: ``3 x H x W`` uint8
     :param mask: ``1 x H x W`` float (all zero when the photo has no mask)
     :param jpeg_at_camera_scale: see :func:`camera_variation`
+    :param grey: see :func:`camera_variation`
     :returns: the augmented image and mask
     """
     had_defect = bool(mask.max() > 0)
@@ -118,6 +131,6 @@ def augment(
     for _ in range(_CROP_TRIES):
         new_image, new_mask = placement(*transform(tv_tensors.Image(image), tv_tensors.Mask(mask)))
         if not had_defect or new_mask.max() > 0:
-            varied = camera_variation(new_image.as_subclass(torch.Tensor), jpeg_at_camera_scale)
+            varied = camera_variation(new_image.as_subclass(torch.Tensor), jpeg_at_camera_scale, grey)
             return varied, new_mask.as_subclass(torch.Tensor)
-    return camera_variation(image, jpeg_at_camera_scale), mask
+    return camera_variation(image, jpeg_at_camera_scale, grey), mask

@@ -15,13 +15,11 @@ import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 
-from PIL import Image, UnidentifiedImageError
-
+from core.training.data_profile import photo_header
 from core.training.dataset import Sample
 
 MIN_PER_CLASS = 5  # some photos to train on and some to check the model on
 HUGE_PIXELS = 16  # a photo with this many times the median photo's pixels is named
-_GREY_MODES = ("1", "L", "LA", "I", "I;16", "F", "P")  # P: checked by its palette below
 
 
 @dataclass(frozen=True)
@@ -39,7 +37,7 @@ class DataCheck:
 
 
 def check_training_data(classes: list[str], samples: list[Sample], min_per_class: int = MIN_PER_CLASS) -> DataCheck:
-    """Check class sizes, copies, grey and colour, and outsized photos (file contents and headers only).
+    """Check class sizes, copies, grey and colour, and outsized photos (file contents, headers and small drafts).
 
     :param classes: class names (``Sample.label`` indexes them)
     :param samples: the photos
@@ -54,7 +52,7 @@ def check_training_data(classes: list[str], samples: list[Sample], min_per_class
         if 0 < count < min_per_class
     ]
     samples, copy_refusals, notes = _copies(classes, samples, refuse_one_photo=min_per_class > 1)
-    headers = {s.path: _header(s) for s in samples}
+    headers = {s.path: photo_header(s.path) for s in samples}
     notes += _grey_and_colour(classes, samples, headers) + _outsized(samples, headers)
     return DataCheck(samples, refusals + copy_refusals, notes)
 
@@ -110,21 +108,6 @@ def _copies(
     group_of = {s.path: group[0].group for group in copies for s in group}
     regrouped = [replace(s, group=group_of[s.path]) if s.path in group_of else s for s in samples]
     return regrouped, refusals, notes
-
-
-def _header(sample: Sample) -> tuple[int, int, bool] | None:
-    """``(width, height, grey)`` from the file's header, or None when it cannot be read (reported later)."""
-    try:
-        with Image.open(sample.path) as image:
-            grey = image.mode in _GREY_MODES and (image.mode != "P" or _grey_palette(image))
-            return image.width, image.height, grey
-    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
-        return None
-
-
-def _grey_palette(image: Image.Image) -> bool:
-    palette = image.getpalette() or []
-    return all(palette[i] == palette[i + 1] == palette[i + 2] for i in range(0, len(palette) - 2, 3))
 
 
 def _grey_and_colour(classes: list[str], samples: list[Sample], headers: dict) -> list[str]:

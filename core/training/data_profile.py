@@ -1,6 +1,6 @@
-"""What a training dataset looks like before anything is trained: photo sizes, shapes, class counts.
+"""What a training dataset looks like before anything is trained: photo sizes, shapes, class counts, grey or colour.
 
-Only file headers are read (Pillow opens lazily), so a thousand photos take a second or two.
+Only file headers and small drafts are read (Pillow opens lazily), so a thousand photos take a second or two.
 :mod:`core.training.plan` chooses the input size, fit, batch size and schedule from it.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from core.photos.decode import upright_size
+from core.photos.decode import is_grey, upright_size
 from core.training.dataset import Sample
 
 
@@ -23,11 +23,18 @@ class DataProfile:
     :param class_counts: photos per class name
     :param widths: upright width of every readable photo
     :param heights: upright height of every readable photo
+    :param grey: how many of them are grey (:func:`core.photos.decode.is_grey`)
     """
 
     class_counts: dict[str, int]
     widths: np.ndarray
     heights: np.ndarray
+    grey: int = 0
+
+    @property
+    def all_grey(self) -> bool:
+        """Return whether every readable photo is grey (a grey camera's)."""
+        return self.grey == len(self.widths)
 
     @property
     def aspects(self) -> np.ndarray:
@@ -69,6 +76,7 @@ class DataProfile:
                 "p95": round(float(high), 3),
             },
             "imbalance": round(self.imbalance, 2),
+            "grey": self.grey,
         }
 
     def describe(self) -> str:
@@ -79,7 +87,8 @@ class DataProfile:
         counts = ", ".join(f"{name} {count}" for name, count in self.class_counts.items())
         return (
             f"Data: {summary['photos']} photos ({counts}; largest/smallest class {summary['imbalance']}x), "
-            f"median {width}x{height}, width/height {aspect['p5']}-{aspect['p95']} (median {aspect['median']})."
+            f"median {width}x{height}, width/height {aspect['p5']}-{aspect['p95']} (median {aspect['median']}), "
+            + ("all grey." if self.all_grey else f"{self.grey} grey.")
         )
 
 
@@ -91,16 +100,22 @@ def profile_dataset(classes: list[str], samples: list[Sample]) -> DataProfile:
     :returns: the :class:`DataProfile` (unreadable photos are left out; training reports them later)
     :raises ValueError: when no photo can be read
     """
-    sizes = [size for size in map(_upright_size, samples) if size]
-    if not sizes:
+    headers = [header for header in (photo_header(s.path) for s in samples) if header]
+    if not headers:
         raise ValueError("none of the photos can be read")
     counts = Counter(classes[s.label] for s in samples)
-    widths, heights = (np.array(values, dtype=float) for values in zip(*sizes))
-    return DataProfile({name: counts[name] for name in classes}, widths, heights)
+    widths, heights, grey = (np.array(values, dtype=float) for values in zip(*headers))
+    return DataProfile({name: counts[name] for name in classes}, widths, heights, int(grey.sum()))
 
 
-def _upright_size(sample: Sample) -> tuple[int, int] | None:
-    return photo_upright_size(sample.path)
+def photo_header(path) -> tuple[int, int, bool] | None:
+    """Return a photo's upright ``(width, height, grey)``, or None when it cannot be read."""
+    try:
+        with Image.open(path) as image:
+            width, height = upright_size(image)
+            return width, height, is_grey(image)
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+        return None
 
 
 def photo_upright_size(path) -> tuple[int, int] | None:

@@ -14,7 +14,14 @@ from core.model.novelty import NoveltyDetector
 from core.training import calibration
 from core.training.dataset import PhotoCache
 from core.training.metrics import classification_metrics
-from core.training.trainer import TrainConfig, TrainResult, augmented_loader, collect_outputs, plain_loader
+from core.training.trainer import (
+    TrainConfig,
+    TrainResult,
+    augmented_loader,
+    collect_outputs,
+    plain_loader,
+    trained_grey,
+)
 
 AUGMENTED_PASSES = 3  # augmented copies of each photo in the unknown-photo detector's bank and threshold
 
@@ -80,10 +87,8 @@ def verdicts(policy: DecisionPolicy, logits: torch.Tensor, labels: np.ndarray) -
 def augmented_logits(network, samples, cache: PhotoCache, batch: int, bundle: Bundle) -> list[torch.Tensor]:
     """Return the logits of :data:`AUGMENTED_PASSES` augmented copies of ``samples``, one tensor per pass
     (not mirrored: flip test-time augmentation is left to the photos as shot)."""
-    return [
-        collect_outputs(network, augmented_loader(samples, cache, batch), bundle.mean, bundle.std)[0]
-        for _ in range(AUGMENTED_PASSES)
-    ]
+    loader = augmented_loader(samples, cache, batch, trained_grey(bundle))  # each pass draws new copies
+    return [collect_outputs(network, loader, bundle.mean, bundle.std)[0] for _ in range(AUGMENTED_PASSES)]
 
 
 def fit_detector(network, train_set, val_set, cache: PhotoCache, batch: int, bundle: Bundle) -> NoveltyDetector:
@@ -96,8 +101,10 @@ def fit_detector(network, train_set, val_set, cache: PhotoCache, batch: int, bun
     :param bundle: gives the input normalisation
     """
 
+    grey = trained_grey(bundle)
+
     def embeddings(samples, augmented: bool) -> torch.Tensor:
-        loader = (augmented_loader if augmented else plain_loader)(samples, cache, batch)
+        loader = augmented_loader(samples, cache, batch, grey) if augmented else plain_loader(samples, cache, batch)
         return _embeddings(network, loader, bundle.mean, bundle.std)
 
     train_parts, val_parts = [], []

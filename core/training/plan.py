@@ -10,6 +10,9 @@
   until the epochs needed (:func:`epochs_needed`) fit into the budget.
 * **batch size** from the input's pixels (32 at 224x224, fewer for larger inputs) and the
   **learning rate** from the batch size (1e-3 at 32, square-root scaling).
+* **grey**: when every photo is grey (a grey mode, or colour channels equal everywhere), the training
+  augmentation keeps its copies grey: white balance, colour noise and JPEG's colour planes would tint them,
+  and the product's camera never takes a tinted photo.
 
 Every choice is printed with its reason and stored in model.json (``training.choices``).
 """
@@ -29,7 +32,7 @@ from core.model.network import ClassMapNet
 from core.training.data_profile import DataProfile, profile_dataset
 from core.training.trainer import TrainConfig
 
-CHOOSABLE = ("fit", "image_size", "batch_size", "lr")
+CHOOSABLE = ("fit", "image_size", "batch_size", "lr", "grey")
 PAD_SPREAD = 1.4
 MIN_SIDE, MAX_SIDE, STEP = 96, 512, 32
 IMAGES_SEEN = 8000  # training images (with repeats) a fine-tune needs at least...
@@ -73,8 +76,19 @@ def plan_training(
     if "lr" in config.choose:
         lr = round(1e-3 * math.sqrt(batch / 32), 6)
         choices["lr"] = {"value": lr, "reason": f"1e-3 at batch 32, square-root scaled to batch {batch}"}
-    planned = replace(config, fit=fit, image_size=size, batch_size=batch, lr=lr, choose=())
+    grey = config.grey
+    if "grey" in config.choose:
+        grey = profile.all_grey
+        choices["grey"] = {"value": grey, "reason": _grey_reason(profile)}
+    planned = replace(config, fit=fit, image_size=size, batch_size=batch, lr=lr, grey=grey, choose=())
     return planned, choices
+
+
+def _grey_reason(profile: DataProfile) -> str:
+    photos = len(profile.widths)
+    if profile.all_grey:
+        return f"all {photos} photos are grey (a grey camera's): augmented copies stay grey, never tinted"
+    return f"{photos - profile.grey} of {photos} photos are in colour: augmented copies vary their colour too"
 
 
 def batch_for(size: tuple[int, int], train_photos: int) -> int:

@@ -69,10 +69,17 @@ class TrainConfig:
     defect_synthesis: bool = True  # masked defects moved onto other clean photos (core.training.synthesis)
     keep: str = "last"  # "last": the whole schedule's end; "best": the epoch with the best validation macro-F1
     sampling: str = "sqrt"  # how imbalanced classes are drawn: one of SAMPLING
+    grey: bool = False  # a grey camera's photos: augmented copies stay grey (core.training.augment)
 
 
 # what a model was trained with where its model.json predates a setting: the behaviour before the setting existed
-BEFORE_RECORDED = {"decode_variation": False, "defect_synthesis": False, "keep": "best", "sampling": "balanced"}
+BEFORE_RECORDED = {
+    "decode_variation": False,
+    "defect_synthesis": False,
+    "keep": "best",
+    "sampling": "balanced",
+    "grey": False,
+}
 
 
 def settings_as_trained(recorded: dict) -> dict[str, Any]:
@@ -91,6 +98,12 @@ def settings_as_trained(recorded: dict) -> dict[str, Any]:
     return {**BEFORE_RECORDED, **settings}
 
 
+def trained_grey(bundle) -> bool:
+    """Return whether a bundle was trained on a grey camera's photos (its copies as other cameras take them are
+    made grey too)."""
+    return bool(bundle.training.get("config", {}).get("grey", False))
+
+
 class _PhotoDataset(Dataset):
     """Photos, labels and masks; with a ``transform``, augmented (and, with ``decode_variation``, half the time
     decoded from every pixel instead of the engine's way: a JPEG and its lossless copy must look alike)."""
@@ -103,9 +116,10 @@ class _PhotoDataset(Dataset):
         jpeg_at_camera_scale=False,
         decode_variation=False,
         transplants: DefectTransplants | None = None,
+        grey=False,
     ):
         self.samples, self.cache, self.transform = samples, cache, transform
-        self.jpeg_at_camera_scale = jpeg_at_camera_scale
+        self.jpeg_at_camera_scale, self.grey = jpeg_at_camera_scale, grey
         self.decode_variation = decode_variation and transform is not None
         self.transplants = transplants if transform is not None else None
 
@@ -116,7 +130,7 @@ class _PhotoDataset(Dataset):
         sample = self.samples[index]
         image, mask = self._pixels(sample)
         if self.transform is not None:
-            image, mask = augment(self.transform, image, mask, self.jpeg_at_camera_scale)
+            image, mask = augment(self.transform, image, mask, self.jpeg_at_camera_scale, self.grey)
         return image, sample.label, mask
 
     def _pixels(self, sample: Sample) -> tuple[torch.Tensor, torch.Tensor]:
@@ -282,7 +296,12 @@ def _train_loader(samples: list[Sample], cache: PhotoCache, config: TrainConfig)
     size = (config.image_size[0], config.image_size[1])
     transplants = DefectTransplants(samples, cache) if config.defect_synthesis else None
     dataset = _PhotoDataset(
-        samples, cache, build_augmentation(size), decode_variation=config.decode_variation, transplants=transplants
+        samples,
+        cache,
+        build_augmentation(size),
+        decode_variation=config.decode_variation,
+        transplants=transplants,
+        grey=config.grey,
     )
     generator = torch.Generator().manual_seed(config.seed)
     weights = draw_weights(samples, config.sampling)
@@ -406,8 +425,11 @@ def plain_loader(samples: list[Sample], cache: PhotoCache, batch_size: int) -> D
     return DataLoader(_PhotoDataset(samples, cache), batch_size=batch_size)
 
 
-def augmented_loader(samples: list[Sample], cache: PhotoCache, batch_size: int) -> DataLoader:
+def augmented_loader(samples: list[Sample], cache: PhotoCache, batch_size: int, grey: bool = False) -> DataLoader:
     """Return a loader over ``samples`` with the training augmentation and JPEG compression at a camera's
-    scale too (each pass draws new variations): what the unknown-photo detector is fitted on."""
-    dataset = _PhotoDataset(samples, cache, build_augmentation(cache.size), jpeg_at_camera_scale=True)
+    scale too (each pass draws new variations): what the unknown-photo detector is fitted on.
+
+    :param grey: the copies stay grey (a model trained on a grey camera's photos: :func:`trained_grey`)
+    """
+    dataset = _PhotoDataset(samples, cache, build_augmentation(cache.size), jpeg_at_camera_scale=True, grey=grey)
     return DataLoader(dataset, batch_size=batch_size)

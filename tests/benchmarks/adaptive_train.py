@@ -11,7 +11,9 @@ the other in one run and measured on the same test split:
   whole schedule's end was kept);
 * ``old``: the fixed settings the defaults had before they adapted (224x224 resized, batch 32, lr 1e-3);
 * ``balanced-sampling``: imbalanced classes drawn equally often (the default before they were drawn by the square
-  root of their photo counts).
+  root of their photo counts);
+* ``colour-copies``: a grey camera's photos augmented in colour too (white balance, colour noise), as before
+  training kept them grey (``--grey auto``).
 
 Run: ``python -m tests.benchmarks.adaptive_train varied [--recipes default,best-epoch] [--seed N] [--same-input]
 [--work DIR]`` (about 10 minutes a recipe on 2 cores; nothing else should run meanwhile: the input size is planned
@@ -42,6 +44,7 @@ RECIPES = {
     "best-epoch": ["--keep", "best"],
     "old": [*OLD_DEFAULTS, "--keep", "best"],
     "balanced-sampling": ["--sampling", "balanced"],
+    "colour-copies": ["--grey", "no"],
 }
 GROUPS = {"varied": r"^([A-Za-z]+_\d{3})", "tile": r"^([A-Za-z]+_\d{3})"}
 
@@ -95,6 +98,7 @@ def run(name: str, recipe: str, work: Path, seed: int = 0, given: Sequence[str] 
         "accepted_right": metrics["review"]["accuracy_not_reviewed"],
         "input": bundle["input_size"],
         "fit": bundle.get("fit", "stretch"),
+        "grey": bundle["training"]["config"].get("grey", False),
         "seed": seed,
         "epochs": len(bundle["training"]["history"]),
         "best_epoch": bundle["training"]["best_epoch"],

@@ -22,12 +22,12 @@ from core.training.plan import MIN_SIDE, batch_for, epochs_needed, plan_training
 from core.training.trainer import TrainConfig
 from tests.images import encode
 
-CHOOSE_ALL = ("fit", "image_size", "batch_size", "lr")
+CHOOSE_ALL = ("fit", "image_size", "batch_size", "lr", "grey")
 
 
-def _profile(sizes, counts=None) -> DataProfile:
+def _profile(sizes, counts=None, grey=0) -> DataProfile:
     widths, heights = (np.array(v, dtype=float) for v in zip(*sizes))
-    return DataProfile(counts or {"a": len(sizes)}, widths, heights)
+    return DataProfile(counts or {"a": len(sizes)}, widths, heights, grey)
 
 
 def test_padding_keeps_the_aspect_ratio_and_says_where_the_photo_is():
@@ -70,6 +70,22 @@ def test_the_profile_reads_sizes_shapes_and_counts(tmp_path):
     summary = profile.to_json()
     assert summary["photos"] == 4 and summary["imbalance"] == 1.5
     assert "4 photos (a 3, b 2" in profile.describe()
+    assert profile.all_grey and summary["grey"] == 4 and profile.describe().endswith("all grey.")  # black is grey
+
+
+def test_a_grey_camera_trains_on_grey_copies_and_colour_photos_vary_their_colour():
+    from core.training.augment import camera_variation
+
+    config, choices = plan_training(TrainConfig(choose=("grey",)), _profile([(64, 64)] * 4, grey=4), 4, None)
+    assert config.grey and choices["grey"]["reason"].startswith("all 4 photos are grey")
+    config, choices = plan_training(TrainConfig(choose=("grey",)), _profile([(64, 64)] * 4, grey=1), 4, None)
+    assert not config.grey and choices["grey"]["reason"].startswith("3 of 4 photos are in colour")
+    torch.manual_seed(0)
+    photo = torch.from_numpy(np.random.default_rng(0).integers(0, 255, (3, 32, 48), dtype=np.uint8))
+    copies = [camera_variation(photo, jpeg_at_camera_scale=True, grey=True) for _ in range(20)]
+    assert all(torch.equal(c[0], c[1]) and torch.equal(c[1], c[2]) for c in copies)
+    coloured = [camera_variation(photo.expand(3, -1, -1).contiguous()) for _ in range(20)]
+    assert any(not torch.equal(c[0], c[2]) for c in coloured)  # without it, white balance and noise tint
 
 
 def test_varied_shapes_are_padded_and_one_shape_is_kept():
@@ -135,6 +151,7 @@ def test_train_with_defaults_chooses_prints_and_stores_its_settings(varied_shape
     recorded = json.loads((out / "model.json").read_text())["training"]
     assert set(recorded["choices"]) == set(CHOOSE_ALL) and recorded["data_profile"]["photos"] == 24
     assert recorded["config"]["fit"] == "pad" and "val_macro_f1" in recorded["history"][0]
+    assert recorded["config"]["grey"] is False and "photos are in colour" in recorded["choices"]["grey"]["reason"]
     assert bundle.tta == ["hflip"] and recorded["tta"]["used"] and "Flip test-time augmentation" in printed
     predictions = list(Engine(bundle).classify(collect_items([varied_shapes / "bar"])))
     assert len(predictions) == 12 and all(p.ok and p.heatmap is not None for p in predictions)

@@ -133,3 +133,22 @@ def test_the_default_budget_takes_any_photo_under_the_pixel_limit_even_unreduced
 
     needed = decode_module._memory_needed(LargestHeader, 1, MAX_MEMBER_BYTES)
     assert needed <= decode_module.DECODE_MEMORY.limit  # the window and the CLI open what they opened before
+
+
+def test_grey_is_told_by_mode_or_by_equal_channels_as_casting_photos_are_saved():
+    import io
+
+    from core.photos.decode import is_grey
+
+    grey_scene = Image.fromarray(np.random.default_rng(0).integers(0, 255, (300, 400), dtype=np.uint8))
+    colour = screen_photo(0, (400, 300))
+    grey_palette = grey_scene.convert("P")  # an adaptive palette of a grey photo: grey entries only
+    cases = {
+        "grey mode": (grey_scene, "PNG", True),
+        "grey saved as RGB JPEG": (grey_scene.convert("RGB"), "JPEG", True),
+        "grey palette": (grey_palette, "PNG", True),
+        "colour JPEG": (colour, "JPEG", False),
+        "colour palette": (colour.convert("P"), "PNG", False),
+    }
+    for name, (image, fmt, expected) in cases.items():
+        assert is_grey(Image.open(io.BytesIO(encode(image, fmt)))) is expected, name

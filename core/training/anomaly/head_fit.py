@@ -38,6 +38,7 @@ from core.training.augment import augment, build_augmentation
 from core.training.cross_validation import grouped_folds
 from core.training.dataset import Sample, grouped_split, scan_dataset
 from core.training.evaluate import validation_baseline
+from core.training.trainer import trained_grey
 from core.training.trust_metrics import peak_inside
 
 HEAD_FILE = "anomaly_head.safetensors"
@@ -92,7 +93,8 @@ class HeadPhotos:
     def _another_camera(self, pixels: np.ndarray) -> np.ndarray:
         image = torch.from_numpy(pixels.copy()).permute(2, 0, 1)
         transform = build_augmentation((pixels.shape[0], pixels.shape[1]))
-        varied, _ = augment(transform, image, torch.zeros(1, *image.shape[1:]), jpeg_at_camera_scale=True)
+        blank = torch.zeros(1, *image.shape[1:])
+        varied, _ = augment(transform, image, blank, jpeg_at_camera_scale=True, grey=trained_grey(self.bundle))
         return varied.permute(1, 2, 0).numpy()
 
 
