@@ -45,8 +45,9 @@ def add_parser(subparsers, name: str) -> None:
     parser.add_argument(
         "--grey",
         choices=("auto", "yes", "no"),
-        default="auto",
-        help="the photos come from a grey camera: augmented copies stay grey (auto: when every photo is grey)",
+        default="no",
+        help="the photos come from a grey camera: augmented copies stay grey (auto: when every photo is grey; "
+        "default no: on the tile look-alike it did not pay, see the README)",
     )
     parser.add_argument(
         "--tta",

@@ -10,9 +10,9 @@
   until the epochs needed (:func:`epochs_needed`) fit into the budget.
 * **batch size** from the input's pixels (32 at 224x224, fewer for larger inputs) and the
   **learning rate** from the batch size (1e-3 at 32, square-root scaling).
-* **grey**: when every photo is grey (a grey mode, or colour channels equal everywhere), the training
-  augmentation keeps its copies grey: white balance, colour noise and JPEG's colour planes would tint them,
-  and the product's camera never takes a tinted photo.
+* **grey** (only with ``--grey auto``; off by default: on the tile look-alike it did not pay): when every
+  photo is grey (a grey mode, or colour channels equal everywhere), the training augmentation keeps its copies
+  grey, as the product's camera takes them (no white-balance tint, colour noise or JPEG colour planes).
 
 Every choice is printed with its reason and stored in model.json (``training.choices``).
 """

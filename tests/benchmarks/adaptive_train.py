@@ -12,8 +12,8 @@ the other in one run and measured on the same test split:
 * ``old``: the fixed settings the defaults had before they adapted (224x224 resized, batch 32, lr 1e-3);
 * ``balanced-sampling``: imbalanced classes drawn equally often (the default before they were drawn by the square
   root of their photo counts);
-* ``colour-copies``: a grey camera's photos augmented in colour too (white balance, colour noise), as before
-  training kept them grey (``--grey auto``).
+* ``grey-copies``: a grey camera's augmented copies kept grey (``--grey auto``: no white balance tint, colour
+  noise or JPEG colour planes when every photo is grey); tried, not the default.
 
 Run: ``python -m tests.benchmarks.adaptive_train varied [--recipes default,best-epoch] [--seed N] [--same-input]
 [--work DIR]`` (about 10 minutes a recipe on 2 cores; nothing else should run meanwhile: the input size is planned
@@ -44,7 +44,7 @@ RECIPES = {
     "best-epoch": ["--keep", "best"],
     "old": [*OLD_DEFAULTS, "--keep", "best"],
     "balanced-sampling": ["--sampling", "balanced"],
-    "colour-copies": ["--grey", "no"],
+    "grey-copies": ["--grey", "auto"],
 }
 GROUPS = {"varied": r"^([A-Za-z]+_\d{3})", "tile": r"^([A-Za-z]+_\d{3})"}
 

@@ -22,7 +22,7 @@ from core.training.plan import MIN_SIDE, batch_for, epochs_needed, plan_training
 from core.training.trainer import TrainConfig
 from tests.images import encode
 
-CHOOSE_ALL = ("fit", "image_size", "batch_size", "lr", "grey")
+CHOOSE_ALL = ("fit", "image_size", "batch_size", "lr")
 
 
 def _profile(sizes, counts=None, grey=0) -> DataProfile:
@@ -151,12 +151,25 @@ def test_train_with_defaults_chooses_prints_and_stores_its_settings(varied_shape
     recorded = json.loads((out / "model.json").read_text())["training"]
     assert set(recorded["choices"]) == set(CHOOSE_ALL) and recorded["data_profile"]["photos"] == 24
     assert recorded["config"]["fit"] == "pad" and "val_macro_f1" in recorded["history"][0]
-    assert recorded["config"]["grey"] is False and "photos are in colour" in recorded["choices"]["grey"]["reason"]
+    assert recorded["config"]["grey"] is False and "grey" not in recorded["choices"]  # --grey no, the default
     assert bundle.tta == ["hflip"] and recorded["tta"]["used"] and "Flip test-time augmentation" in printed
     predictions = list(Engine(bundle).classify(collect_items([varied_shapes / "bar"])))
     assert len(predictions) == 12 and all(p.ok and p.heatmap is not None for p in predictions)
     wide = [p for p in predictions if p.image_size[0] > 1.3 * p.image_size[1]]
     assert all(p.heatmap.shape[1] > p.heatmap.shape[0] for p in wide)  # the photo's part of the input only
+
+
+def test_train_with_grey_auto_keeps_a_grey_cameras_copies_grey_and_says_why(varied_shapes, tmp_path, capsys):
+    grey = tmp_path / "grey"
+    for path in varied_shapes.rglob("*.png"):
+        (grey / path.parent.name).mkdir(parents=True, exist_ok=True)
+        Image.open(path).convert("L").save(grey / path.parent.name / path.name)
+    out = tmp_path / "model"
+    arguments = ["--epochs", "1", "--image-size", "64", "64", "--batch-size", "8", "--grey", "auto", "--tta", "off"]
+    assert main(["train", str(grey), "--out", str(out), *arguments]) == 0
+    assert "Chose grey True: all 24 photos are grey" in capsys.readouterr().out
+    recorded = json.loads((out / "model.json").read_text())["training"]
+    assert recorded["config"]["grey"] is True and recorded["data_profile"]["grey"] == 24
 
 
 def test_flip_tta_averages_the_logits_of_the_photo_and_its_mirror_image(random_bundle):
