@@ -87,8 +87,8 @@ class DataProfile:
         counts = ", ".join(f"{name} {count}" for name, count in self.class_counts.items())
         return (
             f"Data: {summary['photos']} photos ({counts}; largest/smallest class {summary['imbalance']}x), "
-            f"median {width}x{height}, width/height {aspect['p5']}-{aspect['p95']} (median {aspect['median']}), "
-            + ("all grey." if self.all_grey else f"{self.grey} grey.")
+            f"median {width}x{height}, width/height {aspect['p5']}-{aspect['p95']} (median {aspect['median']})"
+            + (", all grey." if self.all_grey else f", {self.grey} grey." if self.grey else ".")
         )
 
 

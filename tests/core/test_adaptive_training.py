@@ -69,7 +69,7 @@ def test_the_profile_reads_sizes_shapes_and_counts(tmp_path):
     assert profile.median_long_side == 300 and profile.aspect_spread > 4
     summary = profile.to_json()
     assert summary["photos"] == 4 and summary["imbalance"] == 1.5
-    assert "4 photos (a 3, b 2" in profile.describe()
+    assert "4 photos (a 3, b 2" in profile.describe() and _profile([(9, 9)]).describe().endswith("(median 1.0).")
     assert profile.all_grey and summary["grey"] == 4 and profile.describe().endswith("all grey.")  # black is grey
 
 
