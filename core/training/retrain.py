@@ -129,7 +129,7 @@ def retrain(
             f"held-back corrections {len(held_photos)}."
         )
         callbacks = _Callbacks(on_epoch, on_step, on_progress)
-        head_refitted = bool(parent.anomaly_head and base)  # the head's fit measures the drift baseline
+        head_photos = base if parent.anomaly_head else None  # its refit measures the drift baseline, with it
         candidate = _train(
             parent,
             train_dir,
@@ -141,10 +141,10 @@ def retrain(
             say,
             callbacks,
             rehearsed=base is not None,
-            baseline=not head_refitted,
+            baseline=head_photos is None,
         )
-        if head_refitted and base:  # (base: for the type checker)
-            _refit_anomaly_head(parent, candidate, base, masks, say)
+        if head_photos is not None:
+            _refit_anomaly_head(parent, candidate, head_photos, masks, say)
         say("Comparing the candidate with the current model on photos neither trained on…")
         comparison = gate.compare(parent, candidate, {gate.FROZEN: frozen, gate.CORRECTIONS: held_photos})
     _name_by_source(

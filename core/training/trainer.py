@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from core.inference.engine import normalise
+from core.model.bundle import Bundle
 from core.model.network import ClassMapNet, Pooling
 from core.training.augment import augment, build_augmentation
 from core.training.dataset import PhotoCache, Sample
@@ -98,7 +99,7 @@ def settings_as_trained(recorded: dict) -> dict[str, Any]:
     return {**BEFORE_RECORDED, **settings}
 
 
-def trained_grey(bundle) -> bool:
+def trained_grey(bundle: Bundle) -> bool:
     """Return whether a bundle was trained on a grey camera's photos (its copies as other cameras take them are
     made grey too)."""
     return bool(bundle.training.get("config", {}).get("grey", False))
