@@ -29,7 +29,7 @@ def add_parser(subparsers, name: str) -> None:
         default=defaults.threshold_folds,
         metavar="K",
         help="set the threshold from every good photo, each scored against a bank of the other K-1 folds "
-        "(0: from a fifth of them, held out of the bank)",
+        "(0: from a fifth of them, scored against a bank of the rest)",
     )
 
 

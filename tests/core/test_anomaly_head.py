@@ -157,6 +157,31 @@ def test_a_cross_fitted_threshold_scores_every_good_photo_against_a_bank_without
     assert "other 1 of 2 folds" in fit_head(photos, uneven, HeadSettings(threshold_folds=5)).fitted_on
     with pytest.raises(ValueError, match="at least two phones"):
         fit_head(photos, good[:2], HeadSettings(threshold_folds=5))
-    held_out = fit_head(photos, good, HeadSettings(bank_size=1000, false_alarm_rate=0.0))
-    assert "threshold from 2 more" in held_out.fitted_on
     assert HeadSettings.of({"bank_size": 800, "threshold": 3.0}) == HeadSettings(bank_size=800)
+
+
+def test_the_threshold_comes_from_a_fifth_scored_against_the_rest_and_the_bank_keeps_every_phone():
+    """The default: a fifth of the phones set the threshold as phones the bank has not seen, then the bank the
+    head keeps takes them in too (a head knowing fewer phones flagged clean screens of the ones it lacked)."""
+    import torch
+
+    from core.model.anomaly.memory import patch_distances
+    from core.training.anomaly.head_fit import HeadSettings, fit_head
+    from core.training.dataset import Sample
+
+    good = [Sample(Path(f"good_{g}_{i}.jpg"), 0, f"good_{g}") for g in range(6) for i in range(2)]
+    seeds = {path: number for number, path in enumerate(s.path for s in good)}
+
+    def photos(sample, augmented=False):  # each phone its own offset: a phone the bank lacks scores high
+        phone = int(sample.path.stem.split("_")[1])
+        return torch.randn(1, 4, 3, 3, generator=torch.Generator().manual_seed(seeds[sample.path])) + 5.0 * phone, None
+
+    head = fit_head(photos, good, HeadSettings(bank_size=1000, false_alarm_rate=0.0))
+    before = fit_head(photos, good, HeadSettings(bank_size=1000, false_alarm_rate=0.0, whole_bank=False))
+    assert "threshold from 2 of them scored against a bank of the other 10" in head.fitted_on
+    assert "threshold from 2 more" in before.fitted_on
+    assert len(head.bank) == 12 * 3 * 9 and len(before.bank) == 10 * 3 * 9  # photos x (as shot + 2 copies) x patches
+    assert head.threshold == before.threshold > 3.0  # the same fifth, scored against the same bank of the others
+    every_photo = torch.cat([photos(s)[0] for s in good])
+    assert patch_distances(every_photo, head.bank).max() < 0.1  # every phone it was fitted on is known to it
+    assert patch_distances(every_photo, before.bank).max() > 3.0  # the phones that set the threshold were not

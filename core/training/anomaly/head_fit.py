@@ -1,11 +1,12 @@
 """Fit a classifier's anomaly head from the good photos of its own training split, and measure it.
 
-The bank comes from 80 % of the training split's "no defect" photos, the threshold from the other
-20 % (the score only ``false_alarm_rate`` of them exceed; split by the bundle's groups, so that no
-photo of a held-out phone is in the bank); both also hold copies of those photos as other cameras would
-take them (the training augmentation): a darker, noisier or shifted clean screen is not unusual. With
-``threshold_folds`` (:class:`HeadSettings`) the threshold comes instead from every good photo, each scored
-against a bank of the other phones' photos, and the bank from all of them. The validation split, never
+The threshold is the score only ``false_alarm_rate`` of a fifth of the training split's "no defect" photos
+exceed, each scored against a bank of the other four fifths (split by the bundle's groups: a phone the bank has
+not seen, as every phone in use will be); the bank the head keeps then holds every good photo, so that it knows
+as many phones as there are. Both also hold copies of those photos as other cameras would take them (the training
+augmentation): a darker, noisier or shifted clean screen is not unusual. With ``threshold_folds``
+(:class:`HeadSettings`) the threshold comes instead from every good photo, each scored against a bank of the
+other phones' photos. The validation split, never
 used, gives the numbers: image AUROC (defective photos against good ones), false alarms and defects above the
 threshold, and whether the refined anomaly map's peak falls inside the defect mask.
 """
@@ -104,13 +105,16 @@ class HeadSettings:
 
     :param bank_size: good patches kept (the head's cost grows with it)
     :param false_alarm_rate: the share of held-out good photos (and copies) allowed above the threshold
-    :param threshold_folds: 0: the bank from 80 % of the good photos, the threshold from the other 20 %; K: the
-        threshold from every good photo, each scored against a bank of the other K-1 folds, the bank from all
+    :param threshold_folds: 0: the threshold from a fifth of the good photos, scored against a bank of the other
+        80 %; K: from every good photo, each scored against a bank of the other K-1 folds
+    :param whole_bank: the bank the head keeps holds every good photo (False: only those that did not set the
+        threshold, as heads were fitted before 2.1; it flagged the clean screens of phones unlike the few in it)
     """
 
     bank_size: int = 500
     false_alarm_rate: float = 0.01
     threshold_folds: int = 0
+    whole_bank: bool = True
 
     @classmethod
     def of(cls, head: dict) -> HeadSettings:
@@ -162,6 +166,12 @@ def fit_head(photos: HeadPhotos, good: list[Sample], settings: HeadSettings, see
         bank = bank_of(bank_samples)
         held = scores(held_samples, bank)
         described = f"{len(bank_samples)} {photos_and_copies}; threshold from {len(held_samples)} more and their copies"
+        if settings.whole_bank:
+            bank = bank_of(good)
+            described = (
+                f"{len(good)} {photos_and_copies}; threshold from {len(held_samples)} of them scored against a "
+                f"bank of the other {len(bank_samples)}"
+            )
     threshold, _ = choose_threshold(np.array(held), settings.false_alarm_rate)
     return FittedHead(bank, threshold, described)
 
