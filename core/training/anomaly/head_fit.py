@@ -3,12 +3,12 @@
 The threshold is the score only ``false_alarm_rate`` of a fifth of the training split's "no defect" photos
 exceed, each scored against a bank of the other four fifths (split by the bundle's groups: a phone the bank has
 not seen, as every phone in use will be); the bank the head keeps then holds every good photo, so that it knows
-as many phones as there are. Both also hold copies of those photos as other cameras would take them (the training
-augmentation): a darker, noisier or shifted clean screen is not unusual. With ``threshold_folds``
-(:class:`HeadSettings`) the threshold comes instead from every good photo, each scored against a bank of the
-other phones' photos. The validation split, never
-used, gives the numbers: image AUROC (defective photos against good ones), false alarms and defects above the
-threshold, and whether the refined anomaly map's peak falls inside the defect mask.
+as many phones as there are (:class:`HeadSettings` ``whole_bank``). Both also hold copies of those photos as other
+cameras would take them (the training augmentation): a darker, noisier or shifted clean screen is not unusual.
+With ``threshold_folds`` the threshold comes instead from every good photo, each scored against a bank of the
+other phones' photos. The validation split, never used, gives the numbers: image AUROC (defective photos against
+good ones), false alarms and defects above the threshold, and whether the refined anomaly map's peak falls inside
+the defect mask.
 """
 
 from __future__ import annotations
@@ -108,7 +108,8 @@ class HeadSettings:
     :param threshold_folds: 0: the threshold from a fifth of the good photos, scored against a bank of the other
         80 %; K: from every good photo, each scored against a bank of the other K-1 folds
     :param whole_bank: the bank the head keeps holds every good photo (False: only those that did not set the
-        threshold, as heads were fitted before 2.1; it flagged the clean screens of phones unlike the few in it)
+        threshold, as heads were fitted before phone-defects 2.0.1; such a head flagged the clean screens of a
+        phone unlike the few in its bank)
     """
 
     bank_size: int = 500
