@@ -157,7 +157,8 @@ def test_a_cross_fitted_threshold_scores_every_good_photo_against_a_bank_without
     assert "other 1 of 2 folds" in fit_head(photos, uneven, HeadSettings(threshold_folds=5)).fitted_on
     with pytest.raises(ValueError, match="at least two phones"):
         fit_head(photos, good[:2], HeadSettings(threshold_folds=5))
-    assert HeadSettings.of({"bank_size": 800, "threshold": 3.0}) == HeadSettings(bank_size=800)
+    assert HeadSettings.of({"bank_size": 800, "threshold": 3.0}) == HeadSettings(bank_size=800, whole_bank=False)
+    assert HeadSettings.of({"bank_size": 800, "whole_bank": True}) == HeadSettings(bank_size=800)
 
 
 def test_the_threshold_comes_from_a_fifth_scored_against_the_rest_and_the_bank_keeps_every_phone():

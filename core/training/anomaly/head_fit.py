@@ -119,8 +119,13 @@ class HeadSettings:
 
     @classmethod
     def of(cls, head: dict) -> HeadSettings:
-        """The settings a stored head was fitted with (a head stored before a setting existed: its default)."""
-        return cls(**{f.name: head[f.name] for f in fields(cls) if f.name in head})
+        """The settings a stored head was fitted with, so that its runtime banks, a retrained model and a fold are
+        fitted the same way (a head stored before a setting existed: how heads were fitted then)."""
+        stored = {f.name: head.get(f.name, _BEFORE_RECORDED.get(f.name, f.default)) for f in fields(cls)}
+        return cls(**stored)
+
+
+_BEFORE_RECORDED = {"whole_bank": False}  # settings a head fitted before they were recorded was fitted without
 
 
 @dataclass(frozen=True)
