@@ -169,14 +169,18 @@ def fit_head(photos: HeadPhotos, good: list[Sample], settings: HeadSettings, see
     else:
         # photos of one phone stay on one side: a held-out photo whose twin is in the bank would score low
         bank_samples, held_samples = grouped_split(good, 0.2, seed)
-        bank = bank_of(bank_samples)
-        held = scores(held_samples, bank)
-        described = f"{len(bank_samples)} {photos_and_copies}; threshold from {len(held_samples)} more and their copies"
+        scoring_bank = bank_of(bank_samples)
+        held = scores(held_samples, scoring_bank)
         if settings.whole_bank:
             bank = bank_of(good)
             described = (
                 f"{len(good)} {photos_and_copies}; threshold from {len(held_samples)} of them scored against a "
                 f"bank of the other {len(bank_samples)}"
+            )
+        else:
+            bank = scoring_bank
+            described = (
+                f"{len(bank_samples)} {photos_and_copies}; threshold from {len(held_samples)} more and their copies"
             )
     threshold, _ = choose_threshold(np.array(held), settings.false_alarm_rate)
     return FittedHead(bank, threshold, described)
